@@ -1,0 +1,34 @@
+// The one test command (`npm test`): type-check, lint, then every package's
+// tests under node:test. Extra arguments are passed to `node --test`
+// (e.g. `npm test -- --test-name-pattern=lease`).
+import { spawnSync } from 'node:child_process'
+import { globSync } from 'node:fs'
+
+const major = Number(process.versions.node.split('.')[0])
+if (major < 24) {
+  console.error(`webfabric tests need Node >= 24 (this is ${process.version}).`)
+  console.error('Run them through npm (`npm test`), which puts the project\'s Node 24 (the `node` devDependency) first on the PATH.')
+  process.exit(1)
+}
+
+function step (label: string, cmd: string, args: string[]): void {
+  console.log(`\n== ${label}`)
+  const r = spawnSync(cmd, args, { stdio: 'inherit' })
+  if (r.status !== 0) {
+    console.error(`\n${label} failed (exit ${r.status ?? r.signal}).`)
+    process.exit(r.status ?? 1)
+  }
+}
+
+const extra = process.argv.slice(2)
+const only = extra.filter(a => !a.startsWith('-'))
+const flags = extra.filter(a => a.startsWith('-'))
+
+if (only.length === 0) {
+  step('type-check (tsc)', 'tsc', ['-p', 'tsconfig.json'])
+  step('lint (biome)', 'biome', ['check', '.'])
+}
+const files = only.length > 0
+  ? only
+  : globSync(['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts']).sort()
+step('tests (node --test)', process.execPath, ['--test', '--test-concurrency=2', ...flags, ...files])
