@@ -59,7 +59,7 @@ test('forks are reproducible and independent of the parent stream', () => {
 test('the event queue pops by time, ties in insertion order', () => {
   fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (times) => {
     const q = new EventQueue<{ at: number, seq: number, i: number }>()
-    times.forEach((at, i) => q.push({ at, seq: 0, i }))
+    times.forEach((at, i) => { q.push({ at, seq: 0, i }) })
     const out: { at: number, i: number }[] = []
     for (let e = q.pop(); e !== undefined; e = q.pop()) out.push({ at: e.at, i: e.i })
     const expected = times.map((at, i) => ({ at, i })).sort((a, b) => a.at - b.at || a.i - b.i)
