@@ -1,0 +1,158 @@
+// A local fabric: one rendezvous plus N nodes, each a separate OS process
+// running `webfabric start`, all on 127.0.0.1. The origin key, the signed
+// manifest and each node's credentials are made here, in the fabric's directory.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import {
+  IDENTITY_ROTATION_MS,
+  defaultManifest,
+  epochAt,
+  signManifest,
+  signedManifestToJSON,
+  validateManifest
+} from '@webfabric/protocol'
+import { ensureDir, libp2pKeyOf, loadKeyring, readJson, writeJson } from '@webfabric/runtime'
+import type { FabricFile, FabricNodeEntry } from './fabric-file.ts'
+import { loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials } from './keys.ts'
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
+
+/** Options of {@link startLocalFabric}. */
+export interface LocalFabricInit {
+  dir: string
+  nodes: number
+  /** membership timing for every node (ms) */
+  intervalMs?: number
+  ttlMs?: number
+  /** called with progress lines */
+  log?: (line: string) => void
+  /** how long credentials last (default 7 days) */
+  credentialTtlMs?: number
+}
+
+/** A running local fabric. */
+export interface LocalFabric {
+  file: FabricFile
+  children: Map<string, ChildProcess>
+  /** Stop every node and remove fabric.json. */
+  stop: () => Promise<void>
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+/** Start a local fabric and write `dir/fabric.json`. */
+export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFabric> {
+  const { dir } = init
+  const log = init.log ?? (() => {})
+  if (!Number.isInteger(init.nodes) || init.nodes < 1 || init.nodes > 64) throw new RangeError('--nodes must be an integer from 1 to 64')
+  await ensureDir(dir)
+  const existing = await readJson<FabricFile>(join(dir, 'fabric.json'))
+  if (existing != null && alive(existing.upPid) && existing.upPid !== process.pid) {
+    throw new Error(`a fabric is already running in ${dir} (webfabric up, pid ${existing.upPid}); stop it (Ctrl-C) or use another --dir`)
+  }
+  await rm(join(dir, 'fabric.json'), { force: true })
+
+  const origin = await loadOrCreateKey(originKeyPath(dir))
+  const now = Date.now()
+  const epoch = epochAt(now, IDENTITY_ROTATION_MS)
+  const ttl = init.credentialTtlMs ?? 7 * 86400e3
+
+  // the rendezvous's peer id is known before it starts, so the manifest can name it
+  const rvDir = join(dir, 'rendezvous')
+  const rvIdentity = await (await loadKeyring(rvDir)).identityFor(origin.did, epoch)
+  const rvPeer = peerIdFromPrivateKey(await libp2pKeyOf(rvIdentity)).toString()
+  const [tcpPort, wsPort] = [await freePort(), await freePort()]
+  const rvListen = [`/ip4/127.0.0.1/tcp/${tcpPort}`, `/ip4/127.0.0.1/tcp/${wsPort}/ws`]
+
+  const previous = await readJson<{ manifest?: { version?: number } }>(join(dir, 'manifest.signed.json'))
+  const manifest = validateManifest({
+    ...defaultManifest(origin.did, 'local fabric', now),
+    version: (previous?.manifest?.version ?? 0) + 1,
+    roles: ['compute', 'rendezvous'],
+    rendezvous: rvListen.map(a => `${a}/p2p/${rvPeer}`)
+  })
+  const manifestPath = join(dir, 'manifest.signed.json')
+  await writeJson(manifestPath, signedManifestToJSON(await signManifest(origin, manifest)))
+
+  const specs: Array<{ name: string, dataDir: string, args: string[] }> = []
+  await saveCredentials(join(rvDir, 'credentials.json'), await memberCredentials(origin, rvIdentity.did, ttl))
+  specs.push({ name: 'rendezvous', dataDir: rvDir, args: ['--rendezvous', ...rvListen.flatMap(a => ['--listen', a])] })
+  for (let i = 1; i <= init.nodes; i++) {
+    const name = `node-${i}`
+    const dataDir = join(dir, name)
+    const id = await (await loadKeyring(dataDir)).identityFor(origin.did, epoch)
+    await saveCredentials(join(dataDir, 'credentials.json'), await memberCredentials(origin, id.did, ttl))
+    specs.push({ name, dataDir, args: [] })
+  }
+
+  const children = new Map<string, ChildProcess>()
+  const entries: FabricNodeEntry[] = []
+  const launch = async (spec: typeof specs[number]): Promise<void> => {
+    const args = [BIN, 'start', '--dir', spec.dataDir, '--manifest', manifestPath,
+      '--credentials', join(spec.dataDir, 'credentials.json'), '--allow-loopback', '--json', ...spec.args]
+    if (init.intervalMs != null) args.push('--interval', String(init.intervalMs))
+    if (init.ttlMs != null) args.push('--ttl', String(init.ttlMs))
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.set(spec.name, child)
+    const logFile = createWriteStream(join(spec.dataDir, 'node.log'), { flags: 'a' })
+    child.stderr!.pipe(logFile)
+    const ready = await new Promise<any>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout! })
+      rl.on('line', line => {
+        logFile.write(`${line}\n`)
+        try {
+          const ev = JSON.parse(line)
+          if (ev.event === 'ready') resolve(ev)
+        } catch {}
+      })
+      child.once('exit', (code, signal) => reject(new Error(`${spec.name} exited before it was ready (${code ?? signal}); see ${join(spec.dataDir, 'node.log')}`)))
+    })
+    child.removeAllListeners('exit')
+    child.once('exit', (code, signal) => log(`${spec.name} (pid ${child.pid}) exited (${signal ?? code})`))
+    entries.push({ name: spec.name, peerId: ready.peerId, did: ready.did, pid: child.pid!, roles: ready.roles, admin: ready.admin, dataDir: spec.dataDir, addrs: ready.addrs })
+    log(`${spec.name} ready: ${ready.peerId} (pid ${child.pid})`)
+  }
+
+  const stop = async (): Promise<void> => {
+    await rm(join(dir, 'fabric.json'), { force: true })
+    await Promise.all([...children.values()].map(async c => {
+      if (c.exitCode != null || c.signalCode != null) return
+      const exited = new Promise(resolve => c.once('exit', resolve))
+      c.kill('SIGTERM')
+      const t = setTimeout(() => c.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(t)
+    }))
+  }
+
+  try {
+    await launch(specs[0])
+    await Promise.all(specs.slice(1).map(launch))
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  entries.sort((a, b) => specs.findIndex(s => s.name === a.name) - specs.findIndex(s => s.name === b.name))
+  const file: FabricFile = { origin: origin.did, manifest: manifestPath, startedAt: new Date(now).toISOString(), upPid: process.pid, nodes: entries }
+  await writeJson(join(dir, 'fabric.json'), file)
+  return { file, children, stop }
+}

@@ -1,0 +1,151 @@
+// Real processes: `webfabric up` starts a rendezvous and 5 nodes as separate
+// OS processes; the other CLI commands talk to them through fabric.json.
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
+const run = promisify(execFile)
+const TTL_MS = 2000
+const INTERVAL_MS = 250
+
+async function cli (...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { timeout: 30000 })
+  return stdout
+}
+
+async function cliFails (...args: string[]): Promise<{ code: number, stderr: string }> {
+  try {
+    await run(process.execPath, [BIN, ...args], { timeout: 30000 })
+  } catch (err) {
+    const e = err as { code: number, stderr: string }
+    return { code: e.code, stderr: e.stderr }
+  }
+  throw new Error(`webfabric ${args.join(' ')} succeeded but should have failed`)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+describe('webfabric up --nodes 5 (real processes)', () => {
+  let dir: string
+  let up: ChildProcess
+  let fabric: { origin: string, manifest: string, nodes: Array<{ name: string, peerId: string, pid: number, roles: string[] }> }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wf-cli-'))
+    up = spawn(process.execPath, [BIN, 'up', '--nodes', '5', '--dir', dir, '--interval', String(INTERVAL_MS), '--ttl', String(TTL_MS), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: up.stdout! }).on('line', line => { if (line.includes('"event":"up"')) resolve() })
+      up.once('exit', code => reject(new Error(`webfabric up exited with ${code}`)))
+    })
+    fabric = JSON.parse(await readFile(join(dir, 'fabric.json'), 'utf8'))
+  })
+
+  after(async () => {
+    up.kill('SIGINT')
+    await new Promise(resolve => up.once('exit', resolve))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('fabric.json lists the rendezvous and 5 nodes with pids and admin endpoints', () => {
+    assert.equal(fabric.nodes.length, 6)
+    assert.equal(fabric.nodes.filter(n => n.roles.includes('rendezvous')).length, 1)
+    for (const n of fabric.nodes) assert.ok(n.pid > 0 && n.peerId.length > 0)
+  })
+
+  it('ls --json shows the 5 members plus the rendezvous, marked by its role', async () => {
+    let members: Array<{ peerId: string, roles: string[], addrs: string[], lastSeen: number }> = []
+    for (let i = 0; i < 100 && members.length !== 6; i++) {
+      members = JSON.parse(await cli('ls', '--json', '--fabric', dir))
+      if (members.length !== 6) await sleep(200)
+    }
+    assert.equal(members.length, 6)
+    assert.deepEqual(new Set(members.map(m => m.peerId)), new Set(fabric.nodes.map(n => n.peerId)))
+    const rv = members.filter(m => m.roles.includes('rendezvous'))
+    assert.equal(rv.length, 1)
+    assert.equal(rv[0].peerId, fabric.nodes.find(n => n.name === 'rendezvous')!.peerId)
+    for (const m of members) {
+      assert.ok(Array.isArray(m.addrs) && m.addrs.length > 0)
+      assert.equal(typeof m.lastSeen, 'number')
+    }
+  })
+
+  it('a message published on one node reaches subscribers on all the others', async () => {
+    const others = fabric.nodes.filter(n => n.name !== 'node-1')
+    const subs = others.map(n => spawn(process.execPath, [BIN, 'sub', 'chat', '--count', '1', '--json', '--fabric', dir, '--node', n.name], { stdio: ['ignore', 'pipe', 'inherit'] }))
+    const received = subs.map(s => new Promise<string>((resolve, reject) => {
+      let subscribed = false
+      createInterface({ input: s.stdout! }).on('line', line => {
+        const ev = JSON.parse(line)
+        if (ev.event === 'subscribed') subscribed = true
+        else resolve(ev.data)
+      })
+      s.once('exit', code => { if (!subscribed || code !== 0) reject(new Error(`sub exited with ${code}`)) })
+    }))
+    let all = false
+    void Promise.all(received).then(() => { all = true })
+    // gossipsub meshes form over a heartbeat or two; publish until everyone has it
+    for (let i = 0; i < 40 && !all; i++) {
+      await cli('pub', 'chat', 'hello fabric', '--fabric', dir, '--node', 'node-1')
+      await sleep(500)
+    }
+    const texts = await Promise.all(received)
+    assert.deepEqual(texts, others.map(() => 'hello fabric'))
+  })
+
+  it('a node holding no capability for a topic cannot publish on it', async () => {
+    const outsiderDir = join(dir, 'outsider')
+    const key = join(dir, 'origin.json')
+    const did = JSON.parse(await cli('id', '--dir', outsiderDir, '--origin', fabric.origin, '--json')).did
+    await cli('cap', 'issue', '--key', key, '--to', did, '--resource', 'fabric/membership', '--ability', 'membership/gossip', '--out', join(dir, 'outsider-m.json'))
+    await cli('cap', 'issue', '--key', key, '--to', did, '--resource', 'topic/other', '--ability', 'pubsub/*', '--out', join(dir, 'outsider-t.json'))
+    const outsider = spawn(process.execPath, [BIN, 'start', '--dir', outsiderDir, '--manifest', fabric.manifest, '--credentials', join(dir, 'outsider-m.json'), '--credentials', join(dir, 'outsider-t.json'), '--allow-loopback', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: outsider.stdout! }).on('line', line => { if (line.includes('"event":"ready"')) resolve() })
+        outsider.once('exit', code => reject(new Error(`outsider exited with ${code}`)))
+      })
+      const refused = await cliFails('pub', 'chat', 'let me in', '--node-dir', outsiderDir)
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, /MissingAbilityError/)
+      // its own topic works
+      await cli('pub', 'other', 'fine', '--node-dir', outsiderDir)
+    } finally {
+      outsider.kill('SIGKILL')
+    }
+  })
+
+  it('kill -9 of a node removes it from every surviving view within the TTL (plus detection bound)', async () => {
+    const victim = fabric.nodes.find(n => n.name === 'node-5')!
+    process.kill(victim.pid, 'SIGKILL')
+    const killedAt = Date.now()
+    const survivors = ['node-1', 'node-2', 'rendezvous']
+    const goneAt = new Map<string, number>()
+    // generous deadline: the bound is TTL plus a few membership rounds, plus process scheduling slack
+    const deadline = killedAt + TTL_MS + 20 * INTERVAL_MS + 5000
+    while (goneAt.size < survivors.length && Date.now() < deadline) {
+      for (const name of survivors) {
+        if (goneAt.has(name)) continue
+        const members = JSON.parse(await cli('ls', '--json', '--fabric', dir, '--node', name)) as Array<{ peerId: string }>
+        if (!members.some(m => m.peerId === victim.peerId)) goneAt.set(name, Date.now() - killedAt)
+      }
+      await sleep(100)
+    }
+    assert.equal(goneAt.size, survivors.length, `still in some views: ${survivors.filter(s => !goneAt.has(s)).join(', ')}`)
+    for (const [, ms] of goneAt) assert.ok(ms >= TTL_MS * 0.5, `removed after ${ms} ms, sooner than a TTL allows`)
+  })
+
+  it('commands that need a fabric say what to do when there is none', async () => {
+    const r = await cliFails('ls', '--fabric', join(dir, 'nowhere'))
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /webfabric up/)
+    const u = await cliFails('frobnicate')
+    assert.equal(u.code, 2)
+  })
+})

@@ -1,0 +1,173 @@
+// The node's admin API for the CLI (and later the dashboard): object-capability
+// RPC (Cap'n Web) over a WebSocket bound to loopback. The only thing an
+// unauthenticated client can reach is `AdminGate.authenticate(token)`, which
+// hands back the admin object; without the token there is nothing to call.
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import { RpcTarget, newWebSocketRpcSession } from 'capnweb'
+import { WebSocketServer } from 'ws'
+import { UnauthorizedError } from './errors.ts'
+
+/** The operations a node exposes to its operator (implemented by FabricNode). */
+export interface AdminOps {
+  info (): unknown
+  members (): unknown
+  publish (topic: string, data: Uint8Array): Promise<{ recipients: number }>
+  subscribe (topic: string, onMessage: (msg: { topic: string, data: Uint8Array, from: string }) => void): Promise<() => void>
+  leases (): unknown
+  revokeLease (id: string): Promise<unknown>
+  stats (): unknown
+  shutdown (): Promise<void>
+}
+
+/** A live subscription handed to an admin client; disposing it unsubscribes. */
+class AdminSubscription extends RpcTarget {
+  private cancelFn?: () => void
+  constructor (cancel: () => void) { super(); this.cancelFn = cancel }
+  cancel (): void { this.cancelFn?.(); this.cancelFn = undefined }
+  [Symbol.dispose] (): void { this.cancel() }
+}
+
+/**
+ * Cap'n Web rebuilds only standard error classes on the client; keep our
+ * error's name visible by putting it at the front of the message.
+ */
+async function named<T> (fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    const e = err as Error
+    if (e?.name != null && e.name !== 'Error' && !e.message.startsWith(e.name)) e.message = `${e.name}: ${e.message}`
+    throw e
+  }
+}
+
+/** The admin capability: everything an authenticated operator may do. */
+export class AdminApi extends RpcTarget {
+  private readonly ops: AdminOps
+  constructor (ops: AdminOps) { super(); this.ops = ops }
+  info (): unknown { return this.ops.info() }
+  members (): unknown { return this.ops.members() }
+  leases (): unknown { return this.ops.leases() }
+  stats (): unknown { return this.ops.stats() }
+  async publish (topic: string, data: Uint8Array | string): Promise<{ recipients: number }> {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('data must be bytes or a string')
+    return await named(() => this.ops.publish(topic, bytes))
+  }
+
+  async subscribe (topic: string, callback: (msg: { topic: string, data: Uint8Array, from: string }) => void): Promise<AdminSubscription> {
+    if (typeof callback !== 'function') throw new TypeError('subscribe needs a callback')
+    // the stub must outlive this call: keep our own reference until cancelled
+    const cb = (callback as unknown as { dup?: () => typeof callback }).dup?.() ?? callback
+    const cancel = await named(() => this.ops.subscribe(topic, msg => {
+      Promise.resolve(cb(msg)).catch(() => cancel())
+    }))
+    return new AdminSubscription(() => {
+      cancel()
+      ;(cb as unknown as { [Symbol.dispose]?: () => void })[Symbol.dispose]?.()
+    })
+  }
+
+  async revokeLease (id: string): Promise<unknown> { return await named(() => this.ops.revokeLease(id)) }
+  async shutdown (): Promise<void> { await this.ops.shutdown() }
+}
+
+/** The only object reachable without the token. */
+export class AdminGate extends RpcTarget {
+  private readonly token: Uint8Array
+  private readonly api: AdminApi
+  constructor (token: string, api: AdminApi) {
+    super()
+    this.token = new TextEncoder().encode(token)
+    this.api = api
+  }
+
+  authenticate (token: string): AdminApi {
+    const given = new TextEncoder().encode(typeof token === 'string' ? token : '')
+    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
+      const e = new UnauthorizedError()
+      e.message = `${e.name}: ${e.message}`
+      throw e
+    }
+    return this.api
+  }
+}
+
+/** A running admin endpoint. */
+export interface AdminServer {
+  url: string
+  close (): Promise<void>
+}
+
+/** Largest admin RPC message accepted (bytes). */
+const MAX_ADMIN_MESSAGE = 1024 * 1024
+
+/**
+ * Serve the admin API on 127.0.0.1. Browsers may only connect from loopback
+ * pages (a WebSocket from any other web origin is refused at the upgrade).
+ */
+export async function startAdminServer (init: { port?: number, token: string, ops: AdminOps, log?: (m: string) => void }): Promise<AdminServer> {
+  const api = new AdminApi(init.ops)
+  const server: Server = createServer((_req, res) => { res.writeHead(426).end('webfabric admin: WebSocket only\n') })
+  const wss = new WebSocketServer({
+    server,
+    maxPayload: MAX_ADMIN_MESSAGE,
+    verifyClient: ({ req }: { req: IncomingMessage }) => isLoopbackOrigin(req.headers.origin)
+  })
+  wss.on('connection', ws => {
+    ws.on('error', () => ws.terminate())
+    newWebSocketRpcSession(ws as unknown as WebSocket, new AdminGate(init.token, api))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(init.port ?? 0, '127.0.0.1', () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    close: async () => {
+      for (const c of wss.clients) c.terminate()
+      wss.close()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}
+
+function isLoopbackOrigin (origin: string | undefined): boolean {
+  if (origin == null) return true // not a browser
+  try {
+    const host = new URL(origin).hostname
+    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]'
+  } catch {
+    return false
+  }
+}
+
+/** Connect to a node's admin API and authenticate. Dispose the stub to close. */
+export async function connectAdmin (url: string, token: string): Promise<{ api: AdminClient, close: () => void }> {
+  const ws = new WebSocket(url)
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true })
+    ws.addEventListener('error', () => reject(new Error(`cannot reach the node's admin API at ${url}: is the node running?`)), { once: true })
+  })
+  const gate = newWebSocketRpcSession<AdminGate>(ws)
+  const api = gate.authenticate(token) as unknown as AdminClient
+  // surface a bad token now rather than on first use
+  await (api as unknown as { info: () => Promise<unknown> }).info()
+  return { api, close: () => { (gate as unknown as Disposable)[Symbol.dispose](); ws.close() } }
+}
+
+/** The admin API as a client sees it (every call is async). */
+export interface AdminClient {
+  info (): Promise<any>
+  members (): Promise<any[]>
+  leases (): Promise<any[]>
+  stats (): Promise<any>
+  publish (topic: string, data: Uint8Array | string): Promise<{ recipients: number }>
+  subscribe (topic: string, cb: (msg: { topic: string, data: Uint8Array, from: string }) => void): Promise<{ cancel (): Promise<void> }>
+  revokeLease (id: string): Promise<any>
+  shutdown (): Promise<void>
+}

@@ -1,0 +1,71 @@
+// Assembly of the libp2p 3 host a fabric node runs on: TCP and WebSockets,
+// noise, yamux, identify, ping, gossipsub, and circuit relay (client always,
+// server on rendezvous nodes).
+import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { MAX_GOSSIPSUB_FRAME } from './constants.ts'
+
+/** The libp2p services every fabric node runs. */
+export type HostServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  relay?: unknown
+}
+
+/** A fabric node's libp2p host. */
+export type Host = Libp2p<HostServices>
+
+/** Options for {@link createHost}. */
+export interface HostInit {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0` and `/ip4/127.0.0.1/tcp/0/ws`. */
+  listen: string[]
+  /** Serve circuit relay v2 (rendezvous nodes do, for browsers and NATed peers). */
+  relayServer?: boolean
+  /**
+   * Exempt loopback peers from the per-host inbound connection rate limit.
+   * Only for local fabrics, where every node shares 127.0.0.1 (DESIGN.md §8).
+   */
+  allowLoopback?: boolean
+}
+
+/** Build (but do not start) the libp2p host of a fabric node. */
+export async function createHost (init: HostInit): Promise<Host> {
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({
+      // every message is signed by its author's peer key (StrictSign, the default),
+      // which is what lets topic validators bind a message to a capability's audience
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      maxInboundDataLength: MAX_GOSSIPSUB_FRAME
+    })
+  }
+  if (init.relayServer === true) {
+    services.relay = circuitRelayServer({ reservations: { maxReservations: 1024 } })
+  }
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: init.allowLoopback === true
+      ? { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] }
+      : {},
+    services: services as never
+  }) as unknown as Host
+}

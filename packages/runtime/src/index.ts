@@ -1,0 +1,12 @@
+// @webfabric/runtime — the fabric node (WebFabricRuntime) on libp2p.
+export * from './admin.ts'
+export * from './constants.ts'
+export * from './credentials.ts'
+export * from './datadir.ts'
+export * from './errors.ts'
+export * from './guard.ts'
+export * from './host.ts'
+export * from './membership-service.ts'
+export * from './node.ts'
+export * from './peer-identity.ts'
+export * from './pubsub-service.ts'

@@ -1,0 +1,307 @@
+// WebFabricRuntime: one fabric node. It owns a libp2p host, verifies the
+// origin's manifest, runs the membership core, the capability-guarded pub-sub
+// service and the revocation feed, grants the origin a lease for the roles it
+// serves, and exposes the admin API. Nothing happens in the constructor;
+// `start()` does the I/O and `stop()` undoes it.
+import { join } from 'node:path'
+import { cpus, totalmem } from 'node:os'
+import {
+  type Capability,
+  type Identity,
+  type Keyring,
+  type PolicyManifest,
+  type Revocation,
+  RevocationSet,
+  type SignedManifest,
+  decodeCapability,
+  decodeRevocation,
+  describeLease,
+  encodeRevocation,
+  epochAt,
+  grantLease,
+  IDENTITY_ROTATION_MS,
+  revoke,
+  toBase64url,
+  fromBase64url,
+  verifyManifest,
+  verifyRevocationSignature
+} from '@webfabric/protocol'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
+import { MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
+import { CredentialVerifier } from './credentials.ts'
+import { ensureDir, loadKeyring, newAdminToken, readJson, writeJson } from './datadir.ts'
+import { NotRunningError } from './errors.ts'
+import { type Violation, defaultGuardRules, installProtocolGuards } from './guard.ts'
+import { createHost, type Host } from './host.ts'
+import { MEMBERSHIP_NEED, MembershipService } from './membership-service.ts'
+import { libp2pKeyOf } from './peer-identity.ts'
+import { PubSubService } from './pubsub-service.ts'
+
+/** Options of {@link FabricNode}. */
+export interface FabricNodeInit {
+  /** Where keys, revocations, leases and the admin endpoint file live. */
+  dataDir: string
+  /** The origin's signed policy manifest; verified before anything starts. */
+  manifest: SignedManifest
+  /** Capabilities the origin granted this node (encoded): membership, topics, … */
+  credentials?: Uint8Array[]
+  /** Roles this node serves, e.g. ['compute'] or ['rendezvous']. */
+  roles?: string[]
+  listen?: string[]
+  /** Bootstrap multiaddrs; default: the manifest's rendezvous addresses. */
+  bootstrap?: string[]
+  /** Serve circuit relay v2 and act as a membership seed (the BCIN rendezvous role). */
+  rendezvous?: boolean
+  /** Exempt loopback from inbound rate limits (local fabrics only). */
+  allowLoopback?: boolean
+  /** Serve the admin API on 127.0.0.1 (port 0 = any free port). Default on. */
+  admin?: false | { port?: number }
+  membership?: { intervalMs?: number, ttlMs?: number }
+  log?: (msg: string) => void
+  /** Clock, for tests. */
+  now?: () => number
+}
+
+/** A lease this node granted to the origin, as recorded in its data directory. */
+interface LeaseRecord { id: string, token: string, revoked?: boolean }
+
+/** WebFabricRuntime: a running fabric node. */
+export class FabricNode {
+  readonly init: FabricNodeInit
+  readonly revocations = new RevocationSet()
+  host!: Host
+  identity!: Identity
+  manifest!: PolicyManifest
+  membership!: MembershipService
+  pubsub!: PubSubService
+  verifier!: CredentialVerifier
+  /** the last streams the protocol guard refused (newest last, at most 100) */
+  readonly violations: Violation[] = []
+  adminUrl?: string
+  adminToken?: string
+  private keyring!: Keyring
+  private admin?: AdminServer
+  private leases: LeaseRecord[] = []
+  private leaseTimer?: ReturnType<typeof setTimeout>
+  private running = false
+  private readonly stopped = Promise.withResolvers<void>()
+  private readonly now: () => number
+  private readonly revocationTopic: string
+
+  constructor (init: FabricNodeInit) {
+    this.init = init
+    this.now = init.now ?? Date.now
+    this.revocationTopic = `${topicPrefix(init.manifest.manifest.origin)}revocations`
+  }
+
+  get peerId (): string { return this.host.peerId.toString() }
+  get did (): string { return this.identity.did }
+  get roles (): string[] { return this.init.roles ?? (this.init.rendezvous === true ? ['rendezvous'] : ['compute']) }
+  /** Resolves when the node has stopped (shutdown via admin, lease end, or stop()). */
+  get whenStopped (): Promise<void> { return this.stopped.promise }
+
+  async start (): Promise<void> {
+    const log = this.init.log ?? (() => {})
+    this.manifest = await verifyManifest(this.init.manifest)
+    const dir = this.init.dataDir
+    await ensureDir(dir)
+    this.keyring = await loadKeyring(dir)
+    this.identity = await this.keyring.identityFor(this.manifest.origin, epochAt(this.now(), IDENTITY_ROTATION_MS))
+    await this.loadRevocations()
+
+    this.host = await createHost({
+      privateKey: await libp2pKeyOf(this.identity),
+      listen: this.init.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
+      relayServer: this.init.rendezvous === true,
+      allowLoopback: this.init.allowLoopback
+    })
+    installProtocolGuards(this.host, defaultGuardRules(MAX_GOSSIPSUB_FRAME), v => {
+      if (this.violations.push(v) > 100) this.violations.shift()
+      log(`refused a ${v.protocol} stream from ${v.peer} and disconnected it: ${v.reason}`)
+    })
+    this.verifier = new CredentialVerifier({ origin: this.manifest.origin, revocations: this.revocations, now: this.now })
+    const credentials = this.init.credentials ?? []
+    const membershipCredential = await this.findCredential(credentials)
+
+    await this.host.start()
+    const addrs = this.host.getMultiaddrs().map(a => a.toString())
+    this.membership = new MembershipService(this.host, {
+      identity: this.identity,
+      credential: membershipCredential,
+      verifier: this.verifier,
+      info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20) }, load: { cpu: 0 }, addrs },
+      bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
+      intervalMs: this.init.membership?.intervalMs,
+      ttlMs: this.init.membership?.ttlMs,
+      log
+    })
+    this.pubsub = new PubSubService(this.host, { origin: this.manifest.origin, verifier: this.verifier, grants: credentials, log })
+    this.pubsub.start()
+    this.startRevocationFeed()
+    this.running = true
+    await this.membership.start()
+    await this.grantRoleLease()
+
+    if (this.init.admin !== false) {
+      this.adminToken = newAdminToken()
+      this.admin = await startAdminServer({ port: this.init.admin?.port, token: this.adminToken, ops: this.adminOps(), log })
+      this.adminUrl = this.admin.url
+      await writeJson(join(dir, 'admin.json'), { url: this.adminUrl, token: this.adminToken, peerId: this.peerId, pid: process.pid }, { secret: true })
+    }
+    log(`node ${this.peerId} (${this.roles.join(',')}) started on ${addrs.join(' ')}`)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearTimeout(this.leaseTimer)
+    await this.admin?.close()
+    await this.membership.stop()
+    this.pubsub.stop()
+    await this.host.stop()
+    this.stopped.resolve()
+  }
+
+  /** Multiaddrs others dial this node on (with /p2p/). */
+  addrs (): string[] {
+    return this.host.getMultiaddrs().map(a => a.toString())
+  }
+
+  /** Revoke a token this node issued (e.g. its lease) and gossip the revocation. */
+  async revokeToken (capability: Capability): Promise<Revocation> {
+    const rev = await revoke(this.identity, capability, this.now())
+    await this.acceptRevocation(rev)
+    await this.host.services.pubsub.publish(this.revocationTopic, encodeRevocation(rev)).catch(() => {})
+    return rev
+  }
+
+  private async findCredential (credentials: Uint8Array[]): Promise<Uint8Array> {
+    const self = this.identity.did
+    const errors: string[] = []
+    for (const bytes of credentials) {
+      try {
+        await this.verifier.check(this.peerIdForSelf(), bytes, MEMBERSHIP_NEED)
+        return bytes
+      } catch (err) {
+        errors.push((err as Error).message)
+      }
+    }
+    throw new NotRunningError(`this node (${self}) holds no membership capability from origin ${this.manifest.origin}` +
+      (errors.length > 0 ? ` (${errors.join('; ')})` : '') + '; ask the origin to grant one (webfabric up does this for local fabrics)')
+  }
+
+  private peerIdForSelf (): string { return this.host.peerId.toString() }
+
+  // -- revocations ---------------------------------------------------------
+
+  private async loadRevocations (): Promise<void> {
+    const stored = await readJson<string[]>(join(this.init.dataDir, 'revocations.json')) ?? []
+    for (const b64 of stored) {
+      try {
+        const rev = decodeRevocation(fromBase64url(b64))
+        if (await verifyRevocationSignature(rev)) this.revocations.add(rev)
+      } catch {}
+    }
+  }
+
+  private async acceptRevocation (rev: Revocation): Promise<boolean> {
+    if (!this.revocations.add(rev)) return false
+    this.verifier.clear()
+    await writeJson(join(this.init.dataDir, 'revocations.json'), this.revocations.list().map(r => toBase64url(encodeRevocation(r))))
+    return true
+  }
+
+  private startRevocationFeed (): void {
+    const ps = this.host.services.pubsub
+    ps.topicValidators.set(this.revocationTopic, async (_peer, msg) => {
+      try {
+        const rev = decodeRevocation(msg.data)
+        if (!await verifyRevocationSignature(rev)) return TopicValidatorResult.Reject
+        await this.acceptRevocation(rev)
+        return TopicValidatorResult.Accept
+      } catch {
+        return TopicValidatorResult.Reject
+      }
+    })
+    ps.subscribe(this.revocationTopic)
+  }
+
+  // -- leases ----------------------------------------------------------------
+
+  /** Grant the origin a lease over this device for the node's roles, within the manifest's QoS. */
+  private async grantRoleLease (): Promise<void> {
+    const path = join(this.init.dataDir, 'leases.json')
+    this.leases = await readJson<LeaseRecord[]>(path) ?? []
+    const q = this.manifest.qos
+    const lease = await grantLease(this.identity, {
+      origin: this.manifest.origin,
+      kind: 'compute',
+      qos: { cpuShare: q.cpuShare, memoryMiB: q.memoryMiB, storageMiB: q.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
+      durationMs: q.leaseMaxMs,
+      now: this.now()
+    })
+    this.leases.push({ id: lease.id, token: toBase64url(lease.bytes) })
+    await writeJson(path, this.leases)
+    // the fabric may use this device only while the lease lasts
+    this.leaseTimer = setTimeout(() => { void this.stop() }, Math.min(q.leaseMaxMs, 2 ** 31 - 1))
+  }
+
+  private async listLeases (): Promise<unknown[]> {
+    const out: unknown[] = []
+    for (const rec of this.leases) {
+      const cap = await decodeCapability(fromBase64url(rec.token))
+      out.push({ ...describeLease(cap), revoked: this.revocations.has(rec.id) })
+    }
+    return out
+  }
+
+  private async revokeLease (id: string): Promise<unknown> {
+    const rec = this.leases.find(l => l.id === id)
+    if (rec == null) throw new RangeError(`this node granted no lease ${id}; see \`webfabric lease show\``)
+    const cap = await decodeCapability(fromBase64url(rec.token))
+    await this.revokeToken(cap)
+    // revoking the lease withdraws the device: leave the fabric
+    setTimeout(() => { void this.stop() }, 200)
+    return { revoked: id }
+  }
+
+  // -- admin -----------------------------------------------------------------
+
+  private adminOps (): AdminOps {
+    const live = (): void => { if (!this.running) throw new NotRunningError() }
+    return {
+      info: () => ({
+        peerId: this.peerId,
+        did: this.did,
+        origin: this.manifest.origin,
+        manifest: { name: this.manifest.name, version: this.manifest.version },
+        roles: this.roles,
+        addrs: this.addrs(),
+        pid: process.pid
+      }),
+      members: () => this.membership.view(),
+      publish: async (topic, data) => { live(); return await this.pubsub.publish(topic, data) },
+      subscribe: async (topic, onMessage) => {
+        live()
+        await this.pubsub.subscribe(topic)
+        const handler = (evt: Event): void => {
+          const m = (evt as CustomEvent).detail
+          if (m.topic === topic) onMessage(m)
+        }
+        this.pubsub.addEventListener('message', handler)
+        return () => this.pubsub.removeEventListener('message', handler)
+      },
+      leases: async () => await this.listLeases(),
+      revokeLease: async id => await this.revokeLease(id),
+      stats: () => ({
+        connections: this.host.getConnections().length,
+        membershipRejected: this.membership.rejected,
+        guardViolations: this.violations.length,
+        pubsubRejected: this.pubsub.rejected,
+        revocations: this.revocations.list().length
+      }),
+      shutdown: async () => { setTimeout(() => { void this.stop() }, 50) }
+    }
+  }
+}
