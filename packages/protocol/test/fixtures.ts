@@ -53,8 +53,9 @@ export async function mintRaw (signer: Identity, payload: Partial<CapabilityPayl
     nbf: NOW,
     exp: NOW + HOUR,
     nnc: 'raw',
-    prf: parent === undefined ? [] : [parent.bytes],
-    ...payload
+    prf: [],
+    ...payload,
+    ...(parent === undefined ? {} : { prf: [parent.bytes] })
   }
   const sig = await signer.sign(signingInput(CAPABILITY_DOMAIN, full))
   return decodeCapability(encode({ payload: full, sig }))
