@@ -394,6 +394,7 @@ export async function issue (issuer: Identity, opts: IssueOptions): Promise<Capa
 
 /** `holder` (the parent's audience) delegates `parent` to `opts.audience`, narrowed by `opts`. */
 export async function delegate (holder: Identity, parent: Capability, opts: DelegateOptions): Promise<Capability> {
+  if (!isPlainObject(parent) || !isPlainObject(parent.payload)) throw bad('prf', 'the parent must be a Capability')
   const now = opts.now ?? Date.now()
   return issue(holder, {
     audience: opts.audience,

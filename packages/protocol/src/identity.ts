@@ -46,8 +46,13 @@ export function didFromPublicKey (publicKey: Uint8Array): string {
   return DID_KEY_PREFIX + base58btc.encode(concatBytes(ED25519_PUB_PREFIX, publicKey))
 }
 
+// Parsed dids: base58 decoding costs more than the rest of a token's shape check.
+const didKeys = new Lru<string, Uint8Array>(1024)
+
 /** The raw 32-byte public key named by an Ed25519 did:key; MalformedError (field 'did') for anything else. */
 export function publicKeyFromDid (did: string): Uint8Array {
+  const known = typeof did === 'string' ? didKeys.get(did) : undefined
+  if (known !== undefined) return new Uint8Array(known)
   if (typeof did !== 'string' || !did.startsWith(`${DID_KEY_PREFIX}z`) || did.length > 64) {
     throw new MalformedError('expected an Ed25519 did:key (did:key:z6Mk…)', { field: 'did' })
   }
@@ -63,7 +68,8 @@ export function publicKeyFromDid (did: string): Uint8Array {
   const publicKey = raw.slice(2)
   // base58 admits no alternative spellings of a fixed-length value, but check: one key, one did.
   if (didFromPublicKey(publicKey) !== did) throw new MalformedError('did:key is not in canonical form', { field: 'did' })
-  return publicKey
+  didKeys.set(did, publicKey)
+  return new Uint8Array(publicKey)
 }
 
 /** True when `did` is a well-formed Ed25519 did:key. */
