@@ -453,9 +453,9 @@ function tightest (chain: readonly Capability[]): Caveats {
 }
 
 /**
- * Verifies a token and its whole proof chain: root issuer in `root` and links (BrokenChainError),
- * signatures (InvalidSignatureError), revocation (RevokedError), attenuation (EscalationError),
- * time windows (TokenNotYetValidError / TokenExpiredError), then audience and need.
+ * Verifies a token and its whole proof chain, in this order: root issuer in `root` and links
+ * (BrokenChainError), attenuation (EscalationError), signatures (InvalidSignatureError), revocation
+ * (RevokedError), time windows (TokenNotYetValidError / TokenExpiredError), audience, need.
  */
 export async function verifyCapability (c: Capability, opts: VerifyOptions): Promise<VerifiedCapability> {
   if (typeof opts?.now !== 'number' || !Number.isFinite(opts.now)) throw bad('now', 'verification needs the current time in ms')
@@ -475,7 +475,10 @@ export async function verifyCapability (c: Capability, opts: VerifyOptions): Pro
       throw new BrokenChainError(`token ${chain[i].id} is issued by ${chain[i].payload.iss}, but its proof ${chain[i - 1].id} is addressed to ${chain[i - 1].payload.aud}`)
     }
   }
-  await Promise.all(chain.map(checkSignature))
+  // Structural checks first, so junk chains are refused before any signature work.
+  for (let i = 1; i < chain.length; i++) checkAttenuation(chain[i - 1].payload, chain[i].payload)
+  // Root first: the root is usually cached, and verification stops at the first forgery.
+  for (const t of chain) await checkSignature(t)
   const issuers = new Set<string>()
   for (const t of chain) {
     issuers.add(t.payload.iss)
@@ -485,7 +488,6 @@ export async function verifyCapability (c: Capability, opts: VerifyOptions): Pro
     }
     if (revoked) throw new RevokedError(`token ${t.id} was revoked: ask for a new grant`, { tokenId: t.id })
   }
-  for (let i = 1; i < chain.length; i++) checkAttenuation(chain[i - 1].payload, chain[i].payload)
   for (const t of chain) {
     if (opts.now < t.payload.nbf - skew) {
       throw new TokenNotYetValidError(`token ${t.id} is valid from ${new Date(t.payload.nbf).toISOString()}, not yet: wait, or check the clocks`)
