@@ -8,14 +8,18 @@ export class UsageError extends Error {
 }
 
 /** Parse a command's arguments; unknown options are usage errors. */
-export function parse<T extends ParseArgsConfig['options']> (args: string[], options: T, usage: string): { values: Record<string, any>, positionals: string[] } {
+/** Parsed options: strings, booleans, or arrays of strings for `multiple` options. */
+// biome-ignore lint/suspicious/noExplicitAny: option values are typed by each command's own checks
+export type Values = Record<string, any>
+
+export function parse<T extends ParseArgsConfig['options']> (args: string[], options: T, usage: string): { values: Values, positionals: string[] } {
   try {
     const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
     if ((r.values as Record<string, unknown>).help === true) {
       console.log(usage)
       process.exit(0)
     }
-    return r as { values: Record<string, any>, positionals: string[] }
+    return r as { values: Values, positionals: string[] }
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${usage}`)
   }

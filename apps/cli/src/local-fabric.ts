@@ -23,6 +23,9 @@ import { loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials } fr
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
 
+/** The line `webfabric start --json` prints once the node runs. */
+interface ReadyEvent { event: 'ready', peerId: string, did: string, roles: string[], addrs: string[], admin: string }
+
 /** Options of {@link startLocalFabric}. */
 export interface LocalFabricInit {
   dir: string
@@ -115,7 +118,7 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
     children.set(spec.name, child)
     const logFile = createWriteStream(join(spec.dataDir, 'node.log'), { flags: 'a' })
     child.stderr!.pipe(logFile)
-    const ready = await new Promise<any>((resolve, reject) => {
+    const ready = await new Promise<ReadyEvent>((resolve, reject) => {
       const rl = createInterface({ input: child.stdout! })
       rl.on('line', line => {
         logFile.write(`${line}\n`)

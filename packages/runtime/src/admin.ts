@@ -160,14 +160,40 @@ export async function connectAdmin (url: string, token: string): Promise<{ api: 
   return { api, close: () => { (gate as unknown as Disposable)[Symbol.dispose](); ws.close() } }
 }
 
+/** What `info()` returns. */
+export interface NodeInfo {
+  peerId: string
+  did: string
+  origin: string
+  manifest: { name: string, version: number }
+  roles: string[]
+  addrs: string[]
+  pid: number
+}
+
+/** One member as `members()` returns it. */
+export interface MemberSummary {
+  peerId: string
+  roles: string[]
+  capacity: Record<string, number>
+  load: Record<string, number>
+  addrs: string[]
+  lastSeen: number
+  incarnation: number
+  self: boolean
+}
+
+/** One lease as `leases()` returns it (a LeaseSummary plus its state). */
+export interface LeaseView { id: string, kind: string, revoked: boolean, [key: string]: unknown }
+
 /** The admin API as a client sees it (every call is async). */
 export interface AdminClient {
-  info (): Promise<any>
-  members (): Promise<any[]>
-  leases (): Promise<any[]>
-  stats (): Promise<any>
+  info (): Promise<NodeInfo>
+  members (): Promise<MemberSummary[]>
+  leases (): Promise<LeaseView[]>
+  stats (): Promise<Record<string, number>>
   publish (topic: string, data: Uint8Array | string): Promise<{ recipients: number }>
   subscribe (topic: string, cb: (msg: { topic: string, data: Uint8Array, from: string }) => void): Promise<{ cancel (): Promise<void> }>
-  revokeLease (id: string): Promise<any>
+  revokeLease (id: string): Promise<{ revoked: string }>
   shutdown (): Promise<void>
 }

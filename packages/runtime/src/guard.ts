@@ -40,6 +40,7 @@ export function defaultGuardRules (maxPubsubFrame: number): GuardRule[] {
 
 /** Install the guard on a host; `onViolation` hears about every refused stream. */
 export function installProtocolGuards (host: Host, rules: GuardRule[], onViolation: (v: Violation) => void): void {
+  copyMiddlewareLists(host)
   for (const rule of rules) {
     for (const protocol of rule.protocols) {
       host.use(protocol, (stream, connection, next) => {
@@ -53,11 +54,26 @@ export function installProtocolGuards (host: Host, rules: GuardRule[], onViolati
   }
 }
 
+/**
+ * Work around a libp2p 3.3 bug: Connection.onIncomingStream appends the
+ * protocol handler to the array `registrar.getMiddleware()` returns, which is
+ * the registrar's stored array once any middleware is registered — so handlers
+ * pile up and run again on later inbound and outbound streams. Handing out a
+ * copy keeps the stored list as registered.
+ */
+function copyMiddlewareLists (host: Host): void {
+  const registrar = (host as unknown as { components?: { registrar?: { getMiddleware?: (p: string) => unknown[], __copied?: boolean } } }).components?.registrar
+  if (registrar?.getMiddleware == null || registrar.__copied === true) return
+  const original = registrar.getMiddleware.bind(registrar)
+  registrar.getMiddleware = protocol => [...original(protocol)]
+  registrar.__copied = true
+}
+
 function guardStream (stream: Stream, _conn: Connection, protocol: string, rule: GuardRule, fail: (reason: string) => void): void {
   const s = stream as Stream & { onData?: (data: Uint8Array | { subarray: () => Uint8Array }) => void }
   if (typeof s.onData !== 'function') return
   const forward = s.onData.bind(s)
-  let pending = new Uint8Array(0)
+  let pending: Uint8Array = new Uint8Array(0)
   let checked = 0
   let done = false
   const refuse = (reason: string): void => {

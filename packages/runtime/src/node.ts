@@ -13,8 +13,11 @@ import {
   type Revocation,
   RevocationSet,
   type SignedManifest,
+  MAX_REVOCATION_BYTES,
+  decode,
   decodeCapability,
   decodeRevocation,
+  encode,
   describeLease,
   encodeRevocation,
   epochAt,
@@ -28,7 +31,7 @@ import {
 } from '@webfabric/protocol'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
-import { MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
+import { MAX_CAPABILITY_BYTES, MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
 import { CredentialVerifier } from './credentials.ts'
 import { ensureDir, loadKeyring, newAdminToken, readJson, writeJson } from './datadir.ts'
 import { NotRunningError } from './errors.ts'
@@ -81,6 +84,7 @@ export class FabricNode {
   adminUrl?: string
   adminToken?: string
   private keyring!: Keyring
+  private memberCredential!: Uint8Array
   private admin?: AdminServer
   private leases: LeaseRecord[] = []
   private leaseTimer?: ReturnType<typeof setTimeout>
@@ -122,13 +126,13 @@ export class FabricNode {
     })
     this.verifier = new CredentialVerifier({ origin: this.manifest.origin, revocations: this.revocations, now: this.now })
     const credentials = this.init.credentials ?? []
-    const membershipCredential = await this.findCredential(credentials)
+    this.memberCredential = await this.findCredential(credentials)
 
     await this.host.start()
     const addrs = this.host.getMultiaddrs().map(a => a.toString())
     this.membership = new MembershipService(this.host, {
       identity: this.identity,
-      credential: membershipCredential,
+      credential: this.memberCredential,
       verifier: this.verifier,
       info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20) }, load: { cpu: 0 }, addrs },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
@@ -172,7 +176,9 @@ export class FabricNode {
   async revokeToken (capability: Capability): Promise<Revocation> {
     const rev = await revoke(this.identity, capability, this.now())
     await this.acceptRevocation(rev)
-    await this.host.services.pubsub.publish(this.revocationTopic, encodeRevocation(rev)).catch(() => {})
+    // the feed carries the author's membership capability: only members may gossip revocations
+    const env = encode({ c: this.memberCredential, r: encodeRevocation(rev) })
+    await this.host.services.pubsub.publish(this.revocationTopic, env).catch(() => {})
     return rev
   }
 
@@ -216,7 +222,11 @@ export class FabricNode {
     const ps = this.host.services.pubsub
     ps.topicValidators.set(this.revocationTopic, async (_peer, msg) => {
       try {
-        const rev = decodeRevocation(msg.data)
+        if (msg.type !== 'signed') return TopicValidatorResult.Reject
+        const env = decode(msg.data, { maxBytes: MAX_CAPABILITY_BYTES + MAX_REVOCATION_BYTES + 64 }) as { c?: unknown, r?: unknown }
+        if (!(env?.c instanceof Uint8Array) || !(env.r instanceof Uint8Array)) return TopicValidatorResult.Reject
+        await this.verifier.check(msg.from.toString(), env.c, MEMBERSHIP_NEED)
+        const rev = decodeRevocation(env.r)
         if (!await verifyRevocationSignature(rev)) return TopicValidatorResult.Reject
         await this.acceptRevocation(rev)
         return TopicValidatorResult.Accept
@@ -251,7 +261,8 @@ export class FabricNode {
     const out: unknown[] = []
     for (const rec of this.leases) {
       const cap = await decodeCapability(fromBase64url(rec.token))
-      out.push({ ...describeLease(cap), revoked: this.revocations.has(rec.id) })
+      // revoked only by a revocation this node (the lease's issuer) signed
+      out.push({ ...describeLease(cap), revoked: this.revocations.revokers(rec.id).includes(this.did) })
     }
     return out
   }

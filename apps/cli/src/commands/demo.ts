@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { MemberSummary } from '@webfabric/runtime/admin'
 import { parse, parseNumber } from '../cli-util.ts'
 import { connectNode } from '../fabric-file.ts'
 import { startLocalFabric } from '../local-fabric.ts'
@@ -23,7 +24,7 @@ export async function demo (args: string[]): Promise<number> {
   try {
     // 1. membership converges
     const first = await connectNode(dir, 'node-1')
-    let view: any[] = []
+    let view: MemberSummary[] = []
     for (let i = 0; i < 120; i++) {
       view = await first.api.members()
       if (view.length === total) break
@@ -51,7 +52,7 @@ export async function demo (args: string[]): Promise<number> {
     let gone = false
     for (let i = 0; i < 200 && !gone; i++) {
       await sleep(100)
-      gone = !(await first.api.members()).some((m: any) => m.peerId === victim.peerId)
+      gone = !(await first.api.members()).some(m => m.peerId === victim.peerId)
     }
     console.log(`[${secs()}] ${gone ? `${victim.name} left node-1's view after ${((performance.now() - killedAt) / 1000).toFixed(1)} s (TTL 2.5 s)` : `${victim.name} is still in the view`}`)
     for (const s of subs) s.close()

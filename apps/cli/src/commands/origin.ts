@@ -63,7 +63,7 @@ webfabric manifest verify SIGNED.json [--origin DID] [--current-version N] [--js
     if (raw == null) throw new Error(`${positionals[0]} does not exist`)
     const m = validateManifest(raw)
     const signed = await signManifest(await loadKey(values.key), m)
-    const file = values.out ?? positionals[0].replace(/\.json$/, '') + '.signed.json'
+    const file = values.out ?? `${positionals[0].replace(/\.json$/, '')}.signed.json`
     await writeJson(file, signedManifestToJSON(signed))
     console.log(`signed version ${m.version} of ${m.name}: ${file}`)
     return 0
