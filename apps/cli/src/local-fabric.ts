@@ -109,6 +109,7 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
 
   const children = new Map<string, ChildProcess>()
   const entries: FabricNodeEntry[] = []
+  let stopping = false
   const launch = async (spec: typeof specs[number]): Promise<void> => {
     const args = [BIN, 'start', '--dir', spec.dataDir, '--manifest', manifestPath,
       '--credentials', join(spec.dataDir, 'credentials.json'), '--allow-loopback', '--json', ...spec.args]
@@ -130,12 +131,13 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
       child.once('exit', (code, signal) => reject(new Error(`${spec.name} exited before it was ready (${code ?? signal}); see ${join(spec.dataDir, 'node.log')}`)))
     })
     child.removeAllListeners('exit')
-    child.once('exit', (code, signal) => log(`${spec.name} (pid ${child.pid}) exited (${signal ?? code})`))
+    child.once('exit', (code, signal) => { if (!stopping) log(`${spec.name} (pid ${child.pid}) exited (${signal ?? code})`) })
     entries.push({ name: spec.name, peerId: ready.peerId, did: ready.did, pid: child.pid!, roles: ready.roles, admin: ready.admin, dataDir: spec.dataDir, addrs: ready.addrs })
     log(`${spec.name} ready: ${ready.peerId} (pid ${child.pid})`)
   }
 
   const stop = async (): Promise<void> => {
+    stopping = true
     await rm(join(dir, 'fabric.json'), { force: true })
     await Promise.all([...children.values()].map(async c => {
       if (c.exitCode != null || c.signalCode != null) return

@@ -20,6 +20,7 @@ nodes and local fabrics
                                            run one node in the foreground
   up --nodes N [--dir D]                   a local fabric: a rendezvous + N nodes
   ls [--json]                              the membership view
+  status [--node NAME]                     one node: identity, connections, refusals
   pub TOPIC MESSAGE                        publish on a topic
   sub TOPIC [--count N]                    print a topic's messages
   demo [--keep]                            the main job (what \`npm start\` runs)

@@ -141,6 +141,36 @@ describe('webfabric up --nodes 5 (real processes)', () => {
     for (const [, ms] of goneAt) assert.ok(ms >= TTL_MS * 0.5, `removed after ${ms} ms, sooner than a TTL allows`)
   })
 
+  it('lease revoke: the revocation is gossiped to the others and the node leaves the fabric', async () => {
+    const leases = JSON.parse(await cli('lease', 'show', '--json', '--fabric', dir)) as Array<{ node: string, id: string, kind: string, revoked: boolean }>
+    assert.ok(fabric.nodes.every(n => n.name === 'node-5' || leases.some(l => l.node === n.name)), 'every live node granted the origin a lease')
+    const lease = leases.find(l => l.node === 'node-4')!
+    assert.equal(lease.revoked, false)
+    const leaver = fabric.nodes.find(n => n.name === 'node-4')!
+    const out = JSON.parse(await cli('lease', 'revoke', lease.id, '--json', '--fabric', dir))
+    assert.equal(out.node, 'node-4')
+    // the node withdraws: its process ends and it leaves the others' views
+    let gone = false
+    for (let i = 0; i < 100 && !gone; i++) {
+      await sleep(200)
+      const members = JSON.parse(await cli('ls', '--json', '--fabric', dir, '--node', 'node-1')) as Array<{ peerId: string }>
+      gone = !members.some(m => m.peerId === leaver.peerId)
+    }
+    assert.ok(gone, 'node-4 still in node-1\'s view')
+    let exited = false
+    for (let i = 0; i < 50 && !exited; i++) {
+      try { process.kill(leaver.pid, 0); await sleep(100) } catch { exited = true }
+    }
+    assert.ok(exited, 'node-4 still running after revoking its lease')
+    // the revocation reached the others through the revocation feed
+    let held = 0
+    for (let i = 0; i < 50 && held === 0; i++) {
+      held = JSON.parse(await cli('status', '--json', '--fabric', dir, '--node', 'node-1')).stats.revocations
+      if (held === 0) await sleep(100)
+    }
+    assert.equal(held, 1)
+  })
+
   it('commands that need a fabric say what to do when there is none', async () => {
     const r = await cliFails('ls', '--fabric', join(dir, 'nowhere'))
     assert.equal(r.code, 1)

@@ -8,7 +8,7 @@
 // How: libp2p 3 stream middleware (`libp2p.use`) wraps the stream's `onData`
 // (the @libp2p/utils AbstractMessageStream hook the muxer calls with each
 // chunk), so checked bytes flow on unchanged and bad ones never reach the handler.
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { RPC } from '@libp2p/gossipsub/message'
 import type { Host } from './host.ts'
 
@@ -46,12 +46,20 @@ export function installProtocolGuards (host: Host, rules: GuardRule[], onViolati
       host.use(protocol, (stream, connection, next) => {
         guardStream(stream, connection, protocol, rule, reason => {
           onViolation({ protocol, peer: connection.remotePeer.toString(), reason })
-          void host.hangUp(connection.remotePeer).catch(() => {})
+          disconnect(host, connection.remotePeer, new Error(`${protocol}: ${reason}`))
         })
         next(stream, connection)
       })
     }
   }
+}
+
+/**
+ * Cut a misbehaving peer off at once: abort (not gracefully close) every
+ * connection to it, so nothing it still has in flight is processed.
+ */
+export function disconnect (host: Host, peer: PeerId, reason: Error): void {
+  for (const conn of host.getConnections(peer)) conn.abort(reason)
 }
 
 /**

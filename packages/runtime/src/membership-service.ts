@@ -11,7 +11,8 @@ import {
   type MembershipInput,
   type MembershipMessage
 } from '@webfabric/membership'
-import { type Identity, encode, verifySignature } from '@webfabric/protocol'
+import { type Identity, decode, encode, verifySignature } from '@webfabric/protocol'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   FRAME_TIMEOUT_MS,
@@ -21,7 +22,7 @@ import {
   MEMBERSHIP_TTL_MS
 } from './constants.ts'
 import type { CredentialVerifier } from './credentials.ts'
-import { readFrame, writeFrame } from './framing.ts'
+import { disconnect } from './guard.ts'
 import type { Host } from './host.ts'
 import { publicKeyOfPeer } from './peer-identity.ts'
 
@@ -60,6 +61,7 @@ export class MembershipService extends EventTarget {
   private readonly init: MembershipServiceInit
   private core?: Membership
   private readonly timers = new Set<number>()
+  private readonly outbound = new Map<string, Outbound>()
   private timer?: ReturnType<typeof setTimeout>
   private running = false
   /** frames refused for bad shape, size, signature or capability */
@@ -106,6 +108,7 @@ export class MembershipService extends EventTarget {
     this.running = false
     clearTimeout(this.timer)
     this.timers.clear()
+    for (const peer of [...this.outbound.keys()]) this.dropOutbound(peer)
     await this.host.unhandle(MEMBERSHIP_PROTOCOL)
   }
 
@@ -162,6 +165,7 @@ export class MembershipService extends EventTarget {
         this.dispatchEvent(new CustomEvent(e.type, { detail: { peerId: e.peer } }))
         break
       case 'leave':
+        this.dropOutbound(e.peer)
         this.dispatchEvent(new CustomEvent('leave', { detail: { peerId: e.peer, reason: e.reason } }))
         break
     }
@@ -199,47 +203,119 @@ export class MembershipService extends EventTarget {
 
   private async send (to: string, message: MembershipMessage): Promise<void> {
     if (!this.running) return
-    let peer: PeerId
-    try {
-      peer = peerIdFromString(to)
-    } catch {
-      return
+    let out = this.outbound.get(to)
+    if (out == null) {
+      out = { queue: [], busy: false }
+      this.outbound.set(to, out)
     }
-    const signal = AbortSignal.timeout(FRAME_TIMEOUT_MS)
+    // membership tolerates loss: a slow peer loses its oldest messages, never our memory
+    if (out.queue.length >= MAX_QUEUED_PER_PEER) out.queue.shift()
+    out.queue.push(message)
+    if (!out.busy) await this.flush(to, out)
+  }
+
+  /** Write a peer's queued messages on its long-lived stream, opening one when needed. */
+  private async flush (to: string, out: Outbound): Promise<void> {
+    out.busy = true
     try {
-      const stream = await this.host.dialProtocol(peer, MEMBERSHIP_PROTOCOL, { signal })
-      await writeFrame(stream, { c: this.init.credential, m: message }, { maxBytes: MAX_MEMBERSHIP_FRAME, signal })
+      while (out.queue.length > 0 && this.running) {
+        if (out.lp == null) {
+          let peer: PeerId
+          try {
+            peer = peerIdFromString(to)
+          } catch {
+            out.queue.length = 0
+            return
+          }
+          const stream = await this.host.dialProtocol(peer, MEMBERSHIP_PROTOCOL, { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })
+          out.stream = stream
+          out.lp = lpStream(stream, { maxDataLength: MAX_MEMBERSHIP_FRAME })
+          out.sentCredential = false
+        }
+        const message = out.queue.shift()!
+        // the capability travels once per stream; later frames on it are the same peer's
+        const frame = out.sentCredential === true ? { m: message } : { c: this.init.credential, m: message }
+        const bytes = encode(frame)
+        if (bytes.length > MAX_MEMBERSHIP_FRAME) continue
+        await out.lp.write(bytes, { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })
+        out.sentCredential = true
+      }
     } catch (err) {
       // an unreachable peer is the failure detector's business, not an error
       this.init.log?.(`membership send to ${to} failed: ${(err as Error).message}`)
+      out.stream?.abort(err as Error)
+      out.stream = undefined
+      out.lp = undefined
+      out.queue.length = 0
+    } finally {
+      out.busy = false
     }
+  }
+
+  private dropOutbound (peer: string): void {
+    const out = this.outbound.get(peer)
+    if (out == null) return
+    out.stream?.abort(new Error('member left'))
+    this.outbound.delete(peer)
   }
 
   private async onStream (stream: Stream, conn: Connection): Promise<void> {
     const from = conn.remotePeer.toString()
-    const signal = AbortSignal.timeout(FRAME_TIMEOUT_MS)
+    const lp = lpStream(stream, { maxDataLength: MAX_MEMBERSHIP_FRAME })
+    let credential: Uint8Array | undefined
     try {
-      const frame = await readFrame(stream, { maxBytes: MAX_MEMBERSHIP_FRAME, signal })
-      if (frame == null || typeof frame !== 'object' || !((frame as { c?: unknown }).c instanceof Uint8Array)) {
-        throw new TypeError('membership frame must be { c: capability bytes, m: message }')
+      for (;;) {
+        // the first frame must come promptly; later ones whenever the peer has something to say
+        const signal = credential == null ? AbortSignal.timeout(FRAME_TIMEOUT_MS) : AbortSignal.timeout(STREAM_IDLE_MS)
+        let data: Awaited<ReturnType<typeof lp.read>>
+        try {
+          data = await lp.read({ signal })
+        } catch (err) {
+          // an end before the first byte of a frame is the peer closing its stream, not an
+          // offence (lpStream reports it as reading 0 of the length prefix's first byte)
+          if (credential != null && (err as Error).name === 'UnexpectedEOFError' && (err as Error).message.includes(' 0/1 bytes')) return
+          if (credential != null && signal.aborted) { stream.abort(new Error('idle')); return }
+          throw err
+        }
+        const frame = decode(data.subarray(), { maxBytes: MAX_MEMBERSHIP_FRAME })
+        if (frame == null || typeof frame !== 'object' || Array.isArray(frame)) throw new TypeError('membership frame must be { c?: capability, m: message }')
+        const { c, m } = frame as { c?: unknown, m?: unknown }
+        if (c !== undefined) {
+          if (!(c instanceof Uint8Array)) throw new TypeError('frame capability must be bytes')
+          credential = c
+        }
+        if (credential == null) throw new TypeError('the first membership frame on a stream must carry a capability')
+        await this.init.verifier.check(from, credential, MEMBERSHIP_NEED)
+        if (this.core == null) return
+        const message = this.core.validateMessage(m)
+        for (const hb of this.core.heartbeatsToVerify(message)) {
+          if (!await verifyHeartbeat(hb)) throw new TypeError(`forged heartbeat for ${hb.body.peer}`)
+        }
+        this.step({ type: 'message', now: Date.now(), from, message })
       }
-      const { c, m } = frame as { c: Uint8Array, m: unknown }
-      await this.init.verifier.check(from, c, MEMBERSHIP_NEED)
-      if (this.core == null) return
-      const message = this.core.validateMessage(m)
-      for (const hb of this.core.heartbeatsToVerify(message)) {
-        if (!await verifyHeartbeat(hb)) throw new TypeError(`forged heartbeat for ${hb.body.peer}`)
-      }
-      await stream.close({ signal }).catch(() => {})
-      this.step({ type: 'message', now: Date.now(), from, message })
     } catch (err) {
       this.rejected++
       this.init.log?.(`refused a membership frame from ${from} and disconnected it: ${(err as Error).message}`)
       stream.abort(err as Error)
-      await this.host.hangUp(conn.remotePeer).catch(() => {})
+      disconnect(this.host, conn.remotePeer, err as Error)
     }
   }
 }
+
+/** A peer's outbound membership stream and the messages waiting for it. */
+interface Outbound {
+  queue: MembershipMessage[]
+  busy: boolean
+  stream?: Stream
+  lp?: LengthPrefixedStream<Stream>
+  sentCredential?: boolean
+}
+
+/** Messages waiting per peer before the oldest are dropped. */
+const MAX_QUEUED_PER_PEER = 64
+
+/** An inbound membership stream silent this long is closed (the sender reopens on demand). */
+const STREAM_IDLE_MS = 120_000
 
 /** A heartbeat is valid when its author's key (embedded in its peer id) signed its body. */
 export async function verifyHeartbeat (hb: Heartbeat): Promise<boolean> {

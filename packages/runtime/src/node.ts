@@ -242,7 +242,7 @@ export class FabricNode {
   /** Grant the origin a lease over this device for the node's roles, within the manifest's QoS. */
   private async grantRoleLease (): Promise<void> {
     const path = join(this.init.dataDir, 'leases.json')
-    this.leases = await readJson<LeaseRecord[]>(path) ?? []
+    this.leases = await this.unexpiredLeases(await readJson<LeaseRecord[]>(path) ?? [])
     const q = this.manifest.qos
     const lease = await grantLease(this.identity, {
       origin: this.manifest.origin,
@@ -257,8 +257,20 @@ export class FabricNode {
     this.leaseTimer = setTimeout(() => { void this.stop() }, Math.min(q.leaseMaxMs, 2 ** 31 - 1))
   }
 
-  private async listLeases (): Promise<unknown[]> {
-    const out: unknown[] = []
+  private async unexpiredLeases (records: LeaseRecord[]): Promise<LeaseRecord[]> {
+    const now = this.now()
+    const keep: LeaseRecord[] = []
+    for (const rec of records) {
+      try {
+        if ((await decodeCapability(fromBase64url(rec.token))).payload.exp > now) keep.push(rec)
+      } catch {} // an unreadable record is dropped, not fatal
+    }
+    return keep
+  }
+
+  /** The leases this node granted the origin (expired ones are dropped at start). */
+  async leasesGranted (): Promise<Array<ReturnType<typeof describeLease> & { revoked: boolean }>> {
+    const out: Array<ReturnType<typeof describeLease> & { revoked: boolean }> = []
     for (const rec of this.leases) {
       const cap = await decodeCapability(fromBase64url(rec.token))
       // revoked only by a revocation this node (the lease's issuer) signed
@@ -303,7 +315,7 @@ export class FabricNode {
         this.pubsub.addEventListener('message', handler)
         return () => this.pubsub.removeEventListener('message', handler)
       },
-      leases: async () => await this.listLeases(),
+      leases: async () => await this.leasesGranted(),
       revokeLease: async id => await this.revokeLease(id),
       stats: () => ({
         connections: this.host.getConnections().length,

@@ -58,3 +58,23 @@ export async function sub (args: string[]): Promise<number> {
   close()
   return 0
 }
+
+export async function status (args: string[]): Promise<number> {
+  const usage = 'webfabric status [--fabric D] [--node NAME | --node-dir D] [--json]\n  one node: identity, roles, addresses, connections and refusal counters'
+  const { values } = parse(args, common, usage)
+  const { api, close, node } = await connectNode(fabricDir(values.fabric), values.node, values['node-dir'])
+  try {
+    const info = await api.info()
+    const stats = await api.stats()
+    out(values.json === true, { ...info, stats }, () => [
+      `${node.name}: ${info.peerId} (${info.roles.join(', ')})`,
+      `  did       ${info.did}`,
+      `  origin    ${info.origin} — manifest ${info.manifest.name} v${info.manifest.version}`,
+      ...info.addrs.map((a, i) => `  ${i === 0 ? 'addrs    ' : '         '} ${a}`),
+      ...Object.entries(stats).map(([k, v]) => `  ${k.padEnd(20)} ${v}`)
+    ].join('\n'))
+  } finally {
+    close()
+  }
+  return 0
+}

@@ -22,5 +22,6 @@ export const commands: Record<string, Command> = {
   ls: lazy(client, 'ls'),
   pub: lazy(client, 'pub'),
   sub: lazy(client, 'sub'),
+  status: lazy(client, 'status'),
   demo: lazy(async () => await import('./demo.ts'), 'demo')
 }
