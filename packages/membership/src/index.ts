@@ -1,0 +1,13 @@
+// @webfabric/membership — WebFabricGossip: signed heartbeats with roles,
+// capacity and load, SWIM-style failure detection and anti-entropy, as a
+// sans-I/O state machine run unchanged by the simulator and the real node.
+
+export { Membership } from './membership.ts'
+export { MalformedMessageError } from './errors.ts'
+export { validateMessage } from './validate.ts'
+export * as defaults from './constants.ts'
+export type {
+  AckMessage, GossipMessage, Heartbeat, HeartbeatBody, Member, MemberInfo, MembershipEffect, MembershipInit,
+  MembershipInput, MembershipMessage, MemberStatus, PingMessage, PingReqMessage, Records, Suspicion, SyncMessage,
+  SyncReplyMessage
+} from './types.ts'

@@ -1,0 +1,773 @@
+// WebFabricGossip: SWIM-style membership as a pure state machine.
+//
+//  - failure detection: one probe per period (round-robin over a shuffled
+//    view), indirect probes through k helpers, then suspicion; a suspected
+//    member is removed after `ttlMs` unless it refutes with a newer signed
+//    heartbeat. A suspicion is an unsigned claim that only starts a timer, so a
+//    liar can make a live member refute but cannot remove it.
+//  - dissemination: new records (heartbeats, suspicions) are piggybacked on
+//    probes and pushed to `fanout` members every `gossipMs`, each record a
+//    bounded number of times (infection style).
+//  - anti-entropy: every ~`syncMs` a digest exchange (XOR of record hashes per
+//    bucket) with a random member — sometimes a seed or a removed peer, which
+//    is what heals partitions — repairs whatever dissemination missed.
+//
+// No clock, randomness or I/O: time arrives with each input, randomness from
+// `init.seed`, and everything to do leaves as effects.
+
+import { BroadcastQueue, JOIN, UPDATE, URGENT } from './broadcast.ts'
+import {
+  DIGEST_LOAD, FANOUT, GOSSIP_MS, INDIRECT_PROBES, INTERVAL_MS, MAX_BUCKETS, MAX_JOIN_QUEUE, MAX_PIGGYBACK, MAX_QUEUE,
+  MIN_UPDATE_MS, PAGE_RECORDS, PROBE_TIMEOUT_FRACTION, RETRANSMIT_MULT, SYNC_MS, SYNC_OUTSIDE_SHARE,
+  TOMBSTONE_MS, TTL_MS
+} from './constants.ts'
+import { hashPeer, hashRecord } from './hash.ts'
+import { Rng } from './prng.ts'
+import type {
+  Heartbeat, HeartbeatBody, Member, MemberInfo, MembershipEffect, MembershipInit, MembershipInput,
+  MembershipMessage, MemberStatus, Records, Suspicion
+} from './types.ts'
+import { validateMessage } from './validate.ts'
+
+// A suspected member: since when (local time), the version accused, and when
+// we last told the member itself.
+interface Sus {
+  at: number
+  inc: number
+  seq: number
+  told: number
+}
+
+interface Tomb {
+  inc: number
+  seq: number
+  at: number
+  // the final heartbeat of a graceful leave (disseminated as is)
+  hb: Heartbeat | undefined
+  h: number
+  toldAt: number
+}
+
+interface Probe {
+  target: string
+  nonce: number
+  inc: number
+  seq: number
+  acked: boolean
+  indirect: boolean
+  timeoutAt: number
+}
+
+interface Relay {
+  requester: string
+  nonce: number
+  until: number
+}
+
+interface Config {
+  intervalMs: number
+  ttlMs: number
+  fanout: number
+  gossipMs: number
+  probeTimeoutMs: number
+  indirectProbes: number
+  syncMs: number
+  tombstoneMs: number
+  minUpdateMs: number
+  maxPiggyback: number
+  retransmitMult: number
+  maxQueue: number
+  maxJoinQueue: number
+}
+
+const SUSPECT_KEY = '\u0001'
+const MASK = MAX_BUCKETS - 1
+const MAX_REFUTE_TO = 8
+
+function newer (aInc: number, aSeq: number, bInc: number, bSeq: number): boolean {
+  return aInc > bInc || (aInc === bInc && aSeq > bSeq)
+}
+
+function copyInfo (info: MemberInfo): MemberInfo {
+  return { roles: [...info.roles], capacity: { ...info.capacity }, load: { ...info.load }, addrs: [...info.addrs] }
+}
+
+// One node's membership state machine. Feed it inputs with `step`; carry out
+// the effects it returns in order.
+export class Membership {
+  private readonly self: string
+  private readonly selfH: number
+  private readonly inc: number
+  private readonly seeds: string[]
+  private readonly cfg: Config
+  private readonly rng: Rng
+  private info: MemberInfo
+  // Members other than self live in dense slots (struct of arrays: a view of
+  // 10,000 members is a few flat arrays, not 10,000 objects); removal moves
+  // the last slot into the hole.
+  private readonly slotOf = new Map<string, number>()
+  private readonly others: string[] = []
+  private readonly hbs: Heartbeat[] = []
+  private seen = new Float64Array(16)
+  private hashes = new Uint32Array(16)
+  private recs = new Uint32Array(16)
+  private readonly sus = new Map<string, Sus>()
+  private readonly tombs = new Map<string, Tomb>()
+  private readonly relays = new Map<number, Relay>()
+  private readonly base = new Uint32Array(MAX_BUCKETS)
+  private readonly queue: BroadcastQueue
+  private readonly vouched = new WeakSet<Heartbeat>()
+  private probeOrder: string[] = []
+  private probePos = 0
+  private probe: Probe | undefined
+  private nonce: number
+  private selfHb: Heartbeat | undefined
+  private selfSeen = 0
+  private selfRec = 0
+  private seq = 0
+  private status: MemberStatus = 'alive'
+  private signing = false
+  private signAt = 0
+  private wantSign = false
+  private refuteTo: string[] = []
+  private started = false
+  private stopped = false
+  private now = -Infinity
+  private nextProbeAt = Infinity
+  private nextGossipAt = 0
+  private nextSyncAt = Infinity
+  private nextExpiryAt = Infinity
+  private updateDueAt = Infinity
+  private lastSignedAt = -Infinity
+  private lastToldAt = -Infinity
+  private requestedAt = Infinity
+  private out: MembershipEffect[] = []
+
+  constructor (init: MembershipInit) {
+    if (typeof init.self !== 'string' || init.self.length === 0) throw new TypeError('MembershipInit.self must be a non-empty peer id')
+    if (!Number.isSafeInteger(init.incarnation) || init.incarnation < 0) throw new TypeError('MembershipInit.incarnation must be a non-negative safe integer that grows across restarts')
+    this.self = init.self
+    this.selfH = hashPeer(init.self)
+    this.inc = init.incarnation
+    this.info = copyInfo(init.info)
+    this.seeds = (init.seeds ?? []).filter(s => s !== init.self)
+    this.rng = new Rng(init.seed)
+    this.nonce = this.rng.next()
+    const intervalMs = init.intervalMs ?? INTERVAL_MS
+    this.cfg = {
+      intervalMs,
+      ttlMs: init.ttlMs ?? TTL_MS,
+      fanout: init.fanout ?? FANOUT,
+      gossipMs: init.gossipMs ?? GOSSIP_MS,
+      probeTimeoutMs: init.probeTimeoutMs ?? Math.max(1, Math.round(intervalMs * PROBE_TIMEOUT_FRACTION)),
+      indirectProbes: init.indirectProbes ?? INDIRECT_PROBES,
+      syncMs: init.syncMs ?? SYNC_MS,
+      tombstoneMs: init.tombstoneMs ?? TOMBSTONE_MS,
+      minUpdateMs: init.minUpdateMs ?? MIN_UPDATE_MS,
+      maxPiggyback: init.maxPiggyback ?? MAX_PIGGYBACK,
+      retransmitMult: init.retransmitMult ?? RETRANSMIT_MULT,
+      maxQueue: init.maxQueue ?? MAX_QUEUE,
+      maxJoinQueue: init.maxJoinQueue ?? MAX_JOIN_QUEUE
+    }
+    this.queue = new BroadcastQueue(this.cfg.fanout)
+  }
+
+  // Advances the state machine by one input and returns what to do. Inputs
+  // before `start` (other than `update`) and after a completed leave are ignored.
+  step (input: MembershipInput): MembershipEffect[] {
+    if (this.stopped) return []
+    const now = Math.max(this.now, input.now)
+    this.now = now
+    this.out = []
+    if (now >= this.requestedAt) this.requestedAt = Infinity
+    switch (input.type) {
+      case 'start':
+        if (this.started) break
+        this.started = true
+        this.nextProbeAt = now + 1 + this.rng.int(this.cfg.intervalMs)
+        this.nextSyncAt = now + this.syncDelay()
+        this.nextGossipAt = now
+        this.requestSign()
+        break
+      case 'tick':
+        break
+      case 'message':
+        if (this.started) this.onMessage(input.from, input.message)
+        break
+      case 'signed':
+        if (this.started) this.onSigned(input.heartbeat)
+        break
+      case 'update':
+        this.info = copyInfo({ ...this.info, ...input.info })
+        if (this.started && this.status === 'alive') {
+          const due = this.lastSignedAt + this.cfg.minUpdateMs
+          if (now >= due) this.requestSign()
+          else this.updateDueAt = Math.min(this.updateDueAt, due)
+        }
+        break
+      case 'leave':
+        if (!this.started || this.status === 'left') break
+        this.status = 'left'
+        this.requestSign()
+        break
+    }
+    if (this.started && !this.stopped) {
+      if (this.selfHb !== undefined) this.runDue(now)
+      this.armTimer(now)
+    }
+    return this.out
+  }
+
+  // Live members including self (once its first heartbeat is signed).
+  view (): Member[] {
+    const out: Member[] = []
+    if (this.selfHb !== undefined && this.status === 'alive') out.push({ peer: this.self, heartbeat: this.selfHb, lastSeen: this.selfSeen, suspect: false })
+    for (let i = 0; i < this.others.length; i++) {
+      const peer = this.others[i]
+      out.push({ peer, heartbeat: this.hbs[i], lastSeen: this.seen[i], suspect: this.sus.has(peer) })
+    }
+    return out
+  }
+
+  // Whether `peer` is in the live view (self included).
+  has (peer: string): boolean {
+    return peer === this.self ? this.selfHb !== undefined && this.status === 'alive' : this.slotOf.has(peer)
+  }
+
+  // Number of live members including self.
+  get size (): number {
+    return this.others.length + (this.selfHb !== undefined && this.status === 'alive' ? 1 : 0)
+  }
+
+  // Records waiting for dissemination (a load indicator for tests and metrics).
+  get pending (): number {
+    return this.queue.size
+  }
+
+  // The heartbeats in `message` that would change this node's view: the driver
+  // must verify their signatures before passing the message to `step`, and
+  // drop the message (or those heartbeats, keeping the others as the same
+  // objects) if any fails. `step` applies only heartbeats returned here.
+  heartbeatsToVerify (message: MembershipMessage): Heartbeat[] {
+    const out: Heartbeat[] = []
+    for (const hb of message.heartbeats) {
+      if (this.wouldAccept(hb.body)) {
+        this.vouched.add(hb)
+        out.push(hb)
+      }
+    }
+    return out
+  }
+
+  // Checks a decoded frame; throws MalformedMessageError on anything but a
+  // well-formed message within the size limits.
+  validateMessage (x: unknown): MembershipMessage {
+    return validateMessage(x)
+  }
+
+  private wouldAccept (b: HeartbeatBody): boolean {
+    if (b.peer === this.self) return b.inc === this.inc && this.selfHb !== undefined && b.seq > this.selfHb.body.seq
+    // a peer is a member or a tombstone, never both
+    const i = this.slotOf.get(b.peer)
+    if (i !== undefined) return newer(b.inc, b.seq, this.hbs[i].body.inc, this.hbs[i].body.seq)
+    const t = this.tombs.get(b.peer)
+    return t === undefined || newer(b.inc, b.seq, t.inc, t.seq)
+  }
+
+  // ---- signing -----------------------------------------------------------
+
+  private requestSign (): void {
+    if (this.signing) { this.wantSign = true; return }
+    this.signing = true
+    this.wantSign = false
+    this.signAt = this.now
+    this.updateDueAt = Infinity
+    this.seq = Math.max(this.seq, this.selfHb?.body.seq ?? 0) + 1
+    const body: HeartbeatBody = { peer: this.self, inc: this.inc, seq: this.seq, status: this.status, ...copyInfo(this.info) }
+    this.out.push({ type: 'sign', body })
+  }
+
+  private onSigned (hb: Heartbeat): void {
+    const b = hb.body
+    if (b.peer !== this.self || b.inc !== this.inc) return
+    if (this.selfHb !== undefined && b.seq <= this.selfHb.body.seq) return
+    const first = this.selfHb === undefined
+    this.signing = false
+    this.base[this.selfH & MASK] ^= this.selfRec
+    this.selfHb = hb
+    this.selfSeen = this.now
+    this.selfRec = hashRecord(this.selfH, b.inc, b.seq)
+    this.base[this.selfH & MASK] ^= this.selfRec
+    this.lastSignedAt = this.now
+    if (b.status === 'left') {
+      const n = Math.min(this.others.length, Math.max(8, 3 * this.cfg.fanout))
+      for (const to of this.pickMembers(n, undefined)) this.send(to, { type: 'gossip', heartbeats: [hb], suspects: [] })
+      this.stopped = true
+      return
+    }
+    this.queue.push(this.self, hb, undefined, URGENT, this.cfg.maxQueue)
+    for (const to of this.refuteTo) this.send(to, { type: 'gossip', heartbeats: [hb], suspects: [] })
+    this.refuteTo = []
+    if (first) for (const s of this.seeds) this.sendSync(s)
+    if (this.wantSign || this.status !== b.status) this.requestSign()
+  }
+
+  // ---- messages ----------------------------------------------------------
+
+  private onMessage (from: string, m: MembershipMessage): void {
+    for (const hb of m.heartbeats) {
+      if (this.vouched.has(hb)) {
+        this.vouched.delete(hb)
+        this.applyHeartbeat(hb)
+      }
+    }
+    for (const s of m.suspects) this.applySuspicion(s, from)
+    const tell = this.accusation(from)
+    switch (m.type) {
+      case 'ping': {
+        const r = this.records(false)
+        if (tell !== undefined) r.suspects.push(tell)
+        this.send(from, { type: 'ack', nonce: m.nonce, ...r })
+        return
+      }
+      case 'ack': {
+        const p = this.probe
+        if (p !== undefined && m.nonce === p.nonce) p.acked = true
+        const relay = this.relays.get(m.nonce)
+        if (relay !== undefined) {
+          this.relays.delete(m.nonce)
+          this.send(relay.requester, { type: 'ack', nonce: relay.nonce, ...this.records(false) })
+        }
+        break
+      }
+      case 'ping-req': {
+        const n = this.nextNonce()
+        this.relays.set(n, { requester: from, nonce: m.nonce, until: this.now + this.cfg.intervalMs })
+        this.send(m.target, { type: 'ping', nonce: n, ...this.records(false) })
+        break
+      }
+      case 'sync':
+        this.onSync(from, m.digest)
+        break
+      case 'sync-reply':
+        if (m.want.length > 0) this.sendPages(from, this.collect(m.want, m.buckets), undefined)
+        break
+      case 'gossip':
+        break
+    }
+    if (tell !== undefined) this.send(from, { type: 'gossip', heartbeats: [], suspects: [tell] })
+  }
+
+  // A heartbeat the driver verified (or that was vouched for as ours).
+  private applyHeartbeat (hb: Heartbeat): void {
+    const b = hb.body
+    const p = b.peer
+    if (p === this.self) {
+      // someone holds a newer heartbeat of ours (an earlier life with the same
+      // incarnation, or a replay): re-assert with a higher seq
+      if (b.inc === this.inc) { this.seq = Math.max(this.seq, b.seq); this.requestSign() }
+      return
+    }
+    const i = this.slotOf.get(p)
+    if (i !== undefined) {
+      const old = this.hbs[i].body
+      if (!newer(b.inc, b.seq, old.inc, old.seq)) return
+      if (b.status === 'left') { this.remove(p, i, 'left', hb); return }
+      this.base[this.hashes[i] & MASK] ^= this.recs[i]
+      this.hbs[i] = hb
+      this.recs[i] = hashRecord(this.hashes[i], b.inc, b.seq)
+      this.base[this.hashes[i] & MASK] ^= this.recs[i]
+      this.seen[i] = this.now
+      const s = this.sus.get(p)
+      if (s !== undefined && newer(b.inc, b.seq, s.inc, s.seq)) {
+        this.sus.delete(p)
+        this.queue.forget(SUSPECT_KEY + p)
+      }
+      this.queue.push(p, hb, undefined, s !== undefined ? URGENT : UPDATE, this.cfg.maxQueue)
+      this.out.push({ type: 'update', peer: p, heartbeat: hb })
+      return
+    }
+    const t = this.tombs.get(p)
+    if (t !== undefined && !newer(b.inc, b.seq, t.inc, t.seq)) return
+    const h = t?.h ?? hashPeer(p)
+    if (t !== undefined) this.tombs.delete(p)
+    if (b.status === 'left') {
+      this.tombs.set(p, { inc: b.inc, seq: b.seq, at: this.now, hb, h, toldAt: -Infinity })
+      this.queue.push(p, hb, undefined, URGENT, this.cfg.maxQueue)
+      return
+    }
+    this.addMember(p, hb, h)
+    // SWIM: a new member goes to a random place among those not yet probed
+    const order = this.probeOrder
+    const j = this.probePos + this.rng.int(order.length - this.probePos + 1)
+    if (j === order.length) order.push(p)
+    else { order.push(order[j]); order[j] = p }
+    this.queue.push(p, hb, undefined, JOIN, this.cfg.maxJoinQueue)
+    this.out.push({ type: 'join', peer: p, heartbeat: hb })
+  }
+
+  private applySuspicion (s: Suspicion, from: string): void {
+    if (s.peer === this.self) {
+      if (s.inc !== this.inc || this.status !== 'alive') return
+      const current = this.selfHb?.body.seq ?? 0
+      if (s.seq < current) {
+        // already refuted, but the accuser has not heard: tell it directly
+        if (this.selfHb !== undefined && from !== this.self && this.now - this.lastToldAt >= this.cfg.gossipMs) {
+          this.lastToldAt = this.now
+          this.send(from, { type: 'gossip', heartbeats: [this.selfHb], suspects: [] })
+        }
+        return
+      }
+      if (from !== this.self && this.refuteTo.length < MAX_REFUTE_TO && !this.refuteTo.includes(from)) this.refuteTo.push(from)
+      // a signature already on its way (seq > s.seq) refutes this too
+      if (this.signing && this.seq > s.seq) return
+      this.requestSign()
+      return
+    }
+    const i = this.slotOf.get(s.peer)
+    if (i === undefined) return
+    const held = this.hbs[i].body
+    if (newer(held.inc, held.seq, s.inc, s.seq)) return
+    this.suspect(s.peer, s.inc, s.seq)
+  }
+
+  private suspect (peer: string, inc: number, seq: number): void {
+    const s = this.sus.get(peer)
+    if (s !== undefined) {
+      if (newer(inc, seq, s.inc, s.seq)) { s.inc = inc; s.seq = seq }
+      return
+    }
+    this.sus.set(peer, { at: this.now, inc, seq, told: -Infinity })
+    this.nextExpiryAt = Math.min(this.nextExpiryAt, this.now + this.cfg.ttlMs)
+    this.queue.push(SUSPECT_KEY + peer, undefined, { peer, inc, seq }, URGENT, this.cfg.maxQueue)
+  }
+
+  // If `peer` is suspected or removed here, the claim to send it so that it
+  // can refute (at most once per period per peer).
+  private accusation (peer: string): Suspicion | undefined {
+    if (this.slotOf.has(peer)) {
+      const s = this.sus.get(peer)
+      if (s === undefined || this.now - s.told < this.cfg.intervalMs) return undefined
+      s.told = this.now
+      return { peer, inc: s.inc, seq: s.seq }
+    }
+    const t = this.tombs.get(peer)
+    if (t === undefined || t.hb !== undefined || this.now - t.toldAt < this.cfg.intervalMs) return undefined
+    t.toldAt = this.now
+    return { peer, inc: t.inc, seq: t.seq }
+  }
+
+  private addMember (peer: string, hb: Heartbeat, h: number): void {
+    const i = this.others.length
+    if (i === this.seen.length) {
+      const seen = new Float64Array(2 * i)
+      seen.set(this.seen)
+      this.seen = seen
+      const hashes = new Uint32Array(2 * i)
+      hashes.set(this.hashes)
+      this.hashes = hashes
+      const recs = new Uint32Array(2 * i)
+      recs.set(this.recs)
+      this.recs = recs
+    }
+    this.others.push(peer)
+    this.hbs.push(hb)
+    this.slotOf.set(peer, i)
+    this.seen[i] = this.now
+    this.hashes[i] = h
+    this.recs[i] = hashRecord(h, hb.body.inc, hb.body.seq)
+    this.base[h & MASK] ^= this.recs[i]
+  }
+
+  private remove (peer: string, i: number, reason: 'timeout' | 'left', leftHb: Heartbeat | undefined): void {
+    const h = this.hashes[i]
+    const held = this.hbs[i].body
+    this.base[h & MASK] ^= this.recs[i]
+    const last = this.others.length - 1
+    if (i !== last) {
+      const moved = this.others[last]
+      this.others[i] = moved
+      this.hbs[i] = this.hbs[last]
+      this.seen[i] = this.seen[last]
+      this.hashes[i] = this.hashes[last]
+      this.recs[i] = this.recs[last]
+      this.slotOf.set(moved, i)
+    }
+    this.others.pop()
+    this.hbs.pop()
+    this.slotOf.delete(peer)
+    const s = this.sus.get(peer)
+    this.sus.delete(peer)
+    this.queue.forget(peer)
+    this.queue.forget(SUSPECT_KEY + peer)
+    let inc = held.inc
+    let seq = held.seq
+    if (leftHb !== undefined) {
+      inc = leftHb.body.inc
+      seq = leftHb.body.seq
+      this.queue.push(peer, leftHb, undefined, URGENT, this.cfg.maxQueue)
+    } else if (s !== undefined && newer(s.inc, s.seq, inc, seq)) {
+      inc = s.inc
+      seq = s.seq
+    }
+    this.tombs.delete(peer)
+    this.tombs.set(peer, { inc, seq, at: this.now, hb: leftHb, h, toldAt: -Infinity })
+    this.out.push({ type: 'leave', peer, reason })
+  }
+
+  // ---- periodic work -----------------------------------------------------
+
+  private runDue (now: number): void {
+    const c = this.cfg
+    if (this.signing && now - this.signAt >= 2 * c.intervalMs) {
+      // the driver never answered: ask again
+      this.signing = false
+      this.requestSign()
+    }
+    if (now >= this.updateDueAt) this.requestSign()
+    if (now >= this.nextExpiryAt) this.expireSuspects(now)
+    const p = this.probe
+    if (p !== undefined && !p.acked && !p.indirect && now >= p.timeoutAt) this.indirectProbe(p)
+    if (now >= this.nextProbeAt) {
+      this.probeRound(now)
+      this.nextProbeAt += c.intervalMs
+      if (this.nextProbeAt <= now) this.nextProbeAt = now + c.intervalMs
+    }
+    if (now >= this.nextSyncAt) {
+      this.syncRound()
+      this.nextSyncAt = now + this.syncDelay()
+    }
+    if (this.queue.fresh > 0 && now >= this.nextGossipAt) {
+      this.gossipRound()
+      this.nextGossipAt = now + c.gossipMs
+    }
+  }
+
+  private armTimer (now: number): void {
+    let next = Infinity
+    if (this.signing) next = this.signAt + 2 * this.cfg.intervalMs
+    if (this.selfHb !== undefined) {
+      next = Math.min(next, this.nextProbeAt, this.nextSyncAt, this.nextExpiryAt, this.updateDueAt)
+      const p = this.probe
+      if (p !== undefined && !p.acked && !p.indirect) next = Math.min(next, p.timeoutAt)
+      if (this.queue.fresh > 0) next = Math.min(next, this.nextGossipAt)
+    }
+    if (next === Infinity) return
+    next = Math.max(next, now + 1)
+    if (next < this.requestedAt) {
+      this.requestedAt = next
+      this.out.push({ type: 'timer', at: next })
+    }
+  }
+
+  private expireSuspects (now: number): void {
+    let next = Infinity
+    for (const [peer, s] of this.sus) {
+      const at = s.at + this.cfg.ttlMs
+      if (at <= now) this.remove(peer, this.slotOf.get(peer)!, 'timeout', undefined)
+      else if (at < next) next = at
+    }
+    this.nextExpiryAt = next
+  }
+
+  private probeRound (now: number): void {
+    const p = this.probe
+    this.probe = undefined
+    if (p !== undefined && !p.acked) {
+      const i = this.slotOf.get(p.target)
+      if (i !== undefined && this.hbs[i].body.inc === p.inc && this.hbs[i].body.seq === p.seq) {
+        this.suspect(p.target, p.inc, p.seq)
+        // tell the accused at once: if it is alive it refutes
+        this.send(p.target, { type: 'gossip', heartbeats: [], suspects: [{ peer: p.target, inc: p.inc, seq: p.seq }] })
+      }
+    }
+    // tombstones and relays are kept in insertion (= time) order
+    for (const [peer, t] of this.tombs) {
+      if (now - t.at < this.cfg.tombstoneMs) break
+      this.tombs.delete(peer)
+    }
+    for (const [n, r] of this.relays) {
+      if (r.until > now) break
+      this.relays.delete(n)
+    }
+    if (this.others.length === 0) {
+      for (const s of this.seeds) this.sendSync(s)
+      return
+    }
+    const target = this.nextTarget()
+    if (target === undefined) return
+    const held = this.hbs[this.slotOf.get(target)!].body
+    const nonce = this.nextNonce()
+    this.probe = { target, nonce, inc: held.inc, seq: held.seq, acked: false, indirect: false, timeoutAt: now + this.cfg.probeTimeoutMs }
+    const r = this.records(true)
+    const tell = this.accusation(target)
+    if (tell !== undefined) r.suspects.push(tell)
+    this.send(target, { type: 'ping', nonce, ...r })
+  }
+
+  private indirectProbe (p: Probe): void {
+    p.indirect = true
+    if (!this.slotOf.has(p.target)) return
+    // a second direct try covers random loss; helpers cover a bad path
+    this.send(p.target, { type: 'ping', nonce: p.nonce, ...this.records(true) })
+    for (const helper of this.pickMembers(this.cfg.indirectProbes, p.target)) {
+      this.send(helper, { type: 'ping-req', nonce: p.nonce, target: p.target, ...this.records(false) })
+    }
+  }
+
+  private nextTarget (): string | undefined {
+    for (let tries = 0; tries <= this.others.length; tries++) {
+      if (this.probePos >= this.probeOrder.length) {
+        this.probeOrder = this.shuffle([...this.others])
+        this.probePos = 0
+        if (this.probeOrder.length === 0) return undefined
+      }
+      const peer = this.probeOrder[this.probePos++]
+      if (this.slotOf.has(peer)) return peer
+    }
+    return undefined
+  }
+
+  private gossipRound (): void {
+    for (const to of this.pickMembers(this.cfg.fanout, undefined)) {
+      const r = this.records(false, true)
+      if (r.heartbeats.length === 0 && r.suspects.length === 0) break
+      this.send(to, { type: 'gossip', ...r })
+    }
+  }
+
+  private syncRound (): void {
+    let target: string | undefined
+    if (this.others.length === 0 || this.rng.float() < SYNC_OUTSIDE_SHARE) target = this.outsider()
+    if (target === undefined && this.others.length > 0) target = this.others[this.rng.int(this.others.length)]
+    if (target !== undefined) this.sendSync(target)
+  }
+
+  // A seed or a removed (not departed) peer: the way across a healed partition.
+  private outsider (): string | undefined {
+    const n = this.seeds.length + this.tombs.size
+    if (n === 0) return undefined
+    let i = this.rng.int(n)
+    if (i < this.seeds.length) return this.seeds[i]
+    i -= this.seeds.length
+    for (const [peer, t] of this.tombs) {
+      if (i-- === 0) return t.hb === undefined ? peer : undefined
+    }
+    return undefined
+  }
+
+  private syncDelay (): number {
+    return Math.round(this.cfg.syncMs * (0.5 + this.rng.float()))
+  }
+
+  // ---- anti-entropy ------------------------------------------------------
+
+  private sendSync (to: string): void {
+    const hbs = this.selfHb === undefined ? [] : [this.selfHb]
+    this.send(to, { type: 'sync', digest: this.fold(this.bucketCount()), heartbeats: hbs, suspects: [] })
+  }
+
+  private onSync (from: string, digest: number[]): void {
+    const mine = this.fold(digest.length)
+    const want: number[] = []
+    for (let i = 0; i < mine.length; i++) if (mine[i] !== digest[i]) want.push(i)
+    if (want.length === 0) return
+    this.sendPages(from, this.collect(want, digest.length), { buckets: digest.length, want })
+  }
+
+  private bucketCount (): number {
+    let b = 1
+    const target = Math.ceil((this.others.length + 1) / DIGEST_LOAD)
+    while (b < target && b < MAX_BUCKETS) b *= 2
+    return b
+  }
+
+  private fold (buckets: number): number[] {
+    const out = new Array<number>(buckets).fill(0)
+    const m = buckets - 1
+    for (let j = 0; j < MAX_BUCKETS; j++) out[j & m] = (out[j & m] ^ this.base[j]) >>> 0
+    return out
+  }
+
+  // Every record (live, suspected, removed, departed) in the given buckets.
+  private collect (want: number[], buckets: number): Records {
+    const flags = new Uint8Array(buckets)
+    for (const w of want) flags[w] = 1
+    const m = buckets - 1
+    const heartbeats: Heartbeat[] = []
+    const suspects: Suspicion[] = []
+    if (this.selfHb !== undefined && flags[this.selfH & m] === 1) heartbeats.push(this.selfHb)
+    for (let i = 0; i < this.others.length; i++) {
+      if (flags[this.hashes[i] & m] !== 1) continue
+      // a suspected member is not handed on, only the suspicion: a peer that
+      // never knew it would otherwise start a fresh ttl for a dead member
+      const s = this.sus.size > 0 ? this.sus.get(this.others[i]) : undefined
+      if (s !== undefined) suspects.push({ peer: this.others[i], inc: s.inc, seq: s.seq })
+      else heartbeats.push(this.hbs[i])
+    }
+    for (const [peer, t] of this.tombs) {
+      if (flags[t.h & m] !== 1) continue
+      if (t.hb !== undefined) heartbeats.push(t.hb)
+      else suspects.push({ peer, inc: t.inc, seq: t.seq })
+    }
+    return { heartbeats, suspects }
+  }
+
+  // Sends records in pages; the first page is a sync-reply if `reply` is given.
+  private sendPages (to: string, r: Records, reply: { buckets: number, want: number[] } | undefined): void {
+    let hi = 0
+    let si = 0
+    let first = true
+    while (first || hi < r.heartbeats.length || si < r.suspects.length) {
+      const hbs = r.heartbeats.slice(hi, hi + PAGE_RECORDS)
+      hi += hbs.length
+      const sus = r.suspects.slice(si, si + PAGE_RECORDS - hbs.length)
+      si += sus.length
+      if (first && reply !== undefined) this.send(to, { type: 'sync-reply', buckets: reply.buckets, want: reply.want, heartbeats: hbs, suspects: sus })
+      else if (hbs.length + sus.length > 0) this.send(to, { type: 'gossip', heartbeats: hbs, suspects: sus })
+      first = false
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------
+
+  private records (withSelf: boolean, freshOnly = false): Records {
+    const heartbeats: Heartbeat[] = []
+    const suspects: Suspicion[] = []
+    if (withSelf && this.selfHb !== undefined) heartbeats.push(this.selfHb)
+    const n = this.others.length + 1
+    const limit = this.cfg.retransmitMult * Math.max(1, Math.ceil(Math.log10(n + 1)))
+    this.queue.take(this.cfg.maxPiggyback - heartbeats.length, limit, freshOnly, heartbeats, suspects)
+    return { heartbeats, suspects }
+  }
+
+  private pickMembers (k: number, exclude: string | undefined): string[] {
+    const n = this.others.length
+    if (n <= k) return this.others.filter(p => p !== exclude)
+    const picked = new Set<string>()
+    for (let tries = 0; picked.size < k && tries < 4 * k + 8; tries++) {
+      const p = this.others[this.rng.int(n)]
+      if (p !== exclude) picked.add(p)
+    }
+    return [...picked]
+  }
+
+  private shuffle<T> (arr: T[]): T[] {
+    for (let i = arr.length - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1)
+      const t = arr[i]
+      arr[i] = arr[j]
+      arr[j] = t
+    }
+    return arr
+  }
+
+  private nextNonce (): number {
+    this.nonce = (this.nonce + 1) >>> 0
+    return this.nonce
+  }
+
+  private send (to: string, message: MembershipMessage): void {
+    this.out.push({ type: 'send', to, message })
+  }
+}
