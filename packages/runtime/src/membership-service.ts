@@ -29,7 +29,7 @@ import { publicKeyOfPeer } from './peer-identity.ts'
 /** What a membership frame must be granted by the origin. */
 export const MEMBERSHIP_NEED = { resource: 'fabric/membership', ability: 'membership/gossip' }
 
-/** One live member as the node sees it. */
+/** One live member as the node sees it; `lastSeen` is the latest local time it was known alive. */
 export interface MemberView {
   peerId: string
   roles: string[]
@@ -62,6 +62,8 @@ export class MembershipService extends EventTarget {
   private core?: Membership
   private readonly timers = new Set<number>()
   private readonly outbound = new Map<string, Outbound>()
+  /** local time of the last valid frame from each peer: direct evidence it is alive */
+  private readonly lastHeard = new Map<string, number>()
   private timer?: ReturnType<typeof setTimeout>
   private running = false
   /** frames refused for bad shape, size, signature or capability */
@@ -122,7 +124,9 @@ export class MembershipService extends EventTarget {
       capacity: m.heartbeat.body.capacity,
       load: m.heartbeat.body.load,
       addrs: m.heartbeat.body.addrs,
-      lastSeen: m.lastSeen,
+      // the core's lastSeen moves only when a heartbeat version advances (SWIM refreshes
+      // rarely); a frame straight from the member is fresher evidence
+      lastSeen: Math.max(m.lastSeen, this.lastHeard.get(m.peer) ?? 0),
       incarnation: m.heartbeat.body.inc,
       self: m.peer === self
     }))
@@ -166,6 +170,7 @@ export class MembershipService extends EventTarget {
         break
       case 'leave':
         this.dropOutbound(e.peer)
+        this.lastHeard.delete(e.peer)
         this.dispatchEvent(new CustomEvent('leave', { detail: { peerId: e.peer, reason: e.reason } }))
         break
     }
@@ -291,6 +296,7 @@ export class MembershipService extends EventTarget {
         for (const hb of this.core.heartbeatsToVerify(message)) {
           if (!await verifyHeartbeat(hb)) throw new TypeError(`forged heartbeat for ${hb.body.peer}`)
         }
+        this.lastHeard.set(from, Date.now())
         this.step({ type: 'message', now: Date.now(), from, message })
       }
     } catch (err) {
