@@ -110,11 +110,6 @@ export class PubSubService extends EventTarget {
     return { recipients: r.recipients.length }
   }
 
-  /** Publish raw bytes with no envelope checks: only for tests of the validators. */
-  async publishUnchecked (topic: string, payload: Uint8Array): Promise<void> {
-    await this.host.services.pubsub.publish(this.prefix + topic, payload)
-  }
-
   private async grantFor (topic: string, ability: string): Promise<{ id: string, bytes: Uint8Array }> {
     const self = this.host.peerId.toString()
     const need = { resource: topicResource(topic), ability }

@@ -62,7 +62,7 @@ describe('fabric nodes on real libp2p (in one process)', () => {
     outsider.host.services.pubsub.subscribe(topic)
     await waitFor('the outsider knows the subscribers', () => outsider.host.services.pubsub.getSubscribers(topic).length >= 2)
     const forged = encode({ i: 'x', c: new Uint8Array(10), d: new Uint8Array([1]) })
-    await outsider.pubsub.publishUnchecked('chat', forged)
+    await outsider.host.services.pubsub.publish(topic, forged)
     await waitFor('a rejection', () => nodes.some(n => n.pubsub.rejected > 0))
     await sleep(500)
     assert.equal(got.length, 0)
