@@ -26,8 +26,11 @@ export const MIN_UPDATE_MS = 2000
 export const MAX_PIGGYBACK = 24
 // Retransmissions per record: RETRANSMIT_MULT × ⌈log10(n + 1)⌉ (memberlist's rule).
 export const RETRANSMIT_MULT = 4
-// Dissemination queue cap (per class); anti-entropy repairs what is evicted.
-export const MAX_QUEUE = 4096
+// Dissemination queue cap (per class): beyond it, a burst (a healed
+// partition refuting at once, a wave of load updates) is left to
+// anti-entropy, which moves whole buckets with one copy per node instead of
+// N × retransmits copies.
+export const MAX_QUEUE = 256
 // Cap on queued join records: a burst of joins (cold start, healed
 // partition) is left to anti-entropy, which moves whole buckets at once,
 // instead of each join being rumoured N × retransmits times.

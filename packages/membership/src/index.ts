@@ -3,6 +3,8 @@
 // sans-I/O state machine run unchanged by the simulator and the real node.
 
 export { Membership } from './membership.ts'
+export { DETECT_PERIODS, membershipBounds } from './bounds.ts'
+export type { BoundsInit, MembershipBounds } from './bounds.ts'
 export { MalformedMessageError } from './errors.ts'
 export { validateMessage } from './validate.ts'
 export * as defaults from './constants.ts'

@@ -29,13 +29,15 @@ import type {
 } from './types.ts'
 import { validateMessage } from './validate.ts'
 
-// A suspected member: since when (local time), the version accused, and when
-// we last told the member itself.
+// A suspected member: since when (local time), the version accused, when we
+// last told the member itself, and whether we gossiped the suspicion (then
+// its refutation is gossiped as urgently).
 interface Sus {
   at: number
   inc: number
   seq: number
   told: number
+  spread: boolean
 }
 
 interface Tomb {
@@ -82,7 +84,8 @@ interface Config {
 
 const SUSPECT_KEY = '\u0001'
 const MASK = MAX_BUCKETS - 1
-const MAX_REFUTE_TO = 8
+const MAX_REFUTE_TO = 32
+const MAX_OPEN_SYNCS = 8
 
 function newer (aInc: number, aSeq: number, bInc: number, bSeq: number): boolean {
   return aInc > bInc || (aInc === bInc && aSeq > bSeq)
@@ -114,6 +117,10 @@ export class Membership {
   private readonly sus = new Map<string, Sus>()
   private readonly tombs = new Map<string, Tomb>()
   private readonly relays = new Map<number, Relay>()
+  // anti-entropy exchanges we started: nonce → partner
+  private readonly syncs = new Map<number, string>()
+  // joins, updates and removals so far (to notice that an exchange taught us something)
+  private changes = 0
   private readonly base = new Uint32Array(MAX_BUCKETS)
   private readonly queue: BroadcastQueue
   private readonly vouched = new WeakSet<Heartbeat>()
@@ -315,13 +322,15 @@ export class Membership {
   // ---- messages ----------------------------------------------------------
 
   private onMessage (from: string, m: MembershipMessage): void {
+    const changes = this.changes
     for (const hb of m.heartbeats) {
       if (this.vouched.has(hb)) {
         this.vouched.delete(hb)
         this.applyHeartbeat(hb)
       }
     }
-    for (const s of m.suspects) this.applySuspicion(s, from)
+    const viaSync = m.type === 'sync-reply'
+    for (const s of m.suspects) this.applySuspicion(s, from, viaSync)
     const tell = this.accusation(from)
     switch (m.type) {
       case 'ping': {
@@ -347,11 +356,21 @@ export class Membership {
         break
       }
       case 'sync':
-        this.onSync(from, m.digest)
+        this.onSync(from, m.nonce, m.digest)
         break
-      case 'sync-reply':
-        if (m.want.length > 0) this.sendPages(from, this.collect(m.want, m.buckets), undefined)
+      case 'sync-reply': {
+        // every page carries `want`, so the first page to arrive answers;
+        // the nonce makes sure we answer only exchanges we started, once
+        if (this.syncs.get(m.nonce) === from) {
+          this.syncs.delete(m.nonce)
+          if (m.want.length > 0) this.sendPages(from, m.nonce, this.collect(m.want, m.buckets), m.buckets, [])
+          // answered and nothing new: the next exchange can wait a full period
+          else if (this.changes === changes) this.nextSyncAt = Math.max(this.nextSyncAt, this.now + this.syncDelay())
+        }
+        // the views differed: look again soon (heals partitions and joins fast)
+        if (this.changes !== changes) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
         break
+      }
       case 'gossip':
         break
     }
@@ -383,7 +402,8 @@ export class Membership {
         this.sus.delete(p)
         this.queue.forget(SUSPECT_KEY + p)
       }
-      this.queue.push(p, hb, undefined, s !== undefined ? URGENT : UPDATE, this.cfg.maxQueue)
+      this.queue.push(p, hb, undefined, s?.spread === true ? URGENT : UPDATE, this.cfg.maxQueue)
+      this.changes++
       this.out.push({ type: 'update', peer: p, heartbeat: hb })
       return
     }
@@ -403,10 +423,15 @@ export class Membership {
     if (j === order.length) order.push(p)
     else { order.push(order[j]); order[j] = p }
     this.queue.push(p, hb, undefined, JOIN, this.cfg.maxJoinQueue)
+    this.changes++
     this.out.push({ type: 'join', peer: p, heartbeat: hb })
   }
 
-  private applySuspicion (s: Suspicion, from: string): void {
+  // A claim that `s.peer` is dead. Claims that arrive by anti-entropy
+  // (`viaSync`) are removals seen elsewhere — after a partition, hundreds at
+  // once — so they only start a local timer and a direct notice to the
+  // accused instead of a gossip wave; the accused refutes if it lives.
+  private applySuspicion (s: Suspicion, from: string, viaSync: boolean): void {
     if (s.peer === this.self) {
       if (s.inc !== this.inc || this.status !== 'alive') return
       const current = this.selfHb?.body.seq ?? 0
@@ -428,18 +453,24 @@ export class Membership {
     if (i === undefined) return
     const held = this.hbs[i].body
     if (newer(held.inc, held.seq, s.inc, s.seq)) return
-    this.suspect(s.peer, s.inc, s.seq)
+    if (!viaSync) { this.suspect(s.peer, s.inc, s.seq, true); return }
+    if (this.sus.has(s.peer)) return
+    this.suspect(s.peer, s.inc, s.seq, false)
+    this.sus.get(s.peer)!.told = this.now
+    this.send(s.peer, { type: 'gossip', heartbeats: [], suspects: [{ peer: s.peer, inc: s.inc, seq: s.seq }] })
   }
 
-  private suspect (peer: string, inc: number, seq: number): void {
+  private suspect (peer: string, inc: number, seq: number, spread: boolean): void {
     const s = this.sus.get(peer)
     if (s !== undefined) {
       if (newer(inc, seq, s.inc, s.seq)) { s.inc = inc; s.seq = seq }
-      return
+      if (!spread || s.spread) return
+      s.spread = true
+    } else {
+      this.sus.set(peer, { at: this.now, inc, seq, told: -Infinity, spread })
+      this.nextExpiryAt = Math.min(this.nextExpiryAt, this.now + this.cfg.ttlMs)
     }
-    this.sus.set(peer, { at: this.now, inc, seq, told: -Infinity })
-    this.nextExpiryAt = Math.min(this.nextExpiryAt, this.now + this.cfg.ttlMs)
-    this.queue.push(SUSPECT_KEY + peer, undefined, { peer, inc, seq }, URGENT, this.cfg.maxQueue)
+    if (spread) this.queue.push(SUSPECT_KEY + peer, undefined, { peer, inc, seq }, URGENT, this.cfg.maxQueue)
   }
 
   // If `peer` is suspected or removed here, the claim to send it so that it
@@ -512,6 +543,7 @@ export class Membership {
     }
     this.tombs.delete(peer)
     this.tombs.set(peer, { inc, seq, at: this.now, hb: leftHb, h, toldAt: -Infinity })
+    this.changes++
     this.out.push({ type: 'leave', peer, reason })
   }
 
@@ -534,8 +566,8 @@ export class Membership {
       if (this.nextProbeAt <= now) this.nextProbeAt = now + c.intervalMs
     }
     if (now >= this.nextSyncAt) {
-      this.syncRound()
       this.nextSyncAt = now + this.syncDelay()
+      this.syncRound()
     }
     if (this.queue.fresh > 0 && now >= this.nextGossipAt) {
       this.gossipRound()
@@ -576,7 +608,7 @@ export class Membership {
     if (p !== undefined && !p.acked) {
       const i = this.slotOf.get(p.target)
       if (i !== undefined && this.hbs[i].body.inc === p.inc && this.hbs[i].body.seq === p.seq) {
-        this.suspect(p.target, p.inc, p.seq)
+        this.suspect(p.target, p.inc, p.seq, true)
         // tell the accused at once: if it is alive it refutes
         this.send(p.target, { type: 'gossip', heartbeats: [], suspects: [{ peer: p.target, inc: p.inc, seq: p.seq }] })
       }
@@ -664,15 +696,22 @@ export class Membership {
 
   private sendSync (to: string): void {
     const hbs = this.selfHb === undefined ? [] : [this.selfHb]
-    this.send(to, { type: 'sync', digest: this.fold(this.bucketCount()), heartbeats: hbs, suspects: [] })
+    const nonce = this.nextNonce()
+    this.syncs.set(nonce, to)
+    // only the latest few exchanges can still be answered
+    if (this.syncs.size > MAX_OPEN_SYNCS) this.syncs.delete(this.syncs.keys().next().value!)
+    this.send(to, { type: 'sync', nonce, digest: this.fold(this.bucketCount()), heartbeats: hbs, suspects: [] })
+    // unanswered (lost, or a dead partner): try again next period
+    this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
   }
 
-  private onSync (from: string, digest: number[]): void {
+  private onSync (from: string, nonce: number, digest: number[]): void {
     const mine = this.fold(digest.length)
     const want: number[] = []
     for (let i = 0; i < mine.length; i++) if (mine[i] !== digest[i]) want.push(i)
-    if (want.length === 0) return
-    this.sendPages(from, this.collect(want, digest.length), { buckets: digest.length, want })
+    // an empty answer still tells the initiator the exchange happened
+    if (want.length === 0) { this.send(from, { type: 'sync-reply', nonce, buckets: digest.length, want, heartbeats: [], suspects: [] }); return }
+    this.sendPages(from, nonce, this.collect(want, digest.length), digest.length, want)
   }
 
   private bucketCount (): number {
@@ -713,8 +752,8 @@ export class Membership {
     return { heartbeats, suspects }
   }
 
-  // Sends records in pages; the first page is a sync-reply if `reply` is given.
-  private sendPages (to: string, r: Records, reply: { buckets: number, want: number[] } | undefined): void {
+  // Sends anti-entropy records as sync-reply pages.
+  private sendPages (to: string, nonce: number, r: Records, buckets: number, want: number[]): void {
     let hi = 0
     let si = 0
     let first = true
@@ -723,8 +762,7 @@ export class Membership {
       hi += hbs.length
       const sus = r.suspects.slice(si, si + PAGE_RECORDS - hbs.length)
       si += sus.length
-      if (first && reply !== undefined) this.send(to, { type: 'sync-reply', buckets: reply.buckets, want: reply.want, heartbeats: hbs, suspects: sus })
-      else if (hbs.length + sus.length > 0) this.send(to, { type: 'gossip', heartbeats: hbs, suspects: sus })
+      if (first || hbs.length + sus.length > 0) this.send(to, { type: 'sync-reply', nonce, buckets, want, heartbeats: hbs, suspects: sus })
       first = false
     }
   }

@@ -50,13 +50,13 @@ export interface PingMessage extends Records { type: 'ping', nonce: number }
 export interface AckMessage extends Records { type: 'ack', nonce: number }
 // Asks the receiver to probe `target` and relay the ack (indirect probe).
 export interface PingReqMessage extends Records { type: 'ping-req', nonce: number, target: string }
-// Pushes records: dissemination, refutations, leave notices, sync pages.
+// Pushes records: dissemination, refutations, leave notices.
 export interface GossipMessage extends Records { type: 'gossip' }
 // Anti-entropy request: one hash per bucket of the sender's live view.
-export interface SyncMessage extends Records { type: 'sync', digest: number[] }
-// Anti-entropy answer: the receiver's records in the buckets that differ
-// (first page; more follow as gossip) and the buckets it wants in return.
-export interface SyncReplyMessage extends Records { type: 'sync-reply', buckets: number, want: number[] }
+export interface SyncMessage extends Records { type: 'sync', nonce: number, digest: number[] }
+// Anti-entropy records (one page of them) in the buckets that differ, and
+// the buckets wanted in return (empty in the initiator's own pages).
+export interface SyncReplyMessage extends Records { type: 'sync-reply', nonce: number, buckets: number, want: number[] }
 
 // Everything WebFabricGossip sends.
 export type MembershipMessage = PingMessage | AckMessage | PingReqMessage | GossipMessage | SyncMessage | SyncReplyMessage

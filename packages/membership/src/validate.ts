@@ -10,8 +10,8 @@ const KEYS: Record<string, string[]> = {
   ack: ['type', 'nonce', 'heartbeats', 'suspects'],
   'ping-req': ['type', 'nonce', 'target', 'heartbeats', 'suspects'],
   gossip: ['type', 'heartbeats', 'suspects'],
-  sync: ['type', 'digest', 'heartbeats', 'suspects'],
-  'sync-reply': ['type', 'buckets', 'want', 'heartbeats', 'suspects']
+  sync: ['type', 'nonce', 'digest', 'heartbeats', 'suspects'],
+  'sync-reply': ['type', 'nonce', 'buckets', 'want', 'heartbeats', 'suspects']
 }
 const BODY_KEYS = ['peer', 'inc', 'seq', 'status', 'roles', 'capacity', 'load', 'addrs']
 const SUSPECT_KEYS = ['peer', 'inc', 'seq']
@@ -128,12 +128,14 @@ export function validateMessage (x: unknown): MembershipMessage {
       string(m.target, 'message.target', LIMITS.peerChars, budget)
       break
     case 'sync': {
+      uint(m.nonce, 'message.nonce')
       const digest = array(m.digest, 'message.digest', MAX_BUCKETS)
       if (!isPow2(digest.length)) fail('message.digest', 'must have a power-of-two length')
       digest.forEach((d, i) => { if (uint(d, `message.digest[${i}]`) > 0xffffffff) fail(`message.digest[${i}]`, 'must be a 32-bit value') })
       break
     }
     case 'sync-reply': {
+      uint(m.nonce, 'message.nonce')
       const buckets = uint(m.buckets, 'message.buckets')
       if (!isPow2(buckets) || buckets > MAX_BUCKETS) fail('message.buckets', `must be a power of two up to ${MAX_BUCKETS}`)
       const want = array(m.want, 'message.want', MAX_BUCKETS)

@@ -22,8 +22,8 @@ test('validateMessage accepts each well-formed message type', () => {
     { type: 'ack', nonce: 1, heartbeats: [], suspects: [{ peer: 'b', inc: 2, seq: 3 }] },
     { type: 'ping-req', nonce: 9, target: 'c', heartbeats: [], suspects: [] },
     gossip(hb('d', 1, 1, 'left')),
-    { type: 'sync', digest: [0, 4294967295, 7, 8], heartbeats: [], suspects: [] },
-    { type: 'sync-reply', buckets: 4, want: [0, 3], heartbeats: [], suspects: [] }
+    { type: 'sync', nonce: 1, digest: [0, 4294967295, 7, 8], heartbeats: [], suspects: [] },
+    { type: 'sync-reply', nonce: 1, buckets: 4, want: [0, 3], heartbeats: [], suspects: [] }
   ]
   for (const m of msgs) assert.equal(validateMessage(m), m)
 })
@@ -61,10 +61,10 @@ test('validateMessage refuses ill-typed fields', () => {
   refuses({ ...good(), heartbeats: [{ body: hb('x', 1, 1).body, sig: [1, 2] }] }, /sig/)
   refuses({ ...good(), heartbeats: [{ body: hb('x', 1, 1).body }] }, /exactly the keys/)
   refuses({ ...good(), suspects: [{ peer: 'y', inc: 1 }] }, /exactly the keys/)
-  refuses({ type: 'sync', digest: [1, 2, 3], heartbeats: [], suspects: [] }, /power-of-two/)
-  refuses({ type: 'sync', digest: [2 ** 33], heartbeats: [], suspects: [] }, /32-bit/)
-  refuses({ type: 'sync-reply', buckets: 4, want: [4], heartbeats: [], suspects: [] }, /bucket index/)
-  refuses({ type: 'sync-reply', buckets: 3, want: [], heartbeats: [], suspects: [] }, /power of two/)
+  refuses({ type: 'sync', nonce: 1, digest: [1, 2, 3], heartbeats: [], suspects: [] }, /power-of-two/)
+  refuses({ type: 'sync', nonce: 1, digest: [2 ** 33], heartbeats: [], suspects: [] }, /32-bit/)
+  refuses({ type: 'sync-reply', nonce: 1, buckets: 4, want: [4], heartbeats: [], suspects: [] }, /bucket index/)
+  refuses({ type: 'sync-reply', nonce: 1, buckets: 3, want: [], heartbeats: [], suspects: [] }, /power of two/)
 })
 
 test('validateMessage refuses oversized messages', () => {
