@@ -1,3 +1,5 @@
+import { base32 } from 'multiformats/bases/base32'
+
 // Protocol ids and limits of the node. Protocol ids follow DESIGN.md §6:
 // /webfabric/<service>/<semver>. Every frame has a size limit checked before decoding.
 
@@ -26,5 +28,11 @@ export const FRAME_TIMEOUT_MS = 5000
 /** Frames with bad shape or signatures a peer may send before it is disconnected. */
 export const MAX_STRIKES = 1
 
-/** Prefix of every gossipsub topic of one origin's fabric. */
-export const topicPrefix = (origin: string): string => `/webfabric/${origin}/`
+/**
+ * Prefix of every gossipsub topic of one origin's fabric: a short tag derived
+ * from the origin's did (every message carries its topic string, so it is kept short).
+ */
+export async function topicPrefix (origin: string): Promise<string> {
+  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(origin)))
+  return `/wf/${base32.encode(digest.subarray(0, 10)).slice(1)}/`
+}

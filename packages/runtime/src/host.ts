@@ -41,6 +41,10 @@ export interface HostInit {
   allowLoopback?: boolean
 }
 
+function binary (bytes: Uint8Array | undefined): string {
+  return bytes == null ? '' : String.fromCharCode(...bytes)
+}
+
 /** Build (but do not start) the libp2p host of a fabric node. */
 export async function createHost (init: HostInit): Promise<Host> {
   const services: Record<string, unknown> = {
@@ -51,6 +55,10 @@ export async function createHost (init: HostInit): Promise<Host> {
       // which is what lets topic validators bind a message to a capability's audience
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,
+      // duplicates (the common case in a mesh) are recognised by author + seqno before
+      // their signature is checked again; that is StrictSign's message id anyway, and
+      // the cache only learns ids of messages whose signature verified
+      fastMsgIdFn: msg => `${binary(msg.from)}|${binary(msg.seqno)}`,
       maxInboundDataLength: MAX_GOSSIPSUB_FRAME
     })
   }

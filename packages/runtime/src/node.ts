@@ -91,12 +91,11 @@ export class FabricNode {
   private running = false
   private readonly stopped = Promise.withResolvers<void>()
   private readonly now: () => number
-  private readonly revocationTopic: string
+  private revocationTopic = ''
 
   constructor (init: FabricNodeInit) {
     this.init = init
     this.now = init.now ?? Date.now
-    this.revocationTopic = `${topicPrefix(init.manifest.manifest.origin)}revocations`
   }
 
   get peerId (): string { return this.host.peerId.toString() }
@@ -140,7 +139,9 @@ export class FabricNode {
       ttlMs: this.init.membership?.ttlMs,
       log
     })
-    this.pubsub = new PubSubService(this.host, { origin: this.manifest.origin, verifier: this.verifier, grants: credentials, log })
+    const prefix = await topicPrefix(this.manifest.origin)
+    this.revocationTopic = `${prefix}revocations`
+    this.pubsub = new PubSubService(this.host, { origin: this.manifest.origin, prefix, verifier: this.verifier, grants: credentials, log })
     this.pubsub.start()
     this.startRevocationFeed()
     this.running = true

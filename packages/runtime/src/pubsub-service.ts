@@ -8,7 +8,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { MissingAbilityError, decode, encode } from '@webfabric/protocol'
-import { MAX_CAPABILITY_BYTES, MAX_PUBSUB_MESSAGE, topicPrefix } from './constants.ts'
+import { MAX_CAPABILITY_BYTES, MAX_PUBSUB_MESSAGE } from './constants.ts'
 import type { CredentialVerifier } from './credentials.ts'
 import { InvalidTopicError, MessageTooLargeError } from './errors.ts'
 import type { Host } from './host.ts'
@@ -33,6 +33,8 @@ export interface PubSubMessage {
 /** Options of {@link PubSubService}. */
 export interface PubSubServiceInit {
   origin: string
+  /** the fabric's topic prefix, from `topicPrefix(origin)` */
+  prefix: string
   verifier: CredentialVerifier
   /** Capabilities this node holds (encoded), searched for one that grants a publish/subscribe. */
   grants: Uint8Array[]
@@ -60,7 +62,7 @@ export class PubSubService extends EventTarget {
     super()
     this.host = host
     this.init = init
-    this.prefix = `${topicPrefix(init.origin)}pubsub/`
+    this.prefix = `${init.prefix}ps/`
   }
 
   start (): void {
@@ -88,6 +90,11 @@ export class PubSubService extends EventTarget {
     const full = this.prefix + topic
     this.host.services.pubsub.unsubscribe(full)
     this.host.services.pubsub.topicValidators.delete(full)
+  }
+
+  /** The gossipsub topic string that carries `topic`. */
+  gossipTopic (topic: string): string {
+    return this.prefix + topic
   }
 
   /** Topics this node is subscribed to. */

@@ -38,7 +38,7 @@ describe('fabric nodes on real libp2p (in one process)', () => {
       n.pubsub.addEventListener('message', e => { received.push(`${n.peerId}:${new TextDecoder().decode((e as CustomEvent).detail.data)}`) })
     }
     await nodes[0].pubsub.subscribe('chat')
-    const topic = `/webfabric/${origin.identity.did}/pubsub/chat`
+    const topic = nodes[0].pubsub.gossipTopic('chat')
     await waitFor('the subscriptions known', () => nodes[0].host.services.pubsub.getSubscribers(topic).length >= 2)
     await nodes[0].pubsub.publish('chat', new TextEncoder().encode('hi'))
     await waitFor('two deliveries', () => received.length === 2)
@@ -58,7 +58,7 @@ describe('fabric nodes on real libp2p (in one process)', () => {
     const got: unknown[] = []
     nodes[1].pubsub.addEventListener('message', e => { if ((e as CustomEvent).detail.from === outsider.peerId) got.push(e) })
     await outsider.pubsub.subscribe('other')
-    const topic = `/webfabric/${origin.identity.did}/pubsub/chat`
+    const topic = nodes[0].pubsub.gossipTopic('chat')
     outsider.host.services.pubsub.subscribe(topic)
     await waitFor('the outsider knows the subscribers', () => outsider.host.services.pubsub.getSubscribers(topic).length >= 2)
     const forged = encode({ i: 'x', c: new Uint8Array(10), d: new Uint8Array([1]) })
