@@ -37,6 +37,10 @@ export const MAX_QUEUE = 256
 export const MAX_JOIN_QUEUE = 64
 // Records per anti-entropy page (keeps frames far below 256 KiB).
 export const PAGE_RECORDS = 128
+// Versions (or needed peers) per anti-entropy summary page.
+export const PAGE_VERSIONS = 512
+// Versions one anti-entropy exchange may summarise (bounds its cost).
+export const SUMMARY_VERSIONS = 2048
 // Digest buckets: at most this many, about one per DIGEST_LOAD members.
 export const MAX_BUCKETS = 1024
 export const DIGEST_LOAD = 8
@@ -44,6 +48,7 @@ export const DIGEST_LOAD = 8
 // Message limits enforced by validateMessage.
 export const LIMITS = {
   records: 256,
+  versions: 1024,
   peerChars: 128,
   roles: 32,
   roleChars: 64,

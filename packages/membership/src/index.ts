@@ -11,5 +11,5 @@ export * as defaults from './constants.ts'
 export type {
   AckMessage, GossipMessage, Heartbeat, HeartbeatBody, Member, MemberInfo, MembershipEffect, MembershipInit,
   MembershipInput, MembershipMessage, MemberStatus, PingMessage, PingReqMessage, Records, Suspicion, SyncMessage,
-  SyncReplyMessage
+  SyncPushMessage, SyncSummaryMessage, Version
 } from './types.ts'

@@ -18,14 +18,14 @@
 import { BroadcastQueue, JOIN, UPDATE, URGENT } from './broadcast.ts'
 import {
   DIGEST_LOAD, FANOUT, GOSSIP_MS, INDIRECT_PROBES, INTERVAL_MS, MAX_BUCKETS, MAX_JOIN_QUEUE, MAX_PIGGYBACK, MAX_QUEUE,
-  MIN_UPDATE_MS, PAGE_RECORDS, PROBE_TIMEOUT_FRACTION, RETRANSMIT_MULT, SYNC_MS, SYNC_OUTSIDE_SHARE,
+  MIN_UPDATE_MS, PAGE_RECORDS, PAGE_VERSIONS, SUMMARY_VERSIONS, PROBE_TIMEOUT_FRACTION, RETRANSMIT_MULT, SYNC_MS, SYNC_OUTSIDE_SHARE,
   TOMBSTONE_MS, TTL_MS
 } from './constants.ts'
 import { hashPeer, hashRecord } from './hash.ts'
 import { Rng } from './prng.ts'
 import type {
   Heartbeat, HeartbeatBody, Member, MemberInfo, MembershipEffect, MembershipInit, MembershipInput,
-  MembershipMessage, MemberStatus, Records, Suspicion
+  MembershipMessage, MemberStatus, Records, Suspicion, SyncPushMessage, SyncSummaryMessage, Version
 } from './types.ts'
 import { validateMessage } from './validate.ts'
 
@@ -91,6 +91,10 @@ function newer (aInc: number, aSeq: number, bInc: number, bSeq: number): boolean
   return aInc > bInc || (aInc === bInc && aSeq > bSeq)
 }
 
+function version (hb: Heartbeat): Version {
+  return { peer: hb.body.peer, inc: hb.body.inc, seq: hb.body.seq }
+}
+
 function copyInfo (info: MemberInfo): MemberInfo {
   return { roles: [...info.roles], capacity: { ...info.capacity }, load: { ...info.load }, addrs: [...info.addrs] }
 }
@@ -112,6 +116,9 @@ export class Membership {
   private readonly others: string[] = []
   private readonly hbs: Heartbeat[] = []
   private seen = new Float64Array(16)
+  // versions copied out of the heartbeats: comparisons touch no objects
+  private incs = new Float64Array(16)
+  private seqs = new Float64Array(16)
   private hashes = new Uint32Array(16)
   private recs = new Uint32Array(16)
   private readonly sus = new Map<string, Sus>()
@@ -119,11 +126,14 @@ export class Membership {
   private readonly relays = new Map<number, Relay>()
   // anti-entropy exchanges we started: nonce → partner
   private readonly syncs = new Map<number, string>()
+  // peers whose records we asked for within a round trip (insertion = time order)
+  private readonly requested = new Map<string, number>()
   // joins, updates and removals so far (to notice that an exchange taught us something)
   private changes = 0
   private readonly base = new Uint32Array(MAX_BUCKETS)
   private readonly queue: BroadcastQueue
-  private readonly vouched = new WeakSet<Heartbeat>()
+  // message → the heartbeats in it handed to the driver for verification
+  private readonly vouched = new WeakMap<MembershipMessage, Heartbeat[]>()
   private probeOrder: string[] = []
   private probePos = 0
   private probe: Probe | undefined
@@ -251,18 +261,15 @@ export class Membership {
     return this.queue.size
   }
 
-  // The heartbeats in `message` that would change this node's view: the driver
-  // must verify their signatures before passing the message to `step`, and
-  // drop the message (or those heartbeats, keeping the others as the same
-  // objects) if any fails. `step` applies only heartbeats returned here.
+  // The heartbeats in `message` that would change this node's view. The
+  // driver verifies their signatures and, if all pass, passes this same
+  // message object to `step`; if any fails it drops the message. `step`
+  // applies only heartbeats returned here for this message object: a
+  // heartbeat for X relayed by Y is never trusted unverified.
   heartbeatsToVerify (message: MembershipMessage): Heartbeat[] {
     const out: Heartbeat[] = []
-    for (const hb of message.heartbeats) {
-      if (this.wouldAccept(hb.body)) {
-        this.vouched.add(hb)
-        out.push(hb)
-      }
-    }
+    for (const hb of message.heartbeats) if (this.wouldAccept(hb.body)) out.push(hb)
+    this.vouched.set(message, out)
     return out
   }
 
@@ -276,7 +283,7 @@ export class Membership {
     if (b.peer === this.self) return b.inc === this.inc && this.selfHb !== undefined && b.seq > this.selfHb.body.seq
     // a peer is a member or a tombstone, never both
     const i = this.slotOf.get(b.peer)
-    if (i !== undefined) return newer(b.inc, b.seq, this.hbs[i].body.inc, this.hbs[i].body.seq)
+    if (i !== undefined) return newer(b.inc, b.seq, this.incs[i], this.seqs[i])
     const t = this.tombs.get(b.peer)
     return t === undefined || newer(b.inc, b.seq, t.inc, t.seq)
   }
@@ -315,7 +322,7 @@ export class Membership {
     this.queue.push(this.self, hb, undefined, URGENT, this.cfg.maxQueue)
     for (const to of this.refuteTo) this.send(to, { type: 'gossip', heartbeats: [hb], suspects: [] })
     this.refuteTo = []
-    if (first) for (const s of this.seeds) this.sendSync(s)
+    if (first) this.joinSync()
     if (this.wantSign || this.status !== b.status) this.requestSign()
   }
 
@@ -323,14 +330,13 @@ export class Membership {
 
   private onMessage (from: string, m: MembershipMessage): void {
     const changes = this.changes
-    for (const hb of m.heartbeats) {
-      if (this.vouched.has(hb)) {
-        this.vouched.delete(hb)
-        this.applyHeartbeat(hb)
-      }
+    const bulk = m.type === 'sync-summary' || m.type === 'sync-push'
+    const verified = this.vouched.get(m)
+    if (verified !== undefined) {
+      this.vouched.delete(m)
+      for (const hb of verified) this.applyHeartbeat(hb, bulk)
     }
-    const viaSync = m.type === 'sync-reply'
-    for (const s of m.suspects) this.applySuspicion(s, from, viaSync)
+    for (const s of m.suspects) this.applySuspicion(s, from, bulk)
     const tell = this.accusation(from)
     switch (m.type) {
       case 'ping': {
@@ -358,19 +364,18 @@ export class Membership {
       case 'sync':
         this.onSync(from, m.nonce, m.digest)
         break
-      case 'sync-reply': {
-        // every page carries `want`, so the first page to arrive answers;
-        // the nonce makes sure we answer only exchanges we started, once
-        if (this.syncs.get(m.nonce) === from) {
-          this.syncs.delete(m.nonce)
-          if (m.want.length > 0) this.sendPages(from, m.nonce, this.collect(m.want, m.buckets), m.buckets, [])
-          // answered and nothing new: the next exchange can wait a full period
-          else if (this.changes === changes) this.nextSyncAt = Math.max(this.nextSyncAt, this.now + this.syncDelay())
-        }
+      case 'sync-summary': {
+        const differed = this.onSummary(from, m)
+        // answered, and the views agree: the next exchange can wait a full period
+        if (!differed && this.changes === changes && this.syncs.get(m.nonce) === from) this.nextSyncAt = Math.max(this.nextSyncAt, this.now + this.syncDelay())
         // the views differed: look again soon (heals partitions and joins fast)
-        if (this.changes !== changes) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+        else if (differed || this.changes !== changes) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
         break
       }
+      case 'sync-push':
+        this.onPush(from, m)
+        if (this.changes !== changes) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+        break
       case 'gossip':
         break
     }
@@ -378,7 +383,9 @@ export class Membership {
   }
 
   // A heartbeat the driver verified (or that was vouched for as ours).
-  private applyHeartbeat (hb: Heartbeat): void {
+  // `bulk`: learned by anti-entropy, which spreads it on its own; only urgent
+  // records are also rumoured.
+  private applyHeartbeat (hb: Heartbeat, bulk: boolean): void {
     const b = hb.body
     const p = b.peer
     if (p === this.self) {
@@ -389,11 +396,12 @@ export class Membership {
     }
     const i = this.slotOf.get(p)
     if (i !== undefined) {
-      const old = this.hbs[i].body
-      if (!newer(b.inc, b.seq, old.inc, old.seq)) return
+      if (!newer(b.inc, b.seq, this.incs[i], this.seqs[i])) return
       if (b.status === 'left') { this.remove(p, i, 'left', hb); return }
       this.base[this.hashes[i] & MASK] ^= this.recs[i]
       this.hbs[i] = hb
+      this.incs[i] = b.inc
+      this.seqs[i] = b.seq
       this.recs[i] = hashRecord(this.hashes[i], b.inc, b.seq)
       this.base[this.hashes[i] & MASK] ^= this.recs[i]
       this.seen[i] = this.now
@@ -402,7 +410,8 @@ export class Membership {
         this.sus.delete(p)
         this.queue.forget(SUSPECT_KEY + p)
       }
-      this.queue.push(p, hb, undefined, s?.spread === true ? URGENT : UPDATE, this.cfg.maxQueue)
+      if (s?.spread === true) this.queue.push(p, hb, undefined, URGENT, this.cfg.maxQueue)
+      else if (!bulk) this.queue.push(p, hb, undefined, UPDATE, this.cfg.maxQueue)
       this.changes++
       this.out.push({ type: 'update', peer: p, heartbeat: hb })
       return
@@ -422,7 +431,7 @@ export class Membership {
     const j = this.probePos + this.rng.int(order.length - this.probePos + 1)
     if (j === order.length) order.push(p)
     else { order.push(order[j]); order[j] = p }
-    this.queue.push(p, hb, undefined, JOIN, this.cfg.maxJoinQueue)
+    if (!bulk) this.queue.push(p, hb, undefined, JOIN, this.cfg.maxJoinQueue)
     this.changes++
     this.out.push({ type: 'join', peer: p, heartbeat: hb })
   }
@@ -451,8 +460,7 @@ export class Membership {
     }
     const i = this.slotOf.get(s.peer)
     if (i === undefined) return
-    const held = this.hbs[i].body
-    if (newer(held.inc, held.seq, s.inc, s.seq)) return
+    if (newer(this.incs[i], this.seqs[i], s.inc, s.seq)) return
     if (!viaSync) { this.suspect(s.peer, s.inc, s.seq, true); return }
     if (this.sus.has(s.peer)) return
     this.suspect(s.peer, s.inc, s.seq, false)
@@ -494,6 +502,12 @@ export class Membership {
       const seen = new Float64Array(2 * i)
       seen.set(this.seen)
       this.seen = seen
+      const incs = new Float64Array(2 * i)
+      incs.set(this.incs)
+      this.incs = incs
+      const seqs = new Float64Array(2 * i)
+      seqs.set(this.seqs)
+      this.seqs = seqs
       const hashes = new Uint32Array(2 * i)
       hashes.set(this.hashes)
       this.hashes = hashes
@@ -505,6 +519,8 @@ export class Membership {
     this.hbs.push(hb)
     this.slotOf.set(peer, i)
     this.seen[i] = this.now
+    this.incs[i] = hb.body.inc
+    this.seqs[i] = hb.body.seq
     this.hashes[i] = h
     this.recs[i] = hashRecord(h, hb.body.inc, hb.body.seq)
     this.base[h & MASK] ^= this.recs[i]
@@ -512,7 +528,7 @@ export class Membership {
 
   private remove (peer: string, i: number, reason: 'timeout' | 'left', leftHb: Heartbeat | undefined): void {
     const h = this.hashes[i]
-    const held = this.hbs[i].body
+    const held = { inc: this.incs[i], seq: this.seqs[i] }
     this.base[h & MASK] ^= this.recs[i]
     const last = this.others.length - 1
     if (i !== last) {
@@ -520,6 +536,8 @@ export class Membership {
       this.others[i] = moved
       this.hbs[i] = this.hbs[last]
       this.seen[i] = this.seen[last]
+      this.incs[i] = this.incs[last]
+      this.seqs[i] = this.seqs[last]
       this.hashes[i] = this.hashes[last]
       this.recs[i] = this.recs[last]
       this.slotOf.set(moved, i)
@@ -607,7 +625,7 @@ export class Membership {
     this.probe = undefined
     if (p !== undefined && !p.acked) {
       const i = this.slotOf.get(p.target)
-      if (i !== undefined && this.hbs[i].body.inc === p.inc && this.hbs[i].body.seq === p.seq) {
+      if (i !== undefined && this.incs[i] === p.inc && this.seqs[i] === p.seq) {
         this.suspect(p.target, p.inc, p.seq, true)
         // tell the accused at once: if it is alive it refutes
         this.send(p.target, { type: 'gossip', heartbeats: [], suspects: [{ peer: p.target, inc: p.inc, seq: p.seq }] })
@@ -622,15 +640,19 @@ export class Membership {
       if (r.until > now) break
       this.relays.delete(n)
     }
+    for (const [peer, at] of this.requested) {
+      if (now - at < this.cfg.probeTimeoutMs) break
+      this.requested.delete(peer)
+    }
     if (this.others.length === 0) {
-      for (const s of this.seeds) this.sendSync(s)
+      this.joinSync()
       return
     }
     const target = this.nextTarget()
     if (target === undefined) return
-    const held = this.hbs[this.slotOf.get(target)!].body
+    const t = this.slotOf.get(target)!
     const nonce = this.nextNonce()
-    this.probe = { target, nonce, inc: held.inc, seq: held.seq, acked: false, indirect: false, timeoutAt: now + this.cfg.probeTimeoutMs }
+    this.probe = { target, nonce, inc: this.incs[t], seq: this.seqs[t], acked: false, indirect: false, timeoutAt: now + this.cfg.probeTimeoutMs }
     const r = this.records(true)
     const tell = this.accusation(target)
     if (tell !== undefined) r.suspects.push(tell)
@@ -693,6 +715,22 @@ export class Membership {
   }
 
   // ---- anti-entropy ------------------------------------------------------
+  //
+  //  A → B  sync {digest}: one XOR hash per bucket of A's live view
+  //  B → A  sync-summary pages {cover, have, suspects}: for every bucket whose
+  //         hash differs, the versions B holds and B's claims (members it
+  //         suspects or removed), complete for each covered bucket
+  //  A → B  sync-push {need, heartbeats, suspects}: what B lacks or holds
+  //         older, and the peers A wants; B answers `need` with a sync-push
+  //
+  // Only versions travel until a record is known to be missing, so a bulk
+  // exchange costs one small tuple per member plus exactly the missing records.
+
+  // Joining (or alone): one exchange with a random seed; another one next
+  // period if that brought nobody.
+  private joinSync (): void {
+    if (this.seeds.length > 0) this.sendSync(this.seeds[this.rng.int(this.seeds.length)])
+  }
 
   private sendSync (to: string): void {
     const hbs = this.selfHb === undefined ? [] : [this.selfHb]
@@ -706,12 +744,163 @@ export class Membership {
   }
 
   private onSync (from: string, nonce: number, digest: number[]): void {
-    const mine = this.fold(digest.length)
-    const want: number[] = []
-    for (let i = 0; i < mine.length; i++) if (mine[i] !== digest[i]) want.push(i)
-    // an empty answer still tells the initiator the exchange happened
-    if (want.length === 0) { this.send(from, { type: 'sync-reply', nonce, buckets: digest.length, want, heartbeats: [], suspects: [] }); return }
-    this.sendPages(from, nonce, this.collect(want, digest.length), digest.length, want)
+    const theirs = digest.length
+    const mine = this.fold(theirs)
+    const differs = new Uint8Array(theirs)
+    let n = 0
+    for (let i = 0; i < theirs; i++) if (mine[i] !== digest[i]) { differs[i] = 1; n++ }
+    // we differ: this side should look again soon too
+    if (n > 0) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+    // answer at the finer of the two granularities, so that pages end at buckets
+    const buckets = n === 0 ? theirs : Math.max(theirs, this.bucketCount())
+    const mask = buckets - 1
+    const have = new Map<number, Version[]>()
+    const claims = new Map<number, Suspicion[]>()
+    const add = <T>(m: Map<number, T[]>, j: number, x: T): void => {
+      const list = m.get(j)
+      if (list === undefined) m.set(j, [x])
+      else list.push(x)
+    }
+    if (n > 0) {
+      if (this.selfHb !== undefined && differs[this.selfH & (theirs - 1)] === 1) add(have, this.selfH & mask, version(this.selfHb))
+      for (let i = 0; i < this.others.length; i++) {
+        const h = this.hashes[i]
+        if (differs[h & (theirs - 1)] === 0) continue
+        const s = this.sus.size > 0 ? this.sus.get(this.others[i]) : undefined
+        if (s !== undefined) add(claims, h & mask, { peer: this.others[i], inc: s.inc, seq: s.seq })
+        else add(have, h & mask, { peer: this.others[i], inc: this.incs[i], seq: this.seqs[i] })
+      }
+      for (const [peer, t] of this.tombs) {
+        if (differs[t.h & (theirs - 1)] === 0) continue
+        if (t.hb !== undefined) add(have, t.h & mask, version(t.hb))
+        else add(claims, t.h & mask, { peer, inc: t.inc, seq: t.seq })
+      }
+    }
+    let cover: number[] = []
+    let vs: Version[] = []
+    let cs: Suspicion[] = []
+    const flush = (): void => {
+      this.send(from, { type: 'sync-summary', nonce, buckets, cover, have: vs, heartbeats: [], suspects: cs })
+      cover = []
+      vs = []
+      cs = []
+    }
+    // at most SUMMARY_VERSIONS per exchange, from a random bucket on: a big
+    // divergence (cold start, healed partition) is worked off over several
+    // exchanges of bounded cost instead of one of O(n)
+    const first = n === 0 ? 0 : this.rng.int(buckets)
+    let budget = SUMMARY_VERSIONS
+    for (let k = 0; k < buckets && n > 0 && budget > 0; k++) {
+      const j = (first + k) & mask
+      if (differs[j & (theirs - 1)] === 0) continue
+      const h = have.get(j) ?? []
+      const c = claims.get(j) ?? []
+      if (cover.length > 0 && (vs.length + h.length > PAGE_VERSIONS || cs.length + c.length > PAGE_RECORDS)) flush()
+      cover.push(j)
+      for (const v of h) vs.push(v)
+      for (const x of c) cs.push(x)
+      budget -= h.length + c.length + 1
+    }
+    // an empty summary still tells the initiator the exchange happened
+    flush()
+  }
+
+  // One page of a summary from the partner of an exchange we started.
+  private onSummary (from: string, m: SyncSummaryMessage): boolean {
+    if (this.syncs.get(m.nonce) !== from) return false
+    const mask = m.buckets - 1
+    const covered = new Uint8Array(m.buckets)
+    for (const c of m.cover) covered[c] = 1
+    const mentioned = new Set<string>()
+    const need: string[] = []
+    const out: Records = { heartbeats: [], suspects: [] }
+    let lacking = 0
+    for (const v of m.have) {
+      mentioned.add(v.peer)
+      const cmp = this.compareHeld(v.peer, v.inc, v.seq)
+      if (cmp > 0) this.offer(v.peer, out)
+      else if (cmp < 0) {
+        lacking++
+        // concurrent exchanges would otherwise fetch the same record twice
+        const asked = this.requested.get(v.peer)
+        if (asked !== undefined && this.now - asked < this.cfg.probeTimeoutMs) continue
+        this.requested.delete(v.peer)
+        this.requested.set(v.peer, this.now)
+        need.push(v.peer)
+      }
+    }
+    for (const c of m.suspects) {
+      mentioned.add(c.peer)
+      // they accuse a version older than ours: they lack the refutation
+      if (this.compareHeld(c.peer, c.inc, c.seq) > 0 && (c.peer === this.self || this.slotOf.has(c.peer))) this.offer(c.peer, out)
+    }
+    if (this.selfHb !== undefined && covered[this.selfH & mask] === 1 && !mentioned.has(this.self)) out.heartbeats.push(this.selfHb)
+    for (let i = 0; i < this.others.length; i++) {
+      if (covered[this.hashes[i] & mask] === 1 && !mentioned.has(this.others[i])) this.offer(this.others[i], out)
+    }
+    for (const [peer, t] of this.tombs) {
+      if (covered[t.h & mask] === 1 && !mentioned.has(peer)) this.offer(peer, out)
+    }
+    this.pushPages(from, m.nonce, need, out)
+    return lacking + out.heartbeats.length + out.suspects.length > 0
+  }
+
+  // Compares what we hold for `peer` with (inc, seq): > 0 ours is newer
+  // (or we removed that version), < 0 we should fetch theirs, 0 same.
+  private compareHeld (peer: string, inc: number, seq: number): number {
+    if (peer === this.self) {
+      const b = this.selfHb?.body
+      return b !== undefined && newer(b.inc, b.seq, inc, seq) ? 1 : 0
+    }
+    const i = this.slotOf.get(peer)
+    if (i !== undefined) return newer(this.incs[i], this.seqs[i], inc, seq) ? 1 : newer(inc, seq, this.incs[i], this.seqs[i]) ? -1 : 0
+    const t = this.tombs.get(peer)
+    if (t !== undefined) return newer(inc, seq, t.inc, t.seq) ? -1 : 1
+    return -1
+  }
+
+  // Adds what we can hand on about `peer`: its heartbeat, or only our claim
+  // if we suspect or removed it (a peer that never knew a dying member would
+  // otherwise start a fresh ttl for it).
+  private offer (peer: string, out: Records): void {
+    if (peer === this.self) {
+      if (this.selfHb !== undefined) out.heartbeats.push(this.selfHb)
+      return
+    }
+    const i = this.slotOf.get(peer)
+    if (i !== undefined) {
+      const s = this.sus.size > 0 ? this.sus.get(peer) : undefined
+      if (s !== undefined) out.suspects.push({ peer, inc: s.inc, seq: s.seq })
+      else out.heartbeats.push(this.hbs[i])
+      return
+    }
+    const t = this.tombs.get(peer)
+    if (t === undefined) return
+    if (t.hb !== undefined) out.heartbeats.push(t.hb)
+    else out.suspects.push({ peer, inc: t.inc, seq: t.seq })
+  }
+
+  private onPush (from: string, m: SyncPushMessage): void {
+    if (m.need.length === 0) return
+    const out: Records = { heartbeats: [], suspects: [] }
+    for (const peer of m.need) this.offer(peer, out)
+    this.pushPages(from, m.nonce, [], out)
+  }
+
+  // Sends `need` and records as sync-push pages (nothing if both are empty).
+  private pushPages (to: string, nonce: number, need: string[], r: Records): void {
+    let ni = 0
+    let hi = 0
+    let si = 0
+    while (ni < need.length || hi < r.heartbeats.length || si < r.suspects.length) {
+      const ask = need.slice(ni, ni + PAGE_VERSIONS)
+      ni += ask.length
+      const hbs = r.heartbeats.slice(hi, hi + PAGE_RECORDS)
+      hi += hbs.length
+      const sus = r.suspects.slice(si, si + PAGE_RECORDS - hbs.length)
+      si += sus.length
+      this.send(to, { type: 'sync-push', nonce, need: ask, heartbeats: hbs, suspects: sus })
+    }
   }
 
   private bucketCount (): number {
@@ -726,45 +915,6 @@ export class Membership {
     const m = buckets - 1
     for (let j = 0; j < MAX_BUCKETS; j++) out[j & m] = (out[j & m] ^ this.base[j]) >>> 0
     return out
-  }
-
-  // Every record (live, suspected, removed, departed) in the given buckets.
-  private collect (want: number[], buckets: number): Records {
-    const flags = new Uint8Array(buckets)
-    for (const w of want) flags[w] = 1
-    const m = buckets - 1
-    const heartbeats: Heartbeat[] = []
-    const suspects: Suspicion[] = []
-    if (this.selfHb !== undefined && flags[this.selfH & m] === 1) heartbeats.push(this.selfHb)
-    for (let i = 0; i < this.others.length; i++) {
-      if (flags[this.hashes[i] & m] !== 1) continue
-      // a suspected member is not handed on, only the suspicion: a peer that
-      // never knew it would otherwise start a fresh ttl for a dead member
-      const s = this.sus.size > 0 ? this.sus.get(this.others[i]) : undefined
-      if (s !== undefined) suspects.push({ peer: this.others[i], inc: s.inc, seq: s.seq })
-      else heartbeats.push(this.hbs[i])
-    }
-    for (const [peer, t] of this.tombs) {
-      if (flags[t.h & m] !== 1) continue
-      if (t.hb !== undefined) heartbeats.push(t.hb)
-      else suspects.push({ peer, inc: t.inc, seq: t.seq })
-    }
-    return { heartbeats, suspects }
-  }
-
-  // Sends anti-entropy records as sync-reply pages.
-  private sendPages (to: string, nonce: number, r: Records, buckets: number, want: number[]): void {
-    let hi = 0
-    let si = 0
-    let first = true
-    while (first || hi < r.heartbeats.length || si < r.suspects.length) {
-      const hbs = r.heartbeats.slice(hi, hi + PAGE_RECORDS)
-      hi += hbs.length
-      const sus = r.suspects.slice(si, si + PAGE_RECORDS - hbs.length)
-      si += sus.length
-      if (first || hbs.length + sus.length > 0) this.send(to, { type: 'sync-reply', nonce, buckets, want, heartbeats: hbs, suspects: sus })
-      first = false
-    }
   }
 
   // ---- helpers -----------------------------------------------------------

@@ -29,14 +29,17 @@ export interface Heartbeat {
   sig: Uint8Array
 }
 
-// An unsigned claim that `peer`, last heard at version (inc, seq), seems dead.
-// It only starts a local timer; only the accused can end it, by signing a
-// newer heartbeat.
-export interface Suspicion {
+// A member's version, as listed in an anti-entropy summary.
+export interface Version {
   peer: string
   inc: number
   seq: number
 }
+
+// An unsigned claim that `peer`, last heard at version (inc, seq), seems dead.
+// It only starts a local timer; only the accused can end it, by signing a
+// newer heartbeat.
+export type Suspicion = Version
 
 // The records every message carries (piggybacked dissemination).
 export interface Records {
@@ -54,12 +57,14 @@ export interface PingReqMessage extends Records { type: 'ping-req', nonce: numbe
 export interface GossipMessage extends Records { type: 'gossip' }
 // Anti-entropy request: one hash per bucket of the sender's live view.
 export interface SyncMessage extends Records { type: 'sync', nonce: number, digest: number[] }
-// Anti-entropy records (one page of them) in the buckets that differ, and
-// the buckets wanted in return (empty in the initiator's own pages).
-export interface SyncReplyMessage extends Records { type: 'sync-reply', nonce: number, buckets: number, want: number[] }
+// Anti-entropy summary page: for the `cover`ed buckets (of `buckets`), every
+// version the sender holds (`have`) and its claims (`suspects`).
+export interface SyncSummaryMessage extends Records { type: 'sync-summary', nonce: number, buckets: number, cover: number[], have: Version[] }
+// Anti-entropy push: records the partner lacks, and the peers wanted back.
+export interface SyncPushMessage extends Records { type: 'sync-push', nonce: number, need: string[] }
 
 // Everything WebFabricGossip sends.
-export type MembershipMessage = PingMessage | AckMessage | PingReqMessage | GossipMessage | SyncMessage | SyncReplyMessage
+export type MembershipMessage = PingMessage | AckMessage | PingReqMessage | GossipMessage | SyncMessage | SyncSummaryMessage | SyncPushMessage
 
 // Construction options; defaults in constants.ts. Times are in ms of the
 // driver's clock (the `now` of the inputs).

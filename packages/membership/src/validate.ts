@@ -3,7 +3,7 @@
 
 import { LIMITS, MAX_BUCKETS } from './constants.ts'
 import { MalformedMessageError } from './errors.ts'
-import type { Heartbeat, MembershipMessage, Suspicion } from './types.ts'
+import type { Heartbeat, MembershipMessage, Version } from './types.ts'
 
 const KEYS: Record<string, string[]> = {
   ping: ['type', 'nonce', 'heartbeats', 'suspects'],
@@ -11,7 +11,8 @@ const KEYS: Record<string, string[]> = {
   'ping-req': ['type', 'nonce', 'target', 'heartbeats', 'suspects'],
   gossip: ['type', 'heartbeats', 'suspects'],
   sync: ['type', 'nonce', 'digest', 'heartbeats', 'suspects'],
-  'sync-reply': ['type', 'nonce', 'buckets', 'want', 'heartbeats', 'suspects']
+  'sync-summary': ['type', 'nonce', 'buckets', 'cover', 'have', 'heartbeats', 'suspects'],
+  'sync-push': ['type', 'nonce', 'need', 'heartbeats', 'suspects']
 }
 const BODY_KEYS = ['peer', 'inc', 'seq', 'status', 'roles', 'capacity', 'load', 'addrs']
 const SUSPECT_KEYS = ['peer', 'inc', 'seq']
@@ -92,13 +93,13 @@ function heartbeat (x: unknown, path: string, budget: Budget): Heartbeat {
   return x as Heartbeat
 }
 
-function suspicion (x: unknown, path: string, budget: Budget): Suspicion {
+function version (x: unknown, path: string, budget: Budget): Version {
   const s = object(x, path, SUSPECT_KEYS)
   string(s.peer, `${path}.peer`, LIMITS.peerChars, budget)
   uint(s.inc, `${path}.inc`)
   uint(s.seq, `${path}.seq`)
   budget.add(20, path)
-  return x as Suspicion
+  return x as Version
 }
 
 function isPow2 (n: number): boolean {
@@ -117,7 +118,7 @@ export function validateMessage (x: unknown): MembershipMessage {
   const sus = array(m.suspects, 'message.suspects', LIMITS.records)
   if (hbs.length + sus.length > LIMITS.records) fail('message', `carries more than ${LIMITS.records} records`)
   hbs.forEach((h, i) => { heartbeat(h, `message.heartbeats[${i}]`, budget) })
-  sus.forEach((s, i) => { suspicion(s, `message.suspects[${i}]`, budget) })
+  sus.forEach((s, i) => { version(s, `message.suspects[${i}]`, budget) })
   switch (type) {
     case 'ping':
     case 'ack':
@@ -134,12 +135,20 @@ export function validateMessage (x: unknown): MembershipMessage {
       digest.forEach((d, i) => { if (uint(d, `message.digest[${i}]`) > 0xffffffff) fail(`message.digest[${i}]`, 'must be a 32-bit value') })
       break
     }
-    case 'sync-reply': {
+    case 'sync-summary': {
       uint(m.nonce, 'message.nonce')
       const buckets = uint(m.buckets, 'message.buckets')
       if (!isPow2(buckets) || buckets > MAX_BUCKETS) fail('message.buckets', `must be a power of two up to ${MAX_BUCKETS}`)
-      const want = array(m.want, 'message.want', MAX_BUCKETS)
-      want.forEach((w, i) => { if (uint(w, `message.want[${i}]`) >= buckets) fail(`message.want[${i}]`, 'must be a bucket index') })
+      const cover = array(m.cover, 'message.cover', MAX_BUCKETS)
+      cover.forEach((w, i) => { if (uint(w, `message.cover[${i}]`) >= buckets) fail(`message.cover[${i}]`, 'must be a bucket index') })
+      const have = array(m.have, 'message.have', LIMITS.versions)
+      have.forEach((v, i) => { version(v, `message.have[${i}]`, budget) })
+      break
+    }
+    case 'sync-push': {
+      uint(m.nonce, 'message.nonce')
+      const need = array(m.need, 'message.need', LIMITS.versions)
+      need.forEach((p, i) => { string(p, `message.need[${i}]`, LIMITS.peerChars, budget) })
       break
     }
   }

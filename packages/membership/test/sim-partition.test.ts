@@ -32,7 +32,7 @@ test(`1,000 nodes split in halves for 30 s heal within B.healMs after heal(), 10
       assert.ok(!other.some(p => view.has(p)))
     }
   }
-  t.diagnostic(`split: sample nodes dropped the other half ${split === undefined ? '> ' + PARTITION_MS : split - splitAt} ms after partition()`)
+  t.diagnostic(`split: sample nodes dropped the other half ${split === undefined ? `> ${PARTITION_MS}` : split - splitAt} ms after partition()`)
   h.sim.heal()
   const healAt = h.sim.now()
   const healed = h.sim.runUntil(() => h.complete(), B.healMs, 100)
