@@ -181,16 +181,16 @@ async function plainCluster (): Promise<Cluster> {
 
 async function oursCluster (): Promise<Cluster> {
   const { makeOrigin, startFabricNode } = await import('./lib/fabric.ts')
-  const { topicPrefix } = await import('@webfabric/runtime')
   const origin = await makeOrigin()
   const nodes: Awaited<ReturnType<typeof startFabricNode>>[] = []
-  const gossipTopic = `${topicPrefix(origin.identity.did)}pubsub/${TOPIC}`
+  let gossipTopic = ''
   const common = { listen: ['/ip4/127.0.0.1/tcp/0'], membership: { intervalMs: 1000, ttlMs: 10000 }, admin: false as const }
   try {
     nodes.push(await startFabricNode(origin, { ...common, bootstrap: [] }))
     const seed = nodes[0].addrs()
     for (let i = 1; i < NODES; i++) nodes.push(await startFabricNode(origin, { ...common, bootstrap: seed }))
     const hosts = nodes.map(n => n.host)
+    gossipTopic = nodes[0].pubsub.gossipTopic(TOPIC)
     await connectFullMesh(hosts)
     await subscribeInTurn(hosts, gossipTopic, async i => { await nodes[i].pubsub.subscribe(TOPIC) })
   } catch (err) {
