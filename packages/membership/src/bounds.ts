@@ -48,7 +48,10 @@ export function membershipBounds (init: BoundsInit): MembershipBounds {
   const spreadMs = 2 * rounds * (gossip + init.maxLatencyMs)
   // round-robin probing reaches every member within 2(n−1) periods at any prober
   const detectMs = (Math.min(DETECT_PERIODS, 2 * (n - 1)) + 1) * interval
-  const joinMs = interval + spreadMs + sync
+  // a member the rumour missed asks for it at its first exchange after the
+  // record settled (old news) at the partner: ≤ 1.5 sync later
+  const settleMs = 2 * rounds * gossip
+  const joinMs = interval + spreadMs + settleMs + 1.5 * sync
   const removeMs = detectMs + spreadMs
   // first cross-partition exchange within a sync period, then anti-entropy
   // repeats every period while views change, doubling the informed set

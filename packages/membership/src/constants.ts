@@ -13,8 +13,9 @@ export const INDIRECT_PROBES = 3
 export const GOSSIP_MS = 200
 // Members each gossip round pushes to.
 export const FANOUT = 3
-// Mean time between anti-entropy (digest) exchanges with a random member.
-export const SYNC_MS = 5000
+// Mean time between anti-entropy (digest) exchanges with a random member
+// (uniform in [0.5, 1.5] × this); every period while views are far apart.
+export const SYNC_MS = 3000
 // Share of anti-entropy exchanges aimed at a seed or a removed peer, so that
 // partitions heal.
 export const SYNC_OUTSIDE_SHARE = 0.25
@@ -22,8 +23,10 @@ export const SYNC_OUTSIDE_SHARE = 0.25
 export const TOMBSTONE_MS = 60_000
 // Load/role updates are signed at most this often.
 export const MIN_UPDATE_MS = 2000
-// Records piggybacked on one message.
+// Records piggybacked on one probe message.
 export const MAX_PIGGYBACK = 24
+// Records in one dedicated gossip push (fresh records only).
+export const GOSSIP_RECORDS = 96
 // Retransmissions per record: RETRANSMIT_MULT × ⌈log10(n + 1)⌉ (memberlist's rule).
 export const RETRANSMIT_MULT = 4
 // Dissemination queue cap (per class): beyond it, a burst (a healed
@@ -34,7 +37,7 @@ export const MAX_QUEUE = 256
 // Cap on queued join records: a burst of joins (cold start, healed
 // partition) is left to anti-entropy, which moves whole buckets at once,
 // instead of each join being rumoured N × retransmits times.
-export const MAX_JOIN_QUEUE = 64
+export const MAX_JOIN_QUEUE = 256
 // Records per anti-entropy page (keeps frames far below 256 KiB).
 export const PAGE_RECORDS = 128
 // Versions (or needed peers) per anti-entropy summary page.

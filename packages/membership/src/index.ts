@@ -6,6 +6,7 @@ export { Membership } from './membership.ts'
 export { DETECT_PERIODS, membershipBounds } from './bounds.ts'
 export type { BoundsInit, MembershipBounds } from './bounds.ts'
 export { MalformedMessageError } from './errors.ts'
+export { PeerIndex } from './peer-index.ts'
 export { validateMessage } from './validate.ts'
 export * as defaults from './constants.ts'
 export type {

@@ -17,11 +17,12 @@
 
 import { BroadcastQueue, JOIN, UPDATE, URGENT } from './broadcast.ts'
 import {
-  DIGEST_LOAD, FANOUT, GOSSIP_MS, INDIRECT_PROBES, INTERVAL_MS, MAX_BUCKETS, MAX_JOIN_QUEUE, MAX_PIGGYBACK, MAX_QUEUE,
+  DIGEST_LOAD, FANOUT, GOSSIP_MS, GOSSIP_RECORDS, INDIRECT_PROBES, INTERVAL_MS, MAX_BUCKETS, MAX_JOIN_QUEUE, MAX_PIGGYBACK, MAX_QUEUE,
   MIN_UPDATE_MS, PAGE_RECORDS, PAGE_VERSIONS, SUMMARY_VERSIONS, PROBE_TIMEOUT_FRACTION, RETRANSMIT_MULT, SYNC_MS, SYNC_OUTSIDE_SHARE,
   TOMBSTONE_MS, TTL_MS
 } from './constants.ts'
 import { hashPeer, hashRecord } from './hash.ts'
+import { PeerIndex } from './peer-index.ts'
 import { Rng } from './prng.ts'
 import type {
   Heartbeat, HeartbeatBody, Member, MemberInfo, MembershipEffect, MembershipInit, MembershipInput,
@@ -112,7 +113,9 @@ export class Membership {
   // Members other than self live in dense slots (struct of arrays: a view of
   // 10,000 members is a few flat arrays, not 10,000 objects); removal moves
   // the last slot into the hole.
-  private readonly slotOf = new Map<string, number>()
+  private readonly index: PeerIndex
+  // peer id → slot + 1 (0: not a member)
+  private slotById = new Int32Array(64)
   private readonly others: string[] = []
   private readonly hbs: Heartbeat[] = []
   private seen = new Float64Array(16)
@@ -169,6 +172,7 @@ export class Membership {
     this.info = copyInfo(init.info)
     this.seeds = (init.seeds ?? []).filter(s => s !== init.self)
     this.rng = new Rng(init.seed)
+    this.index = init.index ?? new PeerIndex()
     this.nonce = this.rng.next()
     const intervalMs = init.intervalMs ?? INTERVAL_MS
     this.cfg = {
@@ -248,7 +252,7 @@ export class Membership {
 
   // Whether `peer` is in the live view (self included).
   has (peer: string): boolean {
-    return peer === this.self ? this.selfHb !== undefined && this.status === 'alive' : this.slotOf.has(peer)
+    return peer === this.self ? this.selfHb !== undefined && this.status === 'alive' : this.slotHas(peer)
   }
 
   // Number of live members including self.
@@ -282,7 +286,7 @@ export class Membership {
   private wouldAccept (b: HeartbeatBody): boolean {
     if (b.peer === this.self) return b.inc === this.inc && this.selfHb !== undefined && b.seq > this.selfHb.body.seq
     // a peer is a member or a tombstone, never both
-    const i = this.slotOf.get(b.peer)
+    const i = this.slotGet(b.peer)
     if (i !== undefined) return newer(b.inc, b.seq, this.incs[i], this.seqs[i])
     const t = this.tombs.get(b.peer)
     return t === undefined || newer(b.inc, b.seq, t.inc, t.seq)
@@ -365,16 +369,18 @@ export class Membership {
         this.onSync(from, m.nonce, m.digest)
         break
       case 'sync-summary': {
-        const differed = this.onSummary(from, m)
-        // answered, and the views agree: the next exchange can wait a full period
-        if (!differed && this.changes === changes && this.syncs.get(m.nonce) === from) this.nextSyncAt = Math.max(this.nextSyncAt, this.now + this.syncDelay())
-        // the views differed: look again soon (heals partitions and joins fast)
-        else if (differed || this.changes !== changes) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+        const open = this.syncs.get(m.nonce) === from
+        const { diff, missed } = this.onSummary(from, m)
+        // far apart (cold start, healed partition), or the rumour missed us:
+        // exchange again next period until worked off (and in case the records
+        // we asked for are lost); otherwise the next exchange can wait
+        if (missed > 0 || this.bulk(diff + this.changes - changes)) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+        else if (open) this.nextSyncAt = Math.max(this.nextSyncAt, this.now + this.syncDelay())
         break
       }
       case 'sync-push':
         this.onPush(from, m)
-        if (this.changes !== changes) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+        if (this.bulk(this.changes - changes)) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
         break
       case 'gossip':
         break
@@ -394,7 +400,7 @@ export class Membership {
       if (b.inc === this.inc) { this.seq = Math.max(this.seq, b.seq); this.requestSign() }
       return
     }
-    const i = this.slotOf.get(p)
+    const i = this.slotGet(p)
     if (i !== undefined) {
       if (!newer(b.inc, b.seq, this.incs[i], this.seqs[i])) return
       if (b.status === 'left') { this.remove(p, i, 'left', hb); return }
@@ -458,7 +464,7 @@ export class Membership {
       this.requestSign()
       return
     }
-    const i = this.slotOf.get(s.peer)
+    const i = this.slotGet(s.peer)
     if (i === undefined) return
     if (newer(this.incs[i], this.seqs[i], s.inc, s.seq)) return
     if (!viaSync) { this.suspect(s.peer, s.inc, s.seq, true); return }
@@ -484,7 +490,7 @@ export class Membership {
   // If `peer` is suspected or removed here, the claim to send it so that it
   // can refute (at most once per period per peer).
   private accusation (peer: string): Suspicion | undefined {
-    if (this.slotOf.has(peer)) {
+    if (this.slotHas(peer)) {
       const s = this.sus.get(peer)
       if (s === undefined || this.now - s.told < this.cfg.intervalMs) return undefined
       s.told = this.now
@@ -494,6 +500,28 @@ export class Membership {
     if (t === undefined || t.hb !== undefined || this.now - t.toldAt < this.cfg.intervalMs) return undefined
     t.toldAt = this.now
     return { peer, inc: t.inc, seq: t.seq }
+  }
+
+  private slotGet (peer: string): number | undefined {
+    const id = this.index.get(peer)
+    if (id === undefined || id >= this.slotById.length) return undefined
+    const s = this.slotById[id]
+    return s === 0 ? undefined : s - 1
+  }
+
+  private slotHas (peer: string): boolean {
+    return this.slotGet(peer) !== undefined
+  }
+
+  // slot -1 removes
+  private slotSet (peer: string, slot: number): void {
+    const id = this.index.id(peer)
+    if (id >= this.slotById.length) {
+      const grown = new Int32Array(Math.max(2 * this.slotById.length, id + 1))
+      grown.set(this.slotById)
+      this.slotById = grown
+    }
+    this.slotById[id] = slot + 1
   }
 
   private addMember (peer: string, hb: Heartbeat, h: number): void {
@@ -517,7 +545,7 @@ export class Membership {
     }
     this.others.push(peer)
     this.hbs.push(hb)
-    this.slotOf.set(peer, i)
+    this.slotSet(peer, i)
     this.seen[i] = this.now
     this.incs[i] = hb.body.inc
     this.seqs[i] = hb.body.seq
@@ -540,11 +568,11 @@ export class Membership {
       this.seqs[i] = this.seqs[last]
       this.hashes[i] = this.hashes[last]
       this.recs[i] = this.recs[last]
-      this.slotOf.set(moved, i)
+      this.slotSet(moved, i)
     }
     this.others.pop()
     this.hbs.pop()
-    this.slotOf.delete(peer)
+    this.slotSet(peer, -1)
     const s = this.sus.get(peer)
     this.sus.delete(peer)
     this.queue.forget(peer)
@@ -614,7 +642,7 @@ export class Membership {
     let next = Infinity
     for (const [peer, s] of this.sus) {
       const at = s.at + this.cfg.ttlMs
-      if (at <= now) this.remove(peer, this.slotOf.get(peer)!, 'timeout', undefined)
+      if (at <= now) this.remove(peer, this.slotGet(peer)!, 'timeout', undefined)
       else if (at < next) next = at
     }
     this.nextExpiryAt = next
@@ -624,7 +652,7 @@ export class Membership {
     const p = this.probe
     this.probe = undefined
     if (p !== undefined && !p.acked) {
-      const i = this.slotOf.get(p.target)
+      const i = this.slotGet(p.target)
       if (i !== undefined && this.incs[i] === p.inc && this.seqs[i] === p.seq) {
         this.suspect(p.target, p.inc, p.seq, true)
         // tell the accused at once: if it is alive it refutes
@@ -650,7 +678,7 @@ export class Membership {
     }
     const target = this.nextTarget()
     if (target === undefined) return
-    const t = this.slotOf.get(target)!
+    const t = this.slotGet(target)!
     const nonce = this.nextNonce()
     this.probe = { target, nonce, inc: this.incs[t], seq: this.seqs[t], acked: false, indirect: false, timeoutAt: now + this.cfg.probeTimeoutMs }
     const r = this.records(true)
@@ -661,7 +689,7 @@ export class Membership {
 
   private indirectProbe (p: Probe): void {
     p.indirect = true
-    if (!this.slotOf.has(p.target)) return
+    if (!this.slotHas(p.target)) return
     // a second direct try covers random loss; helpers cover a bad path
     this.send(p.target, { type: 'ping', nonce: p.nonce, ...this.records(true) })
     for (const helper of this.pickMembers(this.cfg.indirectProbes, p.target)) {
@@ -677,7 +705,7 @@ export class Membership {
         if (this.probeOrder.length === 0) return undefined
       }
       const peer = this.probeOrder[this.probePos++]
-      if (this.slotOf.has(peer)) return peer
+      if (this.slotHas(peer)) return peer
     }
     return undefined
   }
@@ -749,12 +777,16 @@ export class Membership {
     const differs = new Uint8Array(theirs)
     let n = 0
     for (let i = 0; i < theirs; i++) if (mine[i] !== digest[i]) { differs[i] = 1; n++ }
-    // we differ: this side should look again soon too
-    if (n > 0) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
+    // far apart: this side should look again soon too
+    if (n > 0 && 4 * n >= theirs) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
     // answer at the finer of the two granularities, so that pages end at buckets
     const buckets = n === 0 ? theirs : Math.max(theirs, this.bucketCount())
     const mask = buckets - 1
-    const have = new Map<number, Version[]>()
+    // versions held longer than settleMs are "old news": the initiator lacking
+    // one was missed by the rumour; younger ones are probably still on their way
+    const settle = this.settleMs()
+    const old = new Map<number, Version[]>()
+    const young = new Map<number, Version[]>()
     const claims = new Map<number, Suspicion[]>()
     const add = <T>(m: Map<number, T[]>, j: number, x: T): void => {
       const list = m.get(j)
@@ -762,77 +794,90 @@ export class Membership {
       else list.push(x)
     }
     if (n > 0) {
-      if (this.selfHb !== undefined && differs[this.selfH & (theirs - 1)] === 1) add(have, this.selfH & mask, version(this.selfHb))
+      if (this.selfHb !== undefined && differs[this.selfH & (theirs - 1)] === 1) add(this.now - this.selfSeen >= settle ? old : young, this.selfH & mask, version(this.selfHb))
       for (let i = 0; i < this.others.length; i++) {
         const h = this.hashes[i]
         if (differs[h & (theirs - 1)] === 0) continue
         const s = this.sus.size > 0 ? this.sus.get(this.others[i]) : undefined
         if (s !== undefined) add(claims, h & mask, { peer: this.others[i], inc: s.inc, seq: s.seq })
-        else add(have, h & mask, { peer: this.others[i], inc: this.incs[i], seq: this.seqs[i] })
+        else add(this.now - this.seen[i] >= settle ? old : young, h & mask, { peer: this.others[i], inc: this.incs[i], seq: this.seqs[i] })
       }
       for (const [peer, t] of this.tombs) {
         if (differs[t.h & (theirs - 1)] === 0) continue
-        if (t.hb !== undefined) add(have, t.h & mask, version(t.hb))
+        if (t.hb !== undefined) add(this.now - t.at >= settle ? old : young, t.h & mask, version(t.hb))
         else add(claims, t.h & mask, { peer, inc: t.inc, seq: t.seq })
       }
     }
     let cover: number[] = []
-    let vs: Version[] = []
+    let vo: Version[] = []
+    let vy: Version[] = []
     let cs: Suspicion[] = []
     const flush = (): void => {
-      this.send(from, { type: 'sync-summary', nonce, buckets, cover, have: vs, heartbeats: [], suspects: cs })
+      this.send(from, { type: 'sync-summary', nonce, buckets, cover, have: vo.concat(vy), settled: vo.length, heartbeats: [], suspects: cs })
       cover = []
-      vs = []
+      vo = []
+      vy = []
       cs = []
     }
     // at most SUMMARY_VERSIONS per exchange, from a random bucket on: a big
     // divergence (cold start, healed partition) is worked off over several
     // exchanges of bounded cost instead of one of O(n)
     const first = n === 0 ? 0 : this.rng.int(buckets)
-    let budget = SUMMARY_VERSIONS
+    // a newcomer (a one-bucket digest: at most DIGEST_LOAD members) gets
+    // everything at once: that is its bootstrap
+    let budget = theirs === 1 ? Infinity : SUMMARY_VERSIONS
     for (let k = 0; k < buckets && n > 0 && budget > 0; k++) {
       const j = (first + k) & mask
       if (differs[j & (theirs - 1)] === 0) continue
-      const h = have.get(j) ?? []
+      const ho = old.get(j) ?? []
+      const hy = young.get(j) ?? []
       const c = claims.get(j) ?? []
-      if (cover.length > 0 && (vs.length + h.length > PAGE_VERSIONS || cs.length + c.length > PAGE_RECORDS)) flush()
+      if (cover.length > 0 && (vo.length + vy.length + ho.length + hy.length > PAGE_VERSIONS || cs.length + c.length > PAGE_RECORDS)) flush()
       cover.push(j)
-      for (const v of h) vs.push(v)
+      for (const v of ho) vo.push(v)
+      for (const v of hy) vy.push(v)
       for (const x of c) cs.push(x)
-      budget -= h.length + c.length + 1
+      budget -= ho.length + hy.length + c.length + 1
     }
     // an empty summary still tells the initiator the exchange happened
     flush()
   }
 
-  // One page of a summary from the partner of an exchange we started.
-  private onSummary (from: string, m: SyncSummaryMessage): boolean {
-    if (this.syncs.get(m.nonce) !== from) return false
+  // Whether `diff` differing records make a large divergence (an eighth of
+  // the view): worth an exchange every period rather than every syncMs.
+  private bulk (diff: number): boolean {
+    return diff > Math.max(DIGEST_LOAD, (this.others.length + 1) / 8)
+  }
+
+  // How long a record must have been held to count as old news: twice the
+  // rounds an eager push needs to reach everyone.
+  private settleMs (): number {
+    const rounds = Math.ceil(Math.log(this.others.length + 2) / Math.log(this.cfg.fanout + 1))
+    return 2 * rounds * this.cfg.gossipMs
+  }
+
+  // One page of a summary from the partner of an exchange we started;
+  // returns how many records differ and how many old ones we lacked.
+  private onSummary (from: string, m: SyncSummaryMessage): { diff: number, missed: number } {
+    if (this.syncs.get(m.nonce) !== from) return { diff: 0, missed: 0 }
     const mask = m.buckets - 1
     const covered = new Uint8Array(m.buckets)
     for (const c of m.cover) covered[c] = 1
     const mentioned = new Set<string>()
-    const need: string[] = []
+    const missedOld: string[] = []
+    const missedYoung: string[] = []
     const out: Records = { heartbeats: [], suspects: [] }
-    let lacking = 0
-    for (const v of m.have) {
+    for (let k = 0; k < m.have.length; k++) {
+      const v = m.have[k]
       mentioned.add(v.peer)
       const cmp = this.compareHeld(v.peer, v.inc, v.seq)
       if (cmp > 0) this.offer(v.peer, out)
-      else if (cmp < 0) {
-        lacking++
-        // concurrent exchanges would otherwise fetch the same record twice
-        const asked = this.requested.get(v.peer)
-        if (asked !== undefined && this.now - asked < this.cfg.probeTimeoutMs) continue
-        this.requested.delete(v.peer)
-        this.requested.set(v.peer, this.now)
-        need.push(v.peer)
-      }
+      else if (cmp < 0) (k < m.settled ? missedOld : missedYoung).push(v.peer)
     }
     for (const c of m.suspects) {
       mentioned.add(c.peer)
       // they accuse a version older than ours: they lack the refutation
-      if (this.compareHeld(c.peer, c.inc, c.seq) > 0 && (c.peer === this.self || this.slotOf.has(c.peer))) this.offer(c.peer, out)
+      if (this.compareHeld(c.peer, c.inc, c.seq) > 0 && (c.peer === this.self || this.slotHas(c.peer))) this.offer(c.peer, out)
     }
     if (this.selfHb !== undefined && covered[this.selfH & mask] === 1 && !mentioned.has(this.self)) out.heartbeats.push(this.selfHb)
     for (let i = 0; i < this.others.length; i++) {
@@ -841,8 +886,20 @@ export class Membership {
     for (const [peer, t] of this.tombs) {
       if (covered[t.h & mask] === 1 && !mentioned.has(peer)) this.offer(peer, out)
     }
+    const diff = missedOld.length + missedYoung.length + out.heartbeats.length + out.suspects.length
+    // young records are left to the rumour unless the views are far apart
+    const want = this.bulk(diff) ? missedOld.concat(missedYoung) : missedOld
+    const need: string[] = []
+    for (const peer of want) {
+      // concurrent exchanges would otherwise fetch the same record twice
+      const asked = this.requested.get(peer)
+      if (asked !== undefined && this.now - asked < this.cfg.probeTimeoutMs) continue
+      this.requested.delete(peer)
+      this.requested.set(peer, this.now)
+      need.push(peer)
+    }
     this.pushPages(from, m.nonce, need, out)
-    return lacking + out.heartbeats.length + out.suspects.length > 0
+    return { diff, missed: missedOld.length }
   }
 
   // Compares what we hold for `peer` with (inc, seq): > 0 ours is newer
@@ -852,7 +909,7 @@ export class Membership {
       const b = this.selfHb?.body
       return b !== undefined && newer(b.inc, b.seq, inc, seq) ? 1 : 0
     }
-    const i = this.slotOf.get(peer)
+    const i = this.slotGet(peer)
     if (i !== undefined) return newer(this.incs[i], this.seqs[i], inc, seq) ? 1 : newer(inc, seq, this.incs[i], this.seqs[i]) ? -1 : 0
     const t = this.tombs.get(peer)
     if (t !== undefined) return newer(inc, seq, t.inc, t.seq) ? -1 : 1
@@ -867,7 +924,7 @@ export class Membership {
       if (this.selfHb !== undefined) out.heartbeats.push(this.selfHb)
       return
     }
-    const i = this.slotOf.get(peer)
+    const i = this.slotGet(peer)
     if (i !== undefined) {
       const s = this.sus.size > 0 ? this.sus.get(peer) : undefined
       if (s !== undefined) out.suspects.push({ peer, inc: s.inc, seq: s.seq })
@@ -925,7 +982,9 @@ export class Membership {
     if (withSelf && this.selfHb !== undefined) heartbeats.push(this.selfHb)
     const n = this.others.length + 1
     const limit = this.cfg.retransmitMult * Math.max(1, Math.ceil(Math.log10(n + 1)))
-    this.queue.take(this.cfg.maxPiggyback - heartbeats.length, limit, freshOnly, heartbeats, suspects)
+    // a dedicated push (fresh records only) carries a page; piggybacks stay small
+    const max = freshOnly ? GOSSIP_RECORDS : this.cfg.maxPiggyback - heartbeats.length
+    this.queue.take(max, limit, freshOnly, heartbeats, suspects)
     return { heartbeats, suspects }
   }
 

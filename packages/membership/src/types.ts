@@ -2,6 +2,8 @@
 // data (strings, numbers, arrays, plain objects, Uint8Array) with no
 // undefined values, because it is DAG-CBOR encoded on the wire.
 
+import type { PeerIndex } from './peer-index.ts'
+
 // What a member advertises about itself.
 export interface MemberInfo {
   roles: string[]
@@ -58,8 +60,9 @@ export interface GossipMessage extends Records { type: 'gossip' }
 // Anti-entropy request: one hash per bucket of the sender's live view.
 export interface SyncMessage extends Records { type: 'sync', nonce: number, digest: number[] }
 // Anti-entropy summary page: for the `cover`ed buckets (of `buckets`), every
-// version the sender holds (`have`) and its claims (`suspects`).
-export interface SyncSummaryMessage extends Records { type: 'sync-summary', nonce: number, buckets: number, cover: number[], have: Version[] }
+// version the sender holds (`have`; the first `settled` of them it has held
+// for a while) and its claims (`suspects`).
+export interface SyncSummaryMessage extends Records { type: 'sync-summary', nonce: number, buckets: number, cover: number[], have: Version[], settled: number }
 // Anti-entropy push: records the partner lacks, and the peers wanted back.
 export interface SyncPushMessage extends Records { type: 'sync-push', nonce: number, need: string[] }
 
@@ -103,6 +106,9 @@ export interface MembershipInit {
   maxQueue?: number
   // Cap on queued join records (a burst of joins is left to anti-entropy).
   maxJoinQueue?: number
+  // Peer-id interning table; cores in one process may share one (the
+  // simulator does, for memory locality). Default: a private one.
+  index?: PeerIndex
 }
 
 // What the driver feeds the core.

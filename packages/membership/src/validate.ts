@@ -11,7 +11,7 @@ const KEYS: Record<string, string[]> = {
   'ping-req': ['type', 'nonce', 'target', 'heartbeats', 'suspects'],
   gossip: ['type', 'heartbeats', 'suspects'],
   sync: ['type', 'nonce', 'digest', 'heartbeats', 'suspects'],
-  'sync-summary': ['type', 'nonce', 'buckets', 'cover', 'have', 'heartbeats', 'suspects'],
+  'sync-summary': ['type', 'nonce', 'buckets', 'cover', 'have', 'settled', 'heartbeats', 'suspects'],
   'sync-push': ['type', 'nonce', 'need', 'heartbeats', 'suspects']
 }
 const BODY_KEYS = ['peer', 'inc', 'seq', 'status', 'roles', 'capacity', 'load', 'addrs']
@@ -143,6 +143,7 @@ export function validateMessage (x: unknown): MembershipMessage {
       cover.forEach((w, i) => { if (uint(w, `message.cover[${i}]`) >= buckets) fail(`message.cover[${i}]`, 'must be a bucket index') })
       const have = array(m.have, 'message.have', LIMITS.versions)
       have.forEach((v, i) => { version(v, `message.have[${i}]`, budget) })
+      if (uint(m.settled, 'message.settled') > have.length) fail('message.settled', 'must not exceed the number of versions')
       break
     }
     case 'sync-push': {

@@ -23,7 +23,7 @@ test('validateMessage accepts each well-formed message type', () => {
     { type: 'ping-req', nonce: 9, target: 'c', heartbeats: [], suspects: [] },
     gossip(hb('d', 1, 1, 'left')),
     { type: 'sync', nonce: 1, digest: [0, 4294967295, 7, 8], heartbeats: [], suspects: [] },
-    { type: 'sync-summary', nonce: 1, buckets: 4, cover: [0, 3], have: [{ peer: 'e', inc: 1, seq: 2 }], heartbeats: [], suspects: [] },
+    { type: 'sync-summary', nonce: 1, buckets: 4, cover: [0, 3], have: [{ peer: 'e', inc: 1, seq: 2 }], settled: 1, heartbeats: [], suspects: [] },
     { type: 'sync-push', nonce: 1, need: ['f', 'g'], heartbeats: [hb('h', 1, 1)], suspects: [] }
   ]
   for (const m of msgs) assert.equal(validateMessage(m), m)
@@ -64,11 +64,12 @@ test('validateMessage refuses ill-typed fields', () => {
   refuses({ ...good(), suspects: [{ peer: 'y', inc: 1 }] }, /exactly the keys/)
   refuses({ type: 'sync', nonce: 1, digest: [1, 2, 3], heartbeats: [], suspects: [] }, /power-of-two/)
   refuses({ type: 'sync', nonce: 1, digest: [2 ** 33], heartbeats: [], suspects: [] }, /32-bit/)
-  const summary = { type: 'sync-summary', nonce: 1, buckets: 4, cover: [], have: [], heartbeats: [], suspects: [] }
+  const summary = { type: 'sync-summary', nonce: 1, buckets: 4, cover: [], have: [], settled: 0, heartbeats: [], suspects: [] }
   refuses({ ...summary, cover: [4] }, /bucket index/)
   refuses({ ...summary, buckets: 3 }, /power of two/)
   refuses({ ...summary, have: [{ peer: 'x', inc: 1 }] }, /have\[0\]/)
   refuses({ ...summary, have: 'x' }, /have/)
+  refuses({ ...summary, settled: 1 }, /settled/)
   refuses({ type: 'sync-push', nonce: 1, need: [7], heartbeats: [], suspects: [] }, /need\[0\]/)
   refuses({ type: 'sync-push', nonce: 1, heartbeats: [], suspects: [] }, /exactly the keys/)
 })
@@ -76,7 +77,7 @@ test('validateMessage refuses ill-typed fields', () => {
 test('validateMessage refuses oversized messages', () => {
   const L = defaults.LIMITS
   refuses({ ...good(), suspects: Array.from({ length: L.records + 1 }, (_, i) => ({ peer: `p${i}`, inc: 1, seq: 1 })) }, /more than/)
-  refuses({ type: 'sync-summary', nonce: 1, buckets: 1, cover: [0], have: Array.from({ length: L.versions + 1 }, (_, i) => ({ peer: `p${i}`, inc: 1, seq: 1 })), heartbeats: [], suspects: [] }, /more than/)
+  refuses({ type: 'sync-summary', nonce: 1, buckets: 1, cover: [0], settled: 0, have: Array.from({ length: L.versions + 1 }, (_, i) => ({ peer: `p${i}`, inc: 1, seq: 1 })), heartbeats: [], suspects: [] }, /more than/)
   refuses({ type: 'sync-push', nonce: 1, need: Array.from({ length: L.versions + 1 }, (_, i) => `p${i}`), heartbeats: [], suspects: [] }, /more than/)
   refuses({ ...good(), heartbeats: Array.from({ length: 200 }, (_, i) => hb(`p${i}`, 1, 1)), suspects: Array.from({ length: 100 }, (_, i) => ({ peer: `q${i}`, inc: 1, seq: 1 })) }, /more than 256 records/)
   refuses({ ...good(), heartbeats: [hb('x'.repeat(L.peerChars + 1), 1, 1)] }, /peer/)
