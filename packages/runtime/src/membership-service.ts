@@ -300,6 +300,12 @@ export class MembershipService extends EventTarget {
         this.step({ type: 'message', now: Date.now(), from, message })
       }
     } catch (err) {
+      // a peer too slow to send its frame (a loaded machine, a slow link) loses this
+      // stream, not its connection: only what it sent can make it an offender
+      if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') {
+        stream.abort(err as Error)
+        return
+      }
       this.rejected++
       this.init.log?.(`refused a membership frame from ${from} and disconnected it: ${(err as Error).message}`)
       stream.abort(err as Error)
