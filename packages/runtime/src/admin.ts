@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { RpcTarget, newWebSocketRpcSession } from 'capnweb'
 import { WebSocketServer } from 'ws'
 import { UnauthorizedError } from './errors.ts'
+import type { MemberView } from './membership-service.ts'
 
 /** The operations a node exposes to its operator (implemented by FabricNode). */
 export interface AdminOps {
@@ -172,16 +173,7 @@ export interface NodeInfo {
 }
 
 /** One member as `members()` returns it. */
-export interface MemberSummary {
-  peerId: string
-  roles: string[]
-  capacity: Record<string, number>
-  load: Record<string, number>
-  addrs: string[]
-  lastSeen: number
-  incarnation: number
-  self: boolean
-}
+export type MemberSummary = MemberView
 
 /** One lease as `leases()` returns it (a LeaseSummary plus its state). */
 export interface LeaseView { id: string, kind: string, revoked: boolean, [key: string]: unknown }
