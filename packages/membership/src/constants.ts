@@ -37,13 +37,13 @@ export const MAX_QUEUE = 256
 // Cap on queued join records: a burst of joins (cold start, healed
 // partition) is left to anti-entropy, which moves whole buckets at once,
 // instead of each join being rumoured N × retransmits times.
-export const MAX_JOIN_QUEUE = 256
+export const MAX_JOIN_QUEUE = 64
 // Records per anti-entropy page (keeps frames far below 256 KiB).
 export const PAGE_RECORDS = 128
 // Versions (or needed peers) per anti-entropy summary page.
 export const PAGE_VERSIONS = 512
 // Versions one anti-entropy exchange may summarise (bounds its cost).
-export const SUMMARY_VERSIONS = 2048
+export const SUMMARY_VERSIONS = 1024
 // Digest buckets: at most this many, about one per DIGEST_LOAD members.
 export const MAX_BUCKETS = 1024
 export const DIGEST_LOAD = 8

@@ -777,6 +777,18 @@ export class Membership {
     const differs = new Uint8Array(theirs)
     let n = 0
     for (let i = 0; i < theirs; i++) if (mine[i] !== digest[i]) { differs[i] = 1; n++ }
+    // a newcomer (a one-bucket digest: fewer than DIGEST_LOAD members) lacks
+    // nearly everything: send it every record at once, then an empty summary
+    // to close the exchange. This is its bootstrap.
+    if (n > 0 && theirs === 1) {
+      const all: Records = { heartbeats: [], suspects: [] }
+      this.offer(this.self, all)
+      for (const peer of this.others) this.offer(peer, all)
+      for (const peer of this.tombs.keys()) this.offer(peer, all)
+      this.pushPages(from, nonce, [], all)
+      this.send(from, { type: 'sync-summary', nonce, buckets: 1, cover: [], have: [], settled: 0, heartbeats: [], suspects: [] })
+      return
+    }
     // far apart: this side should look again soon too
     if (n > 0 && 4 * n >= theirs) this.nextSyncAt = Math.min(this.nextSyncAt, this.now + this.cfg.intervalMs)
     // answer at the finer of the two granularities, so that pages end at buckets
@@ -823,9 +835,7 @@ export class Membership {
     // divergence (cold start, healed partition) is worked off over several
     // exchanges of bounded cost instead of one of O(n)
     const first = n === 0 ? 0 : this.rng.int(buckets)
-    // a newcomer (a one-bucket digest: at most DIGEST_LOAD members) gets
-    // everything at once: that is its bootstrap
-    let budget = theirs === 1 ? Infinity : SUMMARY_VERSIONS
+    let budget = SUMMARY_VERSIONS
     for (let k = 0; k < buckets && n > 0 && budget > 0; k++) {
       const j = (first + k) & mask
       if (differs[j & (theirs - 1)] === 0) continue
