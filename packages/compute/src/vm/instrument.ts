@@ -1,0 +1,765 @@
+// The load-time half of the WebDeterministicVM: reads a WebAssembly module,
+// refuses what the deterministic profile does not allow, and writes an
+// instrumented copy with fuel metering, a deterministic stack-depth counter,
+// NaN canonicalisation at the points where float bits become observable, and
+// the memory cap. Pure and browser-safe: bytes in, bytes out.
+//
+// Design (README "The instrumenter"): one pass over the sections, one
+// two-pass walk per function body (decode + cost the extended basic blocks,
+// then emit). Untouched instructions are copied byte for byte; only the
+// instructions whose immediates change (call, return_call, ref.func) or whose
+// meaning we extend (return, float stores, bulk memory) are re-encoded.
+import {
+  allowedImports, DEPTH_EXPORT, EXTERNREF, F32, F64, FUEL_EXPORT, type FuncType, FUNCREF, I32, I64,
+  type Profile, RESERVED_PREFIX, sameType, SLICE_END_MODULE, SLICE_END_NAME, START_EXPORT, typeString, V128
+} from './abi.ts'
+import { Reader, Writer } from './binary.ts'
+import {
+  ForbiddenImportError, InvalidModuleError, MemoryLimitError, MissingExportError, NondeterministicFeatureError,
+  UnsupportedFeatureError
+} from './errors.ts'
+
+/** WebAssembly page size in bytes. */
+export const PAGE_BYTES = 65536
+/** Default memory cap: 256 MiB. */
+export const DEFAULT_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
+/** Tables are capped at this many entries (V8 allows 10M; other engines less): initial above it is refused, max lowered to it. */
+export const TABLE_LIMIT = 1 << 20
+/** Most locals a function may declare (V8's limit is 50,000; the instrumenter adds 4). */
+export const MAX_LOCALS = 49_990
+/**
+ * The stack budget, in units of roughly one 8-byte stack slot. Every call to a function that makes calls
+ * (or has a large frame) takes `FRAME_BASE_UNITS + params + locals` units until it returns; a call that
+ * would take the budget below zero traps ('stack-overflow'). 65,536 units is about 512 KiB of frames,
+ * well inside V8's ~1 MiB native stack on every thread; see the README's determinism rules.
+ */
+export const STACK_BUDGET_UNITS = 65_536
+/** Fixed units per frame (return address, frame pointer, instance, spill slots). */
+export const FRAME_BASE_UNITS = 8
+/** Leaf functions (no calls) with at most this many units are not counted: the budget's margin covers one. */
+export const LEAF_FREE_UNITS = 64
+/** Bulk memory and table operations are charged 1 fuel per 2^BULK_SHIFT bytes (or entries) on top of their static cost. */
+export const BULK_SHIFT = 4
+
+/** Options of `instrument`. */
+export interface InstrumentInit {
+  profile: Profile
+  /** memory cap in bytes (a multiple of 64 KiB is used, rounding down); default 256 MiB */
+  memoryLimitBytes?: number
+}
+
+/** What the instrumenter learned about a module (for the host and for tests). */
+export interface ModuleInfo {
+  /** `module.name` of each ABI import, in import order */
+  imports: string[]
+  /** number of functions defined by the module */
+  functions: number
+  /** initial memory pages and the (capped) maximum */
+  memoryPages: { initial: number, maximum: number }
+  /** true when the module had a start function (the VM runs it as `__wf_start` before `run`) */
+  hasStart: boolean
+}
+
+/** Result of `instrument`. */
+export interface Instrumented { bytes: Uint8Array, info: ModuleInfo }
+
+// section ids and their canonical order
+const SEC_ORDER: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 }
+
+const CANON_F32_NAN = new Uint8Array([0x00, 0x00, 0xc0, 0x7f])
+const CANON_F64_NAN = new Uint8Array([0, 0, 0, 0, 0, 0, 0xf8, 0x7f])
+
+interface Table { refType: number, min: number, max: number }
+
+/** Per-module state the body walker needs. */
+interface Ctx {
+  types: FuncType[]
+  /** function index → type index (imports first) */
+  funcTypeIdx: number[]
+  importedFuncs: number
+  /** index of wf.__slice_end in the instrumented module */
+  sliceEndIdx: number
+  fuelGlobal: number
+  depthGlobal: number
+  /** type index of `[] -> results`, per results signature, added on demand */
+  blockTypeFor: (results: number[]) => number
+}
+
+function valType (r: Reader, what: string): number {
+  const b = r.u8()
+  switch (b) {
+    case I32: case I64: case F32: case F64: case FUNCREF: case EXTERNREF:
+      return b
+    case V128:
+      throw new NondeterministicFeatureError('simd', `module uses the v128 type (SIMD) in ${what}: SIMD float lanes produce NaN bit patterns that differ across engines and CPUs, so the VM refuses SIMD; build without SIMD (asc without --enable simd)`)
+    case 0x64: case 0x63:
+      throw new UnsupportedFeatureError('typed-function-references')
+    case 0x69:
+      throw new UnsupportedFeatureError('exceptions')
+    default:
+      if (b >= 0x6a && b <= 0x74) throw new UnsupportedFeatureError('gc')
+      return r.fail(`unknown value type 0x${b.toString(16)} in ${what}`)
+  }
+}
+
+function funcType (r: Reader): FuncType {
+  const form = r.u8()
+  if (form === 0x4e || form === 0x50 || form === 0x4f || form === 0x5f || form === 0x5e) throw new UnsupportedFeatureError('gc')
+  if (form !== 0x60) r.fail(`expected a function type (0x60), found 0x${form.toString(16)}`)
+  const np = r.count(1)
+  const params: number[] = []
+  for (let i = 0; i < np; i++) params.push(valType(r, 'a function type'))
+  const nr = r.count(1)
+  const results: number[] = []
+  for (let i = 0; i < nr; i++) results.push(valType(r, 'a function type'))
+  return { params, results }
+}
+
+/** Limits of a table or memory; refuses shared, 64-bit and custom-page-size limits. */
+function limits (r: Reader, what: 'memory' | 'table'): { min: number, max: number | null } {
+  const flags = r.u8()
+  if (flags === 0x02 || flags === 0x03) {
+    throw new NondeterministicFeatureError('shared-memory', `module declares a shared ${what}: shared memory exists for threads, whose interleavings are not deterministic; build without threads`)
+  }
+  if (flags >= 0x04 && flags <= 0x07) throw new UnsupportedFeatureError('memory64')
+  if (flags >= 0x08) throw new UnsupportedFeatureError('custom-page-sizes')
+  const min = r.u32()
+  const max = flags === 0x01 ? r.u32() : null
+  if (max !== null && max < min) r.fail(`${what} maximum ${max} is below its minimum ${min}`)
+  return { min, max }
+}
+
+/** Copies a constant expression (through its `end`), renumbering ref.func. */
+function constExpr (r: Reader, w: Writer, remapFunc: (i: number) => number, funcCount: number): void {
+  for (;;) {
+    const start = r.pos
+    const op = r.u8()
+    switch (op) {
+      case 0x0b: w.u8(op); return
+      case 0x41: r.skipSigned(32); break
+      case 0x42: r.skipSigned(64); break
+      case 0x43: r.take(4); break
+      case 0x44: r.take(8); break
+      case 0x23: r.u32(); break // global.get
+      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break // extended-const arithmetic
+      case 0xd0: heapType(r); break
+      case 0xd2: {
+        const f = r.u32()
+        if (f >= funcCount) r.fail(`ref.func ${f} names no function`)
+        w.u8(0xd2)
+        w.u32(remapFunc(f))
+        continue
+      }
+      case 0xfd: throw new NondeterministicFeatureError('simd', 'module uses a v128 constant (SIMD): the VM refuses SIMD (NaN bit patterns differ across engines); build without SIMD')
+      default: r.fail(`opcode 0x${op.toString(16)} is not allowed in a constant expression`)
+    }
+    w.bytes(r.bytes.subarray(start, r.pos))
+  }
+}
+
+function heapType (r: Reader): void {
+  const b = r.u8()
+  if (b === FUNCREF || b === EXTERNREF) return
+  if (b === 0x69 || b === 0x74) throw new UnsupportedFeatureError('exceptions')
+  throw new UnsupportedFeatureError('typed-function-references')
+}
+
+/**
+ * Parses `bytes`, refuses what the profile does not allow (named errors, see errors.ts) and returns the
+ * instrumented module. Does not compile it; the caller does (WebAssembly.compile).
+ */
+export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrumented {
+  const capPages = Math.floor((init.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES) / PAGE_BYTES)
+  if (bytes.length < 8 || bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+    throw new InvalidModuleError(bytes.length < 8 ? `not a WebAssembly module: only ${bytes.length} bytes (truncated)` : 'not a WebAssembly module: the bytes do not start with \\0asm')
+  }
+  if (bytes[4] !== 1 || bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) {
+    throw new InvalidModuleError('not a WebAssembly 1.0 core module (version is not 1; a component?): build a core module')
+  }
+  const allowed = allowedImports(init.profile)
+  const r = new Reader(bytes, 8)
+
+  const types: FuncType[] = []
+  const imports: { module: string, name: string, typeIdx: number }[] = []
+  const definedTypeIdx: number[] = []
+  const tables: Table[] = []
+  let memory: { min: number, max: number } | null = null
+  let globalCount = 0
+  let globalsBody: Writer | null = null
+  let globalsRaw: Uint8Array | null = null
+  let exportsRaw: Uint8Array | null = null
+  let start: number | null = null
+  let elemRaw: Uint8Array | null = null
+  let dataCount: Uint8Array | null = null
+  let codeRaw: Uint8Array | null = null
+  let dataRaw: Uint8Array | null = null
+  let functionRaw: Uint8Array | null = null
+  let lastRank = 0
+
+  while (!r.done) {
+    const id = r.u8()
+    const size = r.u32()
+    const payload = r.take(size)
+    if (id === 0) continue // custom sections (names, producers, source maps) are dropped
+    const rank = SEC_ORDER[id]
+    if (rank === undefined) throw new InvalidModuleError(`unknown section id ${id}: rebuild the module with a WebAssembly 1.0 toolchain`)
+    if (rank <= lastRank) throw new InvalidModuleError(`section ${id} is duplicated or out of order: the module is malformed`)
+    lastRank = rank
+    const s = new Reader(bytes, payload.byteOffset - bytes.byteOffset, payload.byteOffset - bytes.byteOffset + size)
+    switch (id) {
+      case 1: {
+        const n = s.count(3)
+        for (let i = 0; i < n; i++) types.push(funcType(s))
+        break
+      }
+      case 2: {
+        const n = s.count(4)
+        for (let i = 0; i < n; i++) {
+          const module = s.name()
+          const name = s.name()
+          const key = `${module}.${name}`
+          const kind = s.u8()
+          if (kind !== 0) {
+            if (kind === 2) limits(s, 'memory') // a shared memory import is refused as such
+            const what = ['function', 'table', 'memory', 'global', 'tag'][kind] ?? `kind ${kind}`
+            throw new ForbiddenImportError(key, `import ${key} is a ${what}: a task may import only the functions of the task ABI (packages/compute/ABI.md); define and export its own memory`)
+          }
+          const typeIdx = s.u32()
+          if (typeIdx >= types.length) s.fail(`import ${key} names type ${typeIdx}, which does not exist`)
+          const want = allowed[key]
+          if (want === undefined) {
+            const hint = init.profile === 'task' && allowedImports('process')[key] !== undefined ? ' (it is for processes only: load the module with profile \'process\')' : ''
+            throw new ForbiddenImportError(key, `import ${key} is not allowed in profile '${init.profile}'${hint}: a module may import only the functions of the task ABI (packages/compute/ABI.md)`)
+          }
+          if (!sameType(want, types[typeIdx])) {
+            throw new ForbiddenImportError(key, `import ${key} has type ${typeString(types[typeIdx])}, but the task ABI defines it as ${typeString(want)}: fix its declaration`)
+          }
+          imports.push({ module, name, typeIdx })
+        }
+        break
+      }
+      case 3: {
+        const n = s.count(1)
+        for (let i = 0; i < n; i++) {
+          const t = s.u32()
+          if (t >= types.length) s.fail(`function ${i} names type ${t}, which does not exist`)
+          definedTypeIdx.push(t)
+        }
+        functionRaw = payload
+        break
+      }
+      case 4: {
+        const n = s.count(3)
+        for (let i = 0; i < n; i++) {
+          const refType = s.u8()
+          if (refType === 0x40) throw new UnsupportedFeatureError('typed-function-references')
+          if (refType !== FUNCREF && refType !== EXTERNREF) {
+            if (refType === 0x64 || refType === 0x63) throw new UnsupportedFeatureError('typed-function-references')
+            s.fail(`unknown table element type 0x${refType.toString(16)}`)
+          }
+          const l = limits(s, 'table')
+          if (l.min > TABLE_LIMIT) throw new MemoryLimitError(`table ${i} starts with ${l.min} entries, over the VM's table cap of ${TABLE_LIMIT}: shrink the table`)
+          tables.push({ refType, min: l.min, max: Math.min(l.max ?? TABLE_LIMIT, TABLE_LIMIT) })
+        }
+        break
+      }
+      case 5: {
+        const n = s.count(2)
+        if (n > 1) throw new UnsupportedFeatureError('multi-memory', `module declares ${n} memories: a task has exactly one memory (multi-memory is not supported); build with one memory`)
+        if (n === 1) {
+          const l = limits(s, 'memory')
+          if (l.min > capPages) {
+            throw new MemoryLimitError(`module's initial memory is ${l.min} pages (${l.min * 64} KiB), over the memory cap of ${capPages} pages (${capPages * 64} KiB): lower its initial memory (asc --initialMemory) or raise memoryLimitBytes`)
+          }
+          memory = { min: l.min, max: Math.min(l.max ?? 65536, capPages) }
+        }
+        break
+      }
+      case 13:
+        throw new UnsupportedFeatureError('exceptions', 'module declares exception tags: exception handling is not supported by the deterministic VM (it would unwind past the depth counter); build without exceptions')
+      case 6: {
+        globalCount = s.count(3)
+        globalsRaw = payload
+        break
+      }
+      case 7: exportsRaw = payload; break
+      case 8: start = s.u32(); break
+      case 9: elemRaw = payload; break
+      case 12: dataCount = payload; break
+      case 10: codeRaw = payload; break
+      case 11: dataRaw = payload; break
+    }
+    if (id !== 6 && id !== 7 && id !== 9 && id !== 10 && id !== 11 && id !== 12 && !s.done) s.fail(`section ${id} has ${s.remaining} trailing bytes`)
+  }
+
+  // function index space: imports, then the added wf.__slice_end, then the module's functions
+  const importedFuncs = imports.length
+  const funcCount = importedFuncs + definedTypeIdx.length
+  const remapFunc = (i: number): number => i < importedFuncs ? i : i + 1
+  if (memory === null) throw new MissingExportError('memory', 'module defines no memory: a task must define one memory and export it as "memory"')
+
+  // types we may add
+  const extraTypes: FuncType[] = []
+  const findType = (t: FuncType): number => {
+    const i = types.findIndex(x => sameType(x, t))
+    if (i >= 0) return i
+    const j = extraTypes.findIndex(x => sameType(x, t))
+    if (j >= 0) return types.length + j
+    extraTypes.push(t)
+    return types.length + extraTypes.length - 1
+  }
+  const sliceEndType = findType({ params: [], results: [] })
+
+  // globals: copy, renumbering ref.func; then add fuel (i64) and depth (i32)
+  globalsBody = new Writer()
+  if (globalsRaw !== null) {
+    const s = new Reader(bytes, globalsRaw.byteOffset - bytes.byteOffset, globalsRaw.byteOffset - bytes.byteOffset + globalsRaw.length)
+    s.count(3)
+    for (let i = 0; i < globalCount; i++) {
+      const t = valType(s, 'a global')
+      const mut = s.u8()
+      if (mut > 1) s.fail('global mutability flag is not 0 or 1')
+      globalsBody.u8(t)
+      globalsBody.u8(mut)
+      constExpr(s, globalsBody, remapFunc, funcCount)
+    }
+    if (!s.done) s.fail('global section has trailing bytes')
+  }
+  const fuelGlobal = globalCount
+  const depthGlobal = globalCount + 1
+
+  // exports: renumber functions; check memory and run; add ours
+  const exportsBody = new Writer()
+  let exportCount = 0
+  let runFound = false
+  let memoryFound = false
+  if (exportsRaw !== null) {
+    const s = new Reader(bytes, exportsRaw.byteOffset - bytes.byteOffset, exportsRaw.byteOffset - bytes.byteOffset + exportsRaw.length)
+    exportCount = s.count(3)
+    for (let i = 0; i < exportCount; i++) {
+      const name = s.name()
+      const kind = s.u8()
+      const idx = s.u32()
+      if (name.startsWith(RESERVED_PREFIX)) throw new InvalidModuleError(`module exports ${name}: names starting with ${RESERVED_PREFIX} are reserved for the VM; rename it`)
+      if (kind > 4) s.fail(`export ${name} has unknown kind ${kind}`)
+      if (kind === 0 && idx >= funcCount) s.fail(`export ${name} names function ${idx}, which does not exist`)
+      if (name === 'memory') {
+        if (kind !== 2) throw new MissingExportError('memory', 'module exports "memory" but not as a memory: export its memory as "memory"')
+        memoryFound = true
+      }
+      if (name === 'run') {
+        if (kind !== 0) throw new MissingExportError('run', 'module exports "run" but not as a function: export the entry point run: () -> ()')
+        const t = types[idx < importedFuncs ? imports[idx].typeIdx : definedTypeIdx[idx - importedFuncs]]
+        if (t.params.length !== 0 || t.results.length !== 0) throw new MissingExportError('run', `module exports run with type ${typeString(t)}: the entry point must be run: () -> ()`)
+        runFound = true
+      }
+      exportsBody.name(name)
+      exportsBody.u8(kind)
+      exportsBody.u32(kind === 0 ? remapFunc(idx) : idx)
+    }
+    if (!s.done) s.fail('export section has trailing bytes')
+  }
+  if (!memoryFound) throw new MissingExportError('memory')
+  if (!runFound) throw new MissingExportError('run')
+  exportsBody.name(FUEL_EXPORT); exportsBody.u8(3); exportsBody.u32(fuelGlobal)
+  exportsBody.name(DEPTH_EXPORT); exportsBody.u8(3); exportsBody.u32(depthGlobal)
+  exportCount += 2
+  if (start !== null) {
+    if (start >= funcCount) throw new InvalidModuleError(`start function ${start} does not exist: the module is malformed`)
+    exportsBody.name(START_EXPORT); exportsBody.u8(0); exportsBody.u32(remapFunc(start))
+    exportCount++
+  }
+
+  // element segments: renumber function indices
+  let elemOut: Writer | null = null
+  if (elemRaw !== null) {
+    elemOut = new Writer()
+    const s = new Reader(bytes, elemRaw.byteOffset - bytes.byteOffset, elemRaw.byteOffset - bytes.byteOffset + elemRaw.length)
+    const n = s.count(2)
+    elemOut.u32(n)
+    for (let i = 0; i < n; i++) {
+      const flags = s.u32()
+      if (flags > 7) s.fail(`element segment flags ${flags} unknown`)
+      elemOut.u32(flags)
+      if ((flags & 1) === 0 && (flags & 2) !== 0) elemOut.u32(s.u32()) // table index
+      if ((flags & 1) === 0) constExpr(s, elemOut, remapFunc, funcCount) // offset
+      if ((flags & 3) !== 0) {
+        const k = s.u8() // elemkind (0x00) or reftype
+        if ((flags & 4) !== 0 && k !== FUNCREF && k !== EXTERNREF) throw new UnsupportedFeatureError('typed-function-references')
+        elemOut.u8(k)
+      }
+      const m = s.count(1)
+      elemOut.u32(m)
+      for (let j = 0; j < m; j++) {
+        if ((flags & 4) === 0) {
+          const f = s.u32()
+          if (f >= funcCount) s.fail(`element segment names function ${f}, which does not exist`)
+          elemOut.u32(remapFunc(f))
+        } else {
+          constExpr(s, elemOut, remapFunc, funcCount)
+        }
+      }
+    }
+    if (!s.done) s.fail('element section has trailing bytes')
+  }
+
+  // code
+  const funcTypeIdx = [...imports.map(i => i.typeIdx), ...definedTypeIdx]
+  const ctx: Ctx = {
+    types,
+    funcTypeIdx,
+    importedFuncs,
+    sliceEndIdx: importedFuncs,
+    fuelGlobal,
+    depthGlobal,
+    blockTypeFor: results => findType({ params: [], results })
+  }
+  const codeOut = new Writer(codeRaw === null ? 16 : codeRaw.length * 2 + 64)
+  {
+    const n = definedTypeIdx.length
+    if (codeRaw === null) {
+      if (n !== 0) throw new InvalidModuleError(`module declares ${n} functions but has no code section: the module is malformed`)
+    } else {
+      const s = new Reader(bytes, codeRaw.byteOffset - bytes.byteOffset, codeRaw.byteOffset - bytes.byteOffset + codeRaw.length)
+      const m = s.count(2)
+      if (m !== n) s.fail(`code section has ${m} bodies for ${n} declared functions`)
+      codeOut.u32(n)
+      for (let i = 0; i < n; i++) {
+        const size = s.u32()
+        const body = s.take(size)
+        const out = instrumentBody(body, types[definedTypeIdx[i]], ctx)
+        codeOut.u32(out.length)
+        codeOut.bytes(out)
+      }
+      if (!s.done) s.fail('code section has trailing bytes')
+    }
+  }
+  if (functionRaw === null && definedTypeIdx.length > 0) throw new InvalidModuleError('module is malformed')
+
+  // assemble
+  const out = new Writer(bytes.length * 2 + 256)
+  out.bytes(bytes.subarray(0, 8))
+  const section = (id: number, body: Writer): void => { out.u8(id); out.sized(body) }
+  {
+    const w = new Writer()
+    w.u32(types.length + extraTypes.length)
+    for (const t of [...types, ...extraTypes]) {
+      w.u8(0x60)
+      w.u32(t.params.length); for (const p of t.params) w.u8(p)
+      w.u32(t.results.length); for (const p of t.results) w.u8(p)
+    }
+    section(1, w)
+  }
+  {
+    const w = new Writer()
+    w.u32(imports.length + 1)
+    for (const i of imports) { w.name(i.module); w.name(i.name); w.u8(0); w.u32(i.typeIdx) }
+    w.name(SLICE_END_MODULE); w.name(SLICE_END_NAME); w.u8(0); w.u32(sliceEndType)
+    section(2, w)
+  }
+  if (functionRaw !== null) { const w = new Writer(); w.bytes(functionRaw); section(3, w) }
+  if (tables.length > 0) {
+    const w = new Writer()
+    w.u32(tables.length)
+    for (const t of tables) { w.u8(t.refType); w.u8(1); w.u32(t.min); w.u32(t.max) }
+    section(4, w)
+  }
+  {
+    const w = new Writer()
+    w.u32(1); w.u8(1); w.u32(memory.min); w.u32(memory.max)
+    section(5, w)
+  }
+  {
+    const w = new Writer()
+    w.u32(globalCount + 2)
+    w.bytes(globalsBody.finish())
+    w.u8(I64); w.u8(1); w.u8(0x42); w.u8(0); w.u8(0x0b)
+    w.u8(I32); w.u8(1); w.u8(0x41); w.sleb(STACK_BUDGET_UNITS); w.u8(0x0b)
+    section(6, w)
+  }
+  {
+    const w = new Writer()
+    w.u32(exportCount)
+    w.bytes(exportsBody.finish())
+    section(7, w)
+  }
+  if (elemOut !== null) section(9, elemOut)
+  if (dataCount !== null) { const w = new Writer(); w.bytes(dataCount); section(12, w) }
+  if (codeRaw !== null) section(10, codeOut)
+  if (dataRaw !== null) { const w = new Writer(); w.bytes(dataRaw); section(11, w) }
+
+  return {
+    bytes: out.finish().slice(),
+    info: {
+      imports: imports.map(i => `${i.module}.${i.name}`),
+      functions: definedTypeIdx.length,
+      memoryPages: { initial: memory.min, maximum: memory.max },
+      hasStart: start !== null
+    }
+  }
+}
+
+// ---- function bodies ----------------------------------------------------
+
+// instruction kinds recorded by the decode pass
+const K_COPY = 0 // copied as is
+const K_CALL = 1 // call f / return_call f: renumber
+const K_REF_FUNC = 2
+const K_RETURN = 3
+const K_RETURN_CALL = 4 // return_call f (renumber + depth release before)
+const K_RETURN_CALL_INDIRECT = 5 // depth release before
+const K_SINK_F32 = 6 // canonicalise the f32 on top first
+const K_SINK_F64 = 7
+const K_BULK = 8 // charge the length on top first
+const K_LEADER_UNCHECKED = 9 // if / else / end: a new extended basic block follows
+const K_LOOP = 10 // a new block follows, with a fuel check
+const K_BLOCK = 11 // opens a label; no new basic block
+const K_FINAL_END = 12
+
+/** Instruments one function body (locals + code). */
+function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array {
+  const r = new Reader(body)
+  const nDecl = r.count(2)
+  const decls: { n: number, t: number }[] = []
+  let locals = 0
+  for (let i = 0; i < nDecl; i++) {
+    const n = r.u32()
+    const t = valType(r, 'a local declaration')
+    locals += n
+    if (locals > MAX_LOCALS) throw new InvalidModuleError(`a function declares over ${MAX_LOCALS} locals: the VM refuses it (engines cap locals); split the function`)
+    decls.push({ n, t })
+  }
+  const nLocals = type.params.length + locals
+  const T64 = nLocals
+  const T32 = nLocals + 1
+  const TF32 = nLocals + 2
+  const TF64 = nLocals + 3
+  const nTypes = ctx.types.length
+  const nFuncs = ctx.funcTypeIdx.length
+
+  // pass 1: decode, record kinds, cost the extended basic blocks
+  const starts: number[] = []
+  const kinds: number[] = []
+  const args: number[] = []
+  // cost of the block starting after instruction i (index i+1 → cost), block 0 = entry
+  const blockCost: number[] = [0]
+  let open = 0 // open labels inside the body
+  let hasCall = false
+  let hasLoop = false
+  let ended = false
+  while (!r.done) {
+    if (ended) r.fail('bytes after the end of a function body')
+    const at = r.pos
+    const op = r.u8()
+    let kind = K_COPY
+    let arg = 0
+    let cost = 1
+    switch (op) {
+      case 0x00: case 0x1a: case 0x1b: case 0xd1: break
+      case 0x01: cost = 0; break
+      case 0x02: case 0x03: case 0x04: {
+        const b = r.bytes[r.pos]
+        if (b === 0x40) r.pos++
+        else if (b !== undefined && (b & 0xc0) === 0x40) valType(r, 'a block type')
+        else {
+          const t = r.s33()
+          if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
+        }
+        open++
+        if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
+        break
+      }
+      case 0x05: kind = K_LEADER_UNCHECKED; cost = 0; break
+      case 0x0b:
+        cost = 0
+        if (open === 0) { kind = K_FINAL_END; ended = true } else { open--; kind = K_LEADER_UNCHECKED }
+        break
+      case 0x0c: case 0x0d: r.u32(); break
+      case 0x0e: {
+        const n = r.count(1)
+        for (let i = 0; i <= n; i++) r.u32()
+        break
+      }
+      case 0x0f: kind = K_RETURN; break
+      case 0x10: case 0x12: {
+        arg = r.u32()
+        if (arg >= nFuncs) r.fail(`call to function ${arg}, which does not exist`)
+        hasCall = true
+        kind = op === 0x10 ? K_CALL : K_RETURN_CALL
+        break
+      }
+      case 0x11: case 0x13: {
+        const t = r.u32()
+        if (t >= nTypes) r.fail(`call_indirect names type ${t}, which does not exist`)
+        r.u32()
+        hasCall = true
+        if (op === 0x13) kind = K_RETURN_CALL_INDIRECT
+        break
+      }
+      case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+        throw new UnsupportedFeatureError('typed-function-references', `module uses opcode 0x${op.toString(16)} (typed function references / GC): not supported by the deterministic VM; build without it`)
+      case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a: case 0x18: case 0x19: case 0x1f:
+        throw new UnsupportedFeatureError('exceptions', 'module uses exception handling: not supported by the deterministic VM (it would unwind past the depth counter); build without exceptions')
+      case 0x1c: {
+        const n = r.count(1)
+        for (let i = 0; i < n; i++) valType(r, 'select')
+        break
+      }
+      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: r.u32(); break
+      case 0x3f: case 0x40:
+        if (r.u32() !== 0) throw new UnsupportedFeatureError('multi-memory')
+        break
+      case 0x41: r.skipSigned(32); break
+      case 0x42: r.skipSigned(64); break
+      case 0x43: r.take(4); break
+      case 0x44: r.take(8); break
+      case 0xd0: heapType(r); break
+      case 0xd2:
+        arg = r.u32()
+        if (arg >= nFuncs) r.fail(`ref.func ${arg} names no function`)
+        kind = K_REF_FUNC
+        break
+      case 0xfb: throw new UnsupportedFeatureError('gc')
+      case 0xfc: {
+        const sub = r.u32()
+        if (sub <= 7) break
+        switch (sub) {
+          case 8: r.u32(); if (r.u32() !== 0) throw new UnsupportedFeatureError('multi-memory'); kind = K_BULK; break
+          case 9: case 13: case 16: r.u32(); break
+          case 10: if (r.u32() !== 0 || r.u32() !== 0) throw new UnsupportedFeatureError('multi-memory'); kind = K_BULK; break
+          case 11: if (r.u32() !== 0) throw new UnsupportedFeatureError('multi-memory'); kind = K_BULK; break
+          case 12: case 14: r.u32(); r.u32(); kind = K_BULK; break
+          case 15: case 17: r.u32(); kind = K_BULK; break
+          default: r.fail(`unknown opcode 0xfc ${sub}`)
+        }
+        break
+      }
+      case 0xfd: {
+        const sub = r.u32()
+        if (sub >= 0x100 && sub <= 0x113) throw new NondeterministicFeatureError('relaxed-simd', 'module uses relaxed SIMD, whose results differ by CPU by design: build without it')
+        throw new NondeterministicFeatureError('simd', 'module uses SIMD (v128): SIMD float lanes produce NaN bit patterns that differ across engines and CPUs, so the VM refuses SIMD; build without it')
+      }
+      case 0xfe:
+        throw new NondeterministicFeatureError('atomics', 'module uses atomics (threads): thread interleavings are not deterministic; build without threads')
+      default:
+        if (op >= 0x28 && op <= 0x3e) {
+          const align = r.u32()
+          if (align & 0x40) throw new UnsupportedFeatureError('multi-memory')
+          r.u32()
+          if (op === 0x38) kind = K_SINK_F32
+          else if (op === 0x39) kind = K_SINK_F64
+        } else if (op >= 0x45 && op <= 0xc4) {
+          if (op === 0xbc || op === 0x98) kind = K_SINK_F32
+          else if (op === 0xbd || op === 0xa6) kind = K_SINK_F64
+        } else {
+          r.fail(`unknown opcode 0x${op.toString(16)}`)
+        }
+    }
+    starts.push(at)
+    kinds.push(kind)
+    args.push(arg)
+    blockCost[blockCost.length - 1] += cost
+    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) blockCost.push(0)
+  }
+  if (!ended) r.fail('function body has no end (truncated)')
+  starts.push(r.pos)
+
+  // pass 2: emit
+  const weight = FRAME_BASE_UNITS + type.params.length + locals
+  const counted = hasCall || weight > LEAF_FREE_UNITS
+  const w = new Writer(body.length * 2 + 64)
+  w.u32(decls.length + 4)
+  for (const d of decls) { w.u32(d.n); w.u8(d.t) }
+  w.u32(1); w.u8(I64)
+  w.u32(1); w.u8(I32)
+  w.u32(1); w.u8(F32)
+  w.u32(1); w.u8(F64)
+
+  const F = ctx.fuelGlobal
+  const D = ctx.depthGlobal
+  const charge = (cost: number, checked: boolean): void => {
+    if (!checked && cost === 0) return
+    w.u8(0x23); w.u32(F) // global.get F
+    w.u8(0x42); w.sleb(cost) // i64.const cost
+    w.u8(0x7d) // i64.sub
+    if (!checked) { w.u8(0x24); w.u32(F); return }
+    w.u8(0x22); w.u32(T64) // local.tee T64
+    w.u8(0x24); w.u32(F) // global.set F
+    w.u8(0x20); w.u32(T64)
+    w.u8(0x42); w.u8(0) // i64.const 0
+    w.u8(0x53) // i64.lt_s
+    w.u8(0x04); w.u8(0x40) // if
+    w.u8(0x10); w.u32(ctx.sliceEndIdx)
+    w.u8(0x0b)
+  }
+  const depthRelease = (): void => {
+    if (!counted) return
+    w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(weight); w.u8(0x6a); w.u8(0x24); w.u32(D)
+  }
+  const canon = (f64: boolean): void => {
+    const t = f64 ? TF64 : TF32
+    w.u8(0x22); w.u32(t)
+    if (f64) { w.u8(0x44); w.bytes(CANON_F64_NAN) } else { w.u8(0x43); w.bytes(CANON_F32_NAN) }
+    w.u8(0x20); w.u32(t); w.u8(0x20); w.u32(t)
+    w.u8(f64 ? 0x61 : 0x5b) // fNN.eq
+    w.u8(0x1b) // select
+  }
+
+  if (counted) {
+    w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(weight); w.u8(0x6b) // depth - weight
+    w.u8(0x22); w.u32(T32); w.u8(0x24); w.u32(D)
+    w.u8(0x20); w.u32(T32); w.u8(0x41); w.u8(0); w.u8(0x48) // < 0
+    w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
+  }
+  charge(blockCost[0], hasCall || hasLoop)
+  if (counted) {
+    w.u8(0x02)
+    if (type.results.length === 0) w.u8(0x40)
+    else if (type.results.length === 1) w.u8(type.results[0])
+    else w.sleb(ctx.blockTypeFor(type.results))
+  }
+  let block = 0
+  let depth = 0
+  for (let i = 0; i < kinds.length; i++) {
+    const kind = kinds[i]
+    const raw = body.subarray(starts[i], starts[i + 1])
+    switch (kind) {
+      case K_CALL: w.u8(0x10); w.u32(remap(args[i], ctx)); break
+      case K_RETURN_CALL: depthRelease(); w.u8(0x12); w.u32(remap(args[i], ctx)); break
+      case K_RETURN_CALL_INDIRECT: depthRelease(); w.bytes(raw); break
+      case K_REF_FUNC: w.u8(0xd2); w.u32(remap(args[i], ctx)); break
+      case K_RETURN:
+        if (counted) { w.u8(0x0c); w.u32(depth) } else w.bytes(raw)
+        break
+      case K_SINK_F32: canon(false); w.bytes(raw); break
+      case K_SINK_F64: canon(true); w.bytes(raw); break
+      case K_BULK:
+        w.u8(0x22); w.u32(T32) // local.tee T32 (the length)
+        w.u8(0x23); w.u32(F); w.u8(0x20); w.u32(T32); w.u8(0xad) // i64.extend_i32_u
+        w.u8(0x42); w.u8(BULK_SHIFT); w.u8(0x88) // i64.shr_u
+        w.u8(0x7d); w.u8(0x24); w.u32(F)
+        w.bytes(raw)
+        break
+      case K_FINAL_END:
+        if (counted) { w.u8(0x0b); depthRelease() }
+        w.u8(0x0b)
+        break
+      default: w.bytes(raw)
+    }
+    if (kind === K_BLOCK || kind === K_LOOP) depth++
+    else if (kind === K_LEADER_UNCHECKED) {
+      const op = body[starts[i]]
+      if (op === 0x04) depth++
+      else if (op === 0x0b) depth--
+    }
+    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) {
+      block++
+      charge(blockCost[block], kind === K_LOOP)
+    }
+  }
+  return w.finish()
+}
+
+function remap (f: number, ctx: Ctx): number {
+  return f < ctx.importedFuncs ? f : f + 1
+}
