@@ -1,0 +1,184 @@
+// The inside of a sandbox domain, shared by the Node worker thread and the
+// browser's Web Worker: it loads modules into the deterministic VM, runs one
+// execution at a time, and holds the CPU duty cycle between fuel slices by
+// blocking on the control block (Atomics.wait), which is also how the parent
+// pauses or aborts a run without killing the worker. Browser-safe: no node:
+// imports; the transport (parentPort / self) is the caller's.
+import { type Execution, type LoadedModule, type ProcessHost, execute, loadModule } from '../vm/index.ts'
+import { DomainAbortedError } from './errors.ts'
+
+/** Indices into the control block (an Int32Array over a SharedArrayBuffer). */
+export const CTRL_STATE = 0
+/** CPU duty cycle in per mille (1..1000) the domain holds between slices. */
+export const CTRL_DUTY = 1
+/** Fuel slices completed since the domain started (written by the domain). */
+export const CTRL_SLICES = 2
+/** Milliseconds the domain slept to hold its duty cycle (written by the domain). */
+export const CTRL_SLEPT_MS = 3
+/** Length of the control block in Int32 slots. */
+export const CTRL_LENGTH = 4
+
+/** Values of CTRL_STATE. */
+export const STATE_RUN = 0
+export const STATE_PAUSE = 1
+export const STATE_ABORT = 2
+
+/** One execution the parent asks for. Plain data: it crosses postMessage. */
+export interface RunRequest {
+  type: 'run'
+  id: number
+  module: Uint8Array
+  input: Uint8Array
+  fuelLimit: number
+  seed?: Uint8Array
+  sliceFuel?: number
+  profile?: 'task' | 'process'
+  memoryLimitBytes?: number
+  outputLimitBytes?: number
+  /** process profile: topics the process may publish on (its capabilities) */
+  publishTopics?: string[]
+  /** process profile: stream output and logs to the parent as they come */
+  stream?: boolean
+}
+
+/** The result of an execution in plain form (CIDs as strings). */
+export interface DomainExecution {
+  status: Execution['status']
+  message?: string
+  output: Uint8Array
+  fuel: number
+  logs: string[]
+  moduleCid: string
+  inputCid: string
+  outputCid: string
+  commitment: string
+}
+
+/** Messages a domain sends to its parent. */
+export type DomainMessage =
+  | { type: 'done', id: number, execution: DomainExecution }
+  | { type: 'error', id: number, error: { name: string, message: string } }
+  | { type: 'stdout', id: number, chunk: Uint8Array }
+  | { type: 'stderr', id: number, text: string }
+  | { type: 'publish', id: number, topic: string, data: Uint8Array }
+
+/** Largest message a process may publish through its capability. */
+export const MAX_PROCESS_PUBLISH_BYTES = 64 * 1024
+const MODULE_CACHE = 16
+
+/** Runs executions inside a domain; `send` posts a message to the parent. */
+export class DomainCore {
+  private readonly control: Int32Array
+  private readonly send: (msg: DomainMessage) => void
+  private readonly now: () => number
+  private readonly modules = new Map<string, LoadedModule>()
+
+  constructor (control: Int32Array, send: (msg: DomainMessage) => void, now: () => number) {
+    this.control = control
+    this.send = send
+    this.now = now
+  }
+
+  /** Run one request to completion; never throws (errors become messages). */
+  async handle (req: RunRequest): Promise<void> {
+    try {
+      const mod = await this.load(req)
+      let resumed = this.now()
+      const onSlice = (): void => {
+        Atomics.add(this.control, CTRL_SLICES, 1)
+        const duty = Math.min(1000, Math.max(1, Atomics.load(this.control, CTRL_DUTY)))
+        if (duty < 1000) {
+          // hold the duty cycle: rest in proportion to the slice just run
+          const busy = this.now() - resumed
+          const rest = busy * (1000 - duty) / duty
+          if (rest >= 1) {
+            Atomics.wait(this.control, CTRL_STATE, STATE_RUN, rest)
+            Atomics.add(this.control, CTRL_SLEPT_MS, Math.round(rest))
+          }
+        }
+        this.checkState()
+        resumed = this.now()
+      }
+      const execution = await execute(mod, {
+        input: req.input,
+        fuelLimit: req.fuelLimit,
+        seed: req.seed,
+        sliceFuel: req.sliceFuel,
+        onSlice,
+        outputLimitBytes: req.outputLimitBytes,
+        onOutput: req.stream === true ? (chunk: Uint8Array) => this.send({ type: 'stdout', id: req.id, chunk: chunk.slice() }) : undefined,
+        onLog: req.stream === true ? (text: string) => this.send({ type: 'stderr', id: req.id, text }) : undefined,
+        processHost: req.profile === 'process' ? this.processHost(req) : undefined
+      })
+      this.send({ type: 'done', id: req.id, execution: plain(execution) })
+    } catch (err) {
+      const e = err as Error
+      this.send({ type: 'error', id: req.id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err) } })
+    }
+  }
+
+  private checkState (): void {
+    for (;;) {
+      const state = Atomics.load(this.control, CTRL_STATE)
+      if (state === STATE_ABORT) throw new DomainAbortedError()
+      if (state !== STATE_PAUSE) return
+      Atomics.wait(this.control, CTRL_STATE, STATE_PAUSE)
+    }
+  }
+
+  private async load (req: RunRequest): Promise<LoadedModule> {
+    const key = `${req.profile ?? 'task'} ${req.memoryLimitBytes ?? ''} ${hashKey(req.module)}`
+    const hit = this.modules.get(key)
+    if (hit != null && bytesEqual(hit.bytes, req.module)) return hit
+    const mod = await loadModule(req.module, { profile: req.profile ?? 'task', memoryLimitBytes: req.memoryLimitBytes })
+    if (this.modules.size >= MODULE_CACHE) this.modules.delete(this.modules.keys().next().value as string)
+    this.modules.set(key, mod)
+    return mod
+  }
+
+  private processHost (req: RunRequest): ProcessHost {
+    const topics = new Set(req.publishTopics ?? [])
+    return {
+      now_ms: () => Date.now(),
+      sleep_ms: (ms: number) => {
+        // interruptible: a pause or abort from the parent wakes the sleeper
+        if (ms > 0) Atomics.wait(this.control, CTRL_STATE, STATE_RUN, Math.min(ms, 60_000))
+        this.checkState()
+      },
+      publish: (topic: string, data: Uint8Array) => {
+        if (!topics.has(topic)) return -1
+        if (data.byteLength > MAX_PROCESS_PUBLISH_BYTES) return -2
+        this.send({ type: 'publish', id: req.id, topic, data: data.slice() })
+        return 0
+      }
+    }
+  }
+}
+
+function plain (e: Execution): DomainExecution {
+  return {
+    status: e.status,
+    message: e.message,
+    output: e.output,
+    fuel: Number(e.fuel),
+    logs: e.logs,
+    moduleCid: String(e.moduleCid),
+    inputCid: String(e.inputCid),
+    outputCid: String(e.outputCid),
+    commitment: String(e.commitment)
+  }
+}
+
+// a cheap cache key (FNV-1a over length and up to 4 KiB of samples); equality is checked on a hit
+function hashKey (b: Uint8Array): string {
+  let h = 0x811c9dc5 ^ b.length
+  const step = Math.max(1, Math.floor(b.length / 4096))
+  for (let i = 0; i < b.length; i += step) h = Math.imul(h ^ b[i], 0x01000193)
+  return `${b.length}:${(h >>> 0).toString(16)}`
+}
+
+function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -1,0 +1,137 @@
+// Sandbox domains: worker threads running the deterministic VM, with a
+// watchdog, a duty cycle held between fuel slices, pause and abort at slice
+// boundaries, and results identical to the VM run in this thread.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { compileTask } from '@webfabric/sdk'
+import { SandboxDomain, SandboxPool } from '../src/sandbox/domain.ts'
+import { execute, loadModule } from '../src/vm/index.ts'
+
+const SPIN = fileURLToPath(new URL('./fixtures/assembly/spin.ts', import.meta.url))
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+// small slices so pause and abort take effect quickly in tests
+const SLICE = 200_000
+
+describe('sandbox domains', () => {
+  let module: Uint8Array
+  before(async () => { module = await compileTask(SPIN) })
+
+  describe('one domain', () => {
+    let domain: SandboxDomain
+    before(() => { domain = new SandboxDomain({ sliceFuel: SLICE }) })
+    after(async () => { await domain.close() })
+
+    it('gives the same output, fuel and commitment as the VM in this thread', async () => {
+      const input = u32(100_000)
+      const here = await execute(await loadModule(module, { profile: 'task' }), { input, fuelLimit: 1e9 })
+      const there = await domain.run({ module, input, fuelLimit: 1e9 })
+      assert.equal(there.status, 'ok')
+      assert.deepEqual(there.output, here.output)
+      assert.equal(there.fuel, here.fuel)
+      assert.equal(there.commitment, here.commitment.toString())
+      assert.equal(there.outputCid, here.outputCid.toString())
+    })
+
+    it('an infinite loop ends as out-of-fuel, a deterministic result', async () => {
+      const r = await domain.run({ module, input: u32(0), fuelLimit: 5_000_000 })
+      assert.equal(r.status, 'out-of-fuel')
+      assert.equal(r.fuel, 5_000_000)
+      const again = await domain.run({ module, input: u32(0), fuelLimit: 5_000_000 })
+      assert.equal(again.commitment, r.commitment)
+    })
+
+    it('abort stops a run at its next fuel slice, and the domain keeps working', async () => {
+      const running = domain.run({ module, input: u32(0), fuelLimit: 2 ** 50 })
+      await sleep(100)
+      const before = domain.meters.slices
+      domain.abort()
+      await assert.rejects(running, { name: 'DomainAbortedError' })
+      // at most the slice in progress (and the boundary check) ran after the abort
+      assert.ok(domain.meters.slices - before <= 2, `ran ${domain.meters.slices - before} slices after the abort`)
+      const r = await domain.run({ module, input: u32(1000), fuelLimit: 1e8 })
+      assert.equal(r.status, 'ok')
+    })
+
+    it('pause holds a run at a slice boundary until resume', async () => {
+      const running = domain.run({ module, input: u32(3_000_000), fuelLimit: 1e10 })
+      await sleep(30)
+      domain.pause()
+      await sleep(50)
+      const held = domain.meters.slices
+      await sleep(200)
+      assert.equal(domain.meters.slices, held, 'no slice ran while paused')
+      domain.resume()
+      const r = await running
+      assert.equal(r.status, 'ok')
+    })
+
+    it('an AbortSignal stops the run too', async () => {
+      const ac = new AbortController()
+      const running = domain.run({ module, input: u32(0), fuelLimit: 2 ** 50 }, { signal: ac.signal })
+      setTimeout(() => ac.abort(), 50)
+      await assert.rejects(running, { name: 'DomainAbortedError' })
+    })
+  })
+
+  it('the watchdog stops a run that takes too long and the domain restarts', async () => {
+    // no fuel limit to speak of: only the wall clock can end it
+    const domain = new SandboxDomain({ sliceFuel: SLICE, cpuShare: 0.1 })
+    try {
+      await assert.rejects(domain.run({ module, input: u32(0), fuelLimit: 2 ** 50 }, { watchdogMs: 300 }), { name: 'WatchdogTimeoutError' })
+      assert.equal(domain.restarts, 1)
+      const r = await domain.run({ module, input: u32(10), fuelLimit: 1e6 })
+      assert.equal(r.status, 'ok')
+    } finally {
+      await domain.close()
+    }
+  })
+
+  it('a CPU share below 1 rests between slices; a full share never rests', async () => {
+    const slow = new SandboxDomain({ sliceFuel: SLICE, cpuShare: 0.25 })
+    const full = new SandboxDomain({ sliceFuel: SLICE, cpuShare: 1 })
+    try {
+      const input = u32(2_000_000)
+      const [a, b] = [await slow.run({ module, input, fuelLimit: 1e10 }), await full.run({ module, input, fuelLimit: 1e10 })]
+      assert.deepEqual(a.output, b.output)
+      assert.ok(slow.meters.slices > 3)
+      assert.ok(slow.meters.sleptMs > 0, 'the throttled domain slept')
+      assert.equal(full.meters.sleptMs, 0)
+    } finally {
+      await slow.close()
+      await full.close()
+    }
+  })
+
+  it('a pool runs more executions than it has domains, each once, with identical results', async () => {
+    const pool = new SandboxPool({ size: 2, sliceFuel: SLICE })
+    try {
+      const inputs = Array.from({ length: 6 }, (_, i) => u32(10_000 * (i + 1)))
+      const results = await Promise.all(inputs.map(input => pool.run({ module, input, fuelLimit: 1e9 })))
+      const again = await Promise.all(inputs.map(input => pool.run({ module, input, fuelLimit: 1e9 })))
+      assert.deepEqual(results.map(r => r.commitment), again.map(r => r.commitment))
+      assert.equal(new Set(results.map(r => r.commitment)).size, 6)
+      assert.equal(pool.domains.reduce((n, d) => n + d.runs, 0), 12)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('a closed domain refuses work', async () => {
+    const d = new SandboxDomain()
+    await d.close()
+    await assert.rejects(d.run({ module, input: u32(1), fuelLimit: 1e6 }), { name: 'DomainClosedError' })
+  })
+
+  it('a module the VM refuses is an error of the run, not a crash of the domain', async () => {
+    const d = new SandboxDomain()
+    try {
+      await assert.rejects(d.run({ module: new Uint8Array([0, 97, 115, 109, 1, 0, 0]), input: u32(1), fuelLimit: 1e6 }), { name: 'InvalidModuleError' })
+      const r = await d.run({ module, input: u32(5), fuelLimit: 1e6 })
+      assert.equal(r.status, 'ok')
+    } finally {
+      await d.close()
+    }
+  })
+})
