@@ -2,7 +2,8 @@
 // packages/compute/ABI.md (imports only wf.* and env.abort; exports memory and
 // run; no start function, no threads, no SIMD).
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import asc from 'assemblyscript/asc'
@@ -16,6 +17,13 @@ export interface CompileTaskInit {
   optimize?: boolean
   /** AssemblyScript runtime: 'incremental' (default; frees memory) or 'stub' (bump allocator, never frees; smallest and fastest for short tasks). */
   runtime?: 'incremental' | 'stub'
+  /**
+   * Directory of the on-disk compile cache shared by processes (default
+   * $WEBFABRIC_CACHE_DIR or <tmpdir>/webfabric-task-cache); false for memory only.
+   * Entries are keyed by path, flags and compiler version, and used only while
+   * every source file they were built from is unchanged.
+   */
+  cacheDir?: string | false
   signal?: AbortSignal
 }
 
@@ -45,6 +53,8 @@ export function compileFlags (init: CompileTaskInit = {}): string[] {
 }
 
 interface CacheEntry { deps: Map<string, string>, wasm: Uint8Array }
+/** Bumped when what this file does to a module changes (old disk entries are then ignored). */
+const CACHE_VERSION = 1
 const cache = new Map<string, CacheEntry>()
 let queue: Promise<unknown> = Promise.resolve()
 
@@ -60,12 +70,44 @@ export async function compileTask (sourcePath: string, init: CompileTaskInit = {
   const key = `${abs}\0${init.optimize ?? true}\0${init.runtime ?? 'incremental'}`
   const hit = cache.get(key)
   if (hit !== undefined && await depsUnchanged(hit.deps)) return hit.wasm.slice()
+  const diskFile = diskPath(key, init)
+  const fromDisk = diskFile === null ? null : await readDiskEntry(diskFile)
+  if (fromDisk !== null && await depsUnchanged(fromDisk.deps)) {
+    cache.set(key, fromDisk)
+    return fromDisk.wasm.slice()
+  }
   // Binaryen's optimizer settings are process-global: one compile at a time.
   const run = queue.then(() => compileOnce(abs, init))
   queue = run.catch(() => {})
   const entry = await run
   cache.set(key, entry)
+  if (diskFile !== null) await writeDiskEntry(diskFile, entry)
   return entry.wasm.slice()
+}
+
+function diskPath (key: string, init: CompileTaskInit): string | null {
+  if (init.cacheDir === false) return null
+  const dir = init.cacheDir ?? process.env.WEBFABRIC_CACHE_DIR ?? path.join(tmpdir(), 'webfabric-task-cache')
+  return path.join(dir, `${sha256(`${CACHE_VERSION}\0${asc.version}\0${key}`)}.json`)
+}
+
+async function readDiskEntry (file: string): Promise<CacheEntry | null> {
+  try {
+    const json = JSON.parse(await readFile(file, 'utf8')) as { deps: Array<[string, string]>, wasm: string }
+    return { deps: new Map(json.deps), wasm: new Uint8Array(Buffer.from(json.wasm, 'base64')) }
+  } catch {
+    return null // missing or unreadable: compile
+  }
+}
+
+/** Best effort: a cache that cannot be written only costs the next process a compile. */
+async function writeDiskEntry (file: string, entry: CacheEntry): Promise<void> {
+  try {
+    await mkdir(path.dirname(file), { recursive: true })
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+    await writeFile(tmp, JSON.stringify({ deps: [...entry.deps], wasm: Buffer.from(entry.wasm).toString('base64') }))
+    await rename(tmp, file)
+  } catch {}
 }
 
 async function depsUnchanged (deps: Map<string, string>): Promise<boolean> {
