@@ -515,6 +515,7 @@ const K_LEADER_UNCHECKED = 9 // if / else / end: a new extended basic block foll
 const K_LOOP = 10 // a new block follows, with a fuel check
 const K_BLOCK = 11 // opens a label; no new basic block
 const K_FINAL_END = 12
+const K_CALL_INDIRECT = 13
 
 /** Instruments one function body (locals + code). */
 function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array {
@@ -593,7 +594,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
         if (t >= nTypes) r.fail(`call_indirect names type ${t}, which does not exist`)
         r.u32()
         hasCall = true
-        if (op === 0x13) kind = K_RETURN_CALL_INDIRECT
+        kind = op === 0x13 ? K_RETURN_CALL_INDIRECT : K_CALL_INDIRECT
         break
       }
       case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
@@ -677,12 +678,18 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
 
   const F = ctx.fuelGlobal
   const D = ctx.depthGlobal
+  // Functions with loops keep the fuel counter in a local (T64) and write it back to the global before
+  // every call, at each loop-head check and on exit; others charge the global directly.
+  const cached = hasLoop
+  const wrapped = counted || cached
+  const writeBack = (): void => { if (cached) { w.u8(0x20); w.u32(T64); w.u8(0x24); w.u32(F) } }
+  const reload = (): void => { if (cached) { w.u8(0x23); w.u32(F); w.u8(0x21); w.u32(T64) } }
   const charge = (cost: number, checked: boolean): void => {
     if (!checked && cost === 0) return
-    w.u8(0x23); w.u32(F) // global.get F
+    if (cached) { w.u8(0x20); w.u32(T64) } else { w.u8(0x23); w.u32(F) }
     w.u8(0x42); w.sleb(cost) // i64.const cost
     w.u8(0x7d) // i64.sub
-    if (!checked) { w.u8(0x24); w.u32(F); return }
+    if (!checked) { w.u8(cached ? 0x21 : 0x24); w.u32(cached ? T64 : F); return }
     w.u8(0x22); w.u32(T64) // local.tee T64
     w.u8(0x24); w.u32(F) // global.set F
     w.u8(0x20); w.u32(T64)
@@ -690,19 +697,29 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
     w.u8(0x53) // i64.lt_s
     w.u8(0x04); w.u8(0x40) // if
     w.u8(0x10); w.u32(ctx.sliceEndIdx)
+    reload()
     w.u8(0x0b)
+  }
+  const chargeTop32 = (): void => { // charge the i32 on top of the stack >> BULK_SHIFT, leaving it there
+    w.u8(0x22); w.u32(T32)
+    if (cached) { w.u8(0x20); w.u32(T64) } else { w.u8(0x23); w.u32(F) }
+    w.u8(0x20); w.u32(T32); w.u8(0xad) // i64.extend_i32_u
+    w.u8(0x42); w.u8(BULK_SHIFT); w.u8(0x88) // i64.shr_u
+    w.u8(0x7d)
+    w.u8(cached ? 0x21 : 0x24); w.u32(cached ? T64 : F)
   }
   const depthRelease = (): void => {
     if (!counted) return
     w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(weight); w.u8(0x6a); w.u8(0x24); w.u32(D)
   }
-  const canon = (f64: boolean): void => {
+  const canon = (f64: boolean): void => { // NaN on top → the canonical NaN; other values unchanged
     const t = f64 ? TF64 : TF32
-    w.u8(0x22); w.u32(t)
+    const vt = f64 ? F64 : F32
+    w.u8(0x22); w.u32(t); w.u8(0x20); w.u32(t)
+    w.u8(f64 ? 0x62 : 0x5c) // fNN.ne: true only for NaN
+    w.u8(0x04); w.u8(vt)
     if (f64) { w.u8(0x44); w.bytes(CANON_F64_NAN) } else { w.u8(0x43); w.bytes(CANON_F32_NAN) }
-    w.u8(0x20); w.u32(t); w.u8(0x20); w.u32(t)
-    w.u8(f64 ? 0x61 : 0x5b) // fNN.eq
-    w.u8(0x1b) // select
+    w.u8(0x05); w.u8(0x20); w.u32(t); w.u8(0x0b)
   }
 
   if (counted) {
@@ -711,8 +728,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
     w.u8(0x20); w.u32(T32); w.u8(0x41); w.u8(0); w.u8(0x48) // < 0
     w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
   }
+  reload()
   charge(blockCost[0], hasCall || hasLoop)
-  if (counted) {
+  if (wrapped) {
     w.u8(0x02)
     if (type.results.length === 0) w.u8(0x40)
     else if (type.results.length === 1) w.u8(type.results[0])
@@ -724,24 +742,19 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
     const kind = kinds[i]
     const raw = body.subarray(starts[i], starts[i + 1])
     switch (kind) {
-      case K_CALL: w.u8(0x10); w.u32(remap(args[i], ctx)); break
-      case K_RETURN_CALL: depthRelease(); w.u8(0x12); w.u32(remap(args[i], ctx)); break
-      case K_RETURN_CALL_INDIRECT: depthRelease(); w.bytes(raw); break
+      case K_CALL: writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload(); break
+      case K_CALL_INDIRECT: writeBack(); w.bytes(raw); reload(); break
+      case K_RETURN_CALL: writeBack(); depthRelease(); w.u8(0x12); w.u32(remap(args[i], ctx)); break
+      case K_RETURN_CALL_INDIRECT: writeBack(); depthRelease(); w.bytes(raw); break
       case K_REF_FUNC: w.u8(0xd2); w.u32(remap(args[i], ctx)); break
       case K_RETURN:
-        if (counted) { w.u8(0x0c); w.u32(depth) } else w.bytes(raw)
+        if (wrapped) { w.u8(0x0c); w.u32(depth) } else w.bytes(raw)
         break
       case K_SINK_F32: canon(false); w.bytes(raw); break
       case K_SINK_F64: canon(true); w.bytes(raw); break
-      case K_BULK:
-        w.u8(0x22); w.u32(T32) // local.tee T32 (the length)
-        w.u8(0x23); w.u32(F); w.u8(0x20); w.u32(T32); w.u8(0xad) // i64.extend_i32_u
-        w.u8(0x42); w.u8(BULK_SHIFT); w.u8(0x88) // i64.shr_u
-        w.u8(0x7d); w.u8(0x24); w.u32(F)
-        w.bytes(raw)
-        break
+      case K_BULK: chargeTop32(); w.bytes(raw); break
       case K_FINAL_END:
-        if (counted) { w.u8(0x0b); depthRelease() }
+        if (wrapped) { w.u8(0x0b); writeBack(); depthRelease() }
         w.u8(0x0b)
         break
       default: w.bytes(raw)

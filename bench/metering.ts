@@ -1,0 +1,147 @@
+// Fuel metering overhead of the WebDeterministicVM: the same AssemblyScript
+// CPU kernels run metered (loadModule + execute: fuel, stack depth, NaN
+// canonicalisation, host accounting) and unmetered (the original module
+// instantiated with a plain host implementing the same imports), on the same
+// V8 in the same process.
+//
+//   npx node bench/metering.ts [--rounds 7] [--warmup 2] [--only mandelbrot] [--json]
+//
+// Kernels are bench/kernels/*.ts (our own, self-contained; their size
+// parameter is a little-endian u32 input). Sides alternate within each round
+// (plain, metered, metered, plain, …) so drift and other load on the shared
+// machine fall on both; the summary is the median per side and their ratio.
+// The goal is metered/plain ≤ 1.15.
+import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import asc from 'assemblyscript/asc'
+import { execute, loadModule } from '../packages/compute/src/vm/index.ts'
+import { fmt, median, table } from './lib/stats.ts'
+
+const GOAL = 1.15
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** Kernel name → its size parameter (chosen for roughly 100-300 ms per run on a 2-core VM). */
+const KERNELS: Record<string, number> = {
+  mandelbrot: 600,
+  sha256: 200_000,
+  matmul: 220,
+  wordcount: 1500
+}
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    warmup: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false }
+  }
+})
+const rounds = Number(values.rounds)
+const warmup = Number(values.warmup)
+const log = (s: string): void => { if (!values.json) console.log(s); else console.error(s) }
+
+async function compile (name: string): Promise<Uint8Array> {
+  const read = (f: string): string => readFileSync(join(here, 'kernels', f), 'utf8')
+  const { binary, stderr, error } = await asc.compileString({ 'input.ts': read(`${name}.ts`), 'common.ts': read('common.ts') }, {
+    optimizeLevel: 3, shrinkLevel: 0, runtime: 'incremental', noAssert: true
+  })
+  if (error !== null || binary === null) throw new Error(`asc failed for ${name}: ${stderr.toString()}`)
+  return binary
+}
+
+/** The unmetered baseline: the original module with a plain host of the same imports. */
+function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
+  let mem: WebAssembly.Memory | null = null
+  const out: number[] = []
+  const u8 = (): Uint8Array => new Uint8Array(mem!.buffer)
+  const instance = new WebAssembly.Instance(module, {
+    wf: {
+      input_size: () => input.length,
+      input_read: (dst: number, off: number, len: number) => {
+        const n = Math.max(0, Math.min(len, input.length - off))
+        u8().set(input.subarray(off, off + n), dst)
+        return n
+      },
+      output_write: (src: number, len: number) => { out.push(...u8().subarray(src, src + len)) },
+      random_fill: () => {},
+      log: () => {}
+    },
+    env: { abort: () => { throw new Error('abort') } }
+  })
+  mem = instance.exports.memory as WebAssembly.Memory
+  const start = instance.exports._start as (() => void) | undefined
+  if (start !== undefined) start()
+  ;(instance.exports.run as () => void)()
+  return Uint8Array.from(out)
+}
+
+/** CPU time of this process (user + system) in ms: on a shared machine it counts our work, not our waiting. */
+function cpuMs (): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+interface KernelResult {
+  kernel: string
+  param: number
+  plainMs: number
+  meteredMs: number
+  ratio: number
+  fuel: number
+  /** fuel per microsecond of metered run time */
+  fuelPerUs: number
+  plainSamples: number[]
+  meteredSamples: number[]
+}
+
+const results: KernelResult[] = []
+for (const [name, param] of Object.entries(KERNELS)) {
+  if (values.only !== undefined && values.only !== name) continue
+  const bytes = await compile(name)
+  const plainModule = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)
+  const loaded = await loadModule(bytes, { profile: 'task' })
+  const input = new Uint8Array(4)
+  new DataView(input.buffer).setUint32(0, param, true)
+  let fuel = 0
+  let expected: Uint8Array | null = null
+  const plain = (): number => {
+    const t = cpuMs()
+    const out = plainRun(plainModule, input)
+    const ms = cpuMs() - t
+    expected ??= out
+    return ms
+  }
+  const metered = async (): Promise<number> => {
+    const t = cpuMs()
+    const e = await execute(loaded, { input, fuelLimit: Number.MAX_SAFE_INTEGER })
+    const ms = cpuMs() - t
+    if (e.status !== 'ok') throw new Error(`${name}: metered run ended ${e.status}: ${e.message}`)
+    if (expected !== null && Buffer.compare(e.output, expected) !== 0) throw new Error(`${name}: metered output differs from plain`)
+    fuel = e.fuel
+    return ms
+  }
+  for (let i = 0; i < warmup; i++) { plain(); await metered() }
+  const ps: number[] = []
+  const ms: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) { ps.push(plain()); ms.push(await metered()) } else { ms.push(await metered()); ps.push(plain()) }
+  }
+  const plainMs = median(ps)
+  const meteredMs = median(ms)
+  const res: KernelResult = { kernel: name, param, plainMs, meteredMs, ratio: meteredMs / plainMs, fuel, fuelPerUs: fuel / (meteredMs * 1000), plainSamples: ps, meteredSamples: ms }
+  results.push(res)
+  log(`${name}: plain ${fmt(plainMs, 1)} ms, metered ${fmt(meteredMs, 1)} ms, ratio ${fmt(res.ratio, 3)}`)
+}
+
+const load = loadavg()[0]
+if (values.json) {
+  console.log(JSON.stringify({ node: process.version, goal: GOAL, rounds, load, results }, null, 2))
+} else {
+  console.log()
+  console.log(table(['kernel', 'param', 'plain ms', 'metered ms', 'metered/plain', 'fuel', 'fuel/µs'],
+    results.map(r => [r.kernel, String(r.param), fmt(r.plainMs, 1), fmt(r.meteredMs, 1), fmt(r.ratio, 3), fmt(r.fuel), fmt(r.fuelPerUs, 0)])))
+  console.log(`\ngoal: metered/plain <= ${GOAL}; medians of ${rounds} rounds; 1-minute load ${load.toFixed(2)} (2 cores: above 2, others compete for the CPU)`)
+}
