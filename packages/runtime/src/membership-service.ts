@@ -25,6 +25,7 @@ import type { CredentialVerifier } from './credentials.ts'
 import { disconnect } from './guard.ts'
 import type { Host } from './host.ts'
 import { publicKeyOfPeer } from './peer-identity.ts'
+import { isTransportFailure } from './stream-errors.ts'
 
 /** What a membership frame must be granted by the origin. */
 export const MEMBERSHIP_NEED = { resource: 'fabric/membership', ability: 'membership/gossip' }
@@ -302,7 +303,7 @@ export class MembershipService extends EventTarget {
     } catch (err) {
       // a peer too slow to send its frame (a loaded machine, a slow link) loses this
       // stream, not its connection: only what it sent can make it an offender
-      if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') {
+      if (isTransportFailure(err)) {
         stream.abort(err as Error)
         return
       }
