@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { cidOf, encode } from '@webfabric/protocol'
+import fc from 'fast-check'
+import { sha256 } from 'multiformats/hashes/sha2'
+import {
+  ChaCha20Stream, type CommitmentRecord, execute, instrument, loadModule, rawCid, replay, STACK_BUDGET_UNITS, VM_VERSION
+} from '../src/vm/index.ts'
+import { AS_PRELUDE, compileAS } from './fixtures/asc.ts'
+import { F64, funcType, I32, s32, section, taskModule, u32, vec } from './fixtures/wasm.ts'
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+const u32le = (n: number): Uint8Array => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b }
+
+const HELLO = AS_PRELUDE + `
+export function run(): void {
+  const inp = readInput()
+  let s: u32 = 0
+  for (let i = 0; i < inp.length; i++) s = s * 31 + inp[i]
+  logString("hashed " + inp.length.toString() + " bytes")
+  const r = new Uint8Array(4); random_fill(r.dataStart, 4)
+  writeString("sum=" + s.toString() + " rnd=" + r[0].toString())
+}`
+
+const LOOP = AS_PRELUDE + `
+export function run(): void {
+  const inp = readInput()
+  const n = load<u32>(inp.dataStart)
+  let x: u32 = 7
+  for (let i: u32 = 0; i < n; i++) { x = x * 1103515245 + 12345; if (x & 1) x ^= i }
+  const out = new Uint8Array(4); store<u32>(out.dataStart, x); writeBytes(out)
+}`
+
+describe('WebDeterministicVM: execution', () => {
+  it('runs an AssemblyScript task: output, logs, fuel, CIDs and a repeatable commitment', async () => {
+    const mod = await loadModule(await compileAS(HELLO), { profile: 'task' })
+    const input = enc.encode('hello fabric')
+    const a = await execute(mod, { input, fuelLimit: 1e9 })
+    const b = await execute(mod, { input, fuelLimit: 1e9 })
+    assert.equal(a.status, 'ok')
+    assert.match(dec.decode(a.output), /^sum=\d+ rnd=\d+$/)
+    assert.deepEqual(a.logs, ['hashed 12 bytes'])
+    assert.ok(a.fuel > 0)
+    assert.equal(a.inputCid.toString(), (await rawCid(input)).toString())
+    assert.equal(a.moduleCid.toString(), mod.cid.toString())
+    assert.deepEqual(b.output, a.output)
+    assert.equal(b.fuel, a.fuel)
+    assert.equal(b.commitment.toString(), a.commitment.toString())
+    // a different seed draws different bytes and so commits differently
+    const c = await execute(mod, { input, fuelLimit: 1e9, seed: new Uint8Array(32).fill(9) })
+    assert.notEqual(c.commitment.toString(), a.commitment.toString())
+  })
+
+  it('charges fuel linearly in loop iterations, identically across runs and slice sizes', async () => {
+    const mod = await loadModule(await compileAS(LOOP), { profile: 'task' })
+    const fuel = async (n: number, sliceFuel?: number): Promise<number> => (await execute(mod, { input: u32le(n), fuelLimit: 1e12, sliceFuel })).fuel
+    const [f1, f2, f3] = [await fuel(1000), await fuel(2000), await fuel(3000)]
+    assert.ok(f2 > f1)
+    assert.equal(f3 - f2, f2 - f1)
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1, max: 200_000 }), async (n, slice) => {
+      const ref = await execute(mod, { input: u32le(n), fuelLimit: 1e12 })
+      const e = await execute(mod, { input: u32le(n), fuelLimit: 1e12, sliceFuel: slice })
+      assert.equal(e.fuel, ref.fuel)
+      assert.equal(e.commitment.toString(), ref.commitment.toString())
+    }), { numRuns: 40 })
+  })
+
+  it('stops out-of-fuel with fuel = limit, at the same point whatever the slice size', async () => {
+    const mod = await loadModule(await compileAS(LOOP), { profile: 'task' })
+    const runs = await Promise.all([1, 7, 1000, 1e7].map(sliceFuel => execute(mod, { input: u32le(1e6), fuelLimit: 50_000, sliceFuel })))
+    for (const e of runs) {
+      assert.equal(e.status, 'out-of-fuel')
+      assert.equal(e.fuel, 50_000)
+      assert.equal(e.commitment.toString(), runs[0].commitment.toString())
+    }
+  })
+
+  it('ends an infinite loop out-of-fuel', async () => {
+    const bytes = taskModule({ funcs: [{ type: 0, code: [0x03, 0x40, 0x0c, 0x00, 0x0b] }] }) // loop br 0 end
+    const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1_000_000 })
+    assert.equal(e.status, 'out-of-fuel')
+    assert.equal(e.fuel, 1_000_000)
+  })
+
+  it('calls onSlice once per slice, and a throw from it aborts the run unchanged', async () => {
+    const mod = await loadModule(await compileAS(LOOP), { profile: 'task' })
+    const slices: number[] = []
+    const e = await execute(mod, { input: u32le(20_000), fuelLimit: 1e12, sliceFuel: 10_000, onSlice: s => slices.push(s.fuelUsed) })
+    assert.equal(e.status, 'ok')
+    // each slice ends at the first check past its budget: never more slices than fuel / sliceFuel
+    assert.ok(slices.length >= Math.floor(e.fuel / 10_000) - 1 && slices.length <= Math.floor(e.fuel / 10_000), `${slices.length} slices for ${e.fuel} fuel`)
+    assert.deepEqual(slices, [...slices].sort((a, b) => a - b))
+    class Revoked extends Error {}
+    const err = new Revoked('lease revoked')
+    await assert.rejects(execute(mod, { input: u32le(1e6), fuelLimit: 1e12, sliceFuel: 10_000, onSlice: () => { throw err } }), (x: unknown) => x === err)
+  })
+
+  it('caps memory: memory.grow past the cap returns -1, and an AS allocation bomb aborts', async () => {
+    // run: output_write the i32 result of memory.grow(100) (pages)
+    const bytes = taskModule({
+      types: [funcType([], []), funcType([I32, I32], [])],
+      imports: [['wf', 'output_write', 1]],
+      funcs: [{ type: 0, code: [0x41, 0x00, 0x41, ...s32(100), 0x40, 0x00, 0x36, 0x02, 0x00, 0x41, 0x00, 0x41, 0x04, 0x10, 0x00] }]
+    })
+    const capped = await execute(await loadModule(bytes, { profile: 'task', memoryLimitBytes: 2 * 65536 }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+    assert.equal(new DataView(capped.output.buffer).getInt32(0, true), -1)
+    const roomy = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+    assert.equal(new DataView(roomy.output.buffer).getInt32(0, true), 1)
+    const bomb = AS_PRELUDE + `
+      const keep = new Array<Uint8Array>()
+      export function run(): void { for (;;) keep.push(new Uint8Array(1 << 20)) }`
+    const e = await execute(await loadModule(await compileAS(bomb), { profile: 'task', memoryLimitBytes: 16 << 20 }), { input: new Uint8Array(0), fuelLimit: 1e10 })
+    assert.ok(e.status === 'abort' || e.status === 'trap', `${e.status}: ${e.message}`)
+  })
+
+  it('traps deep recursion deterministically at the stack budget, not at V8\'s limit', async () => {
+    // f(n) = n == 0 ? 0 : 1 + f(n - 1); run: f(10^7)
+    const bytes = taskModule({
+      types: [funcType([], []), funcType([I32], [I32])],
+      funcs: [
+        { type: 0, code: [0x41, ...s32(10_000_000), 0x10, 0x01, 0x1a] },
+        { type: 1, code: [0x20, 0x00, 0x04, I32, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01, 0x41, 0x01, 0x6a, 0x05, 0x41, 0x00, 0x0b] }
+      ]
+    })
+    const mod = await loadModule(bytes, { profile: 'task' })
+    const a = await execute(mod, { input: new Uint8Array(0), fuelLimit: 1e12 })
+    const b = await execute(mod, { input: new Uint8Array(0), fuelLimit: 1e12, sliceFuel: 333 })
+    assert.equal(a.status, 'trap')
+    assert.equal(a.trapKind, 'stack-overflow')
+    assert.match(a.message ?? '', /stack depth|depth budget/)
+    assert.equal(b.fuel, a.fuel)
+    assert.equal(b.commitment.toString(), a.commitment.toString())
+    assert.ok(STACK_BUDGET_UNITS > 0)
+  })
+
+  it('classifies traps into fixed kinds', async () => {
+    const cases: [number[], string][] = [
+      [[0x00], 'unreachable'],
+      [[0x41, 0x01, 0x41, 0x00, 0x6d, 0x1a], 'divide-by-zero'],
+      [[0x41, ...s32(-1), 0x28, 0x02, 0x00, 0x1a], 'memory-out-of-bounds']
+    ]
+    for (const [code, kind] of cases) {
+      const e = await execute(await loadModule(taskModule({ funcs: [{ type: 0, code }] }), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+      assert.equal(e.status, 'trap')
+      assert.equal(e.trapKind, kind)
+    }
+  })
+
+  it('reports env.abort with its AssemblyScript message', async () => {
+    const src = AS_PRELUDE + 'export function run(): void { if (input_size() == 0) abort("no input given") }'
+    const e = await execute(await loadModule(await compileAS(src), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+    assert.equal(e.status, 'abort')
+    assert.match(e.message ?? '', /^no input given/)
+  })
+
+  it('stops with output-limit past the output cap', async () => {
+    const src = AS_PRELUDE + 'export function run(): void { for (let i = 0; i < 100; i++) writeString("0123456789") }'
+    const e = await execute(await loadModule(await compileAS(src), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e8, outputLimitBytes: 55 })
+    assert.equal(e.status, 'output-limit')
+    assert.equal(e.output.length, 50)
+  })
+
+  it('canonicalises NaN bits when a float is stored (0/0 stores 0x7ff8000000000000 on every CPU)', async () => {
+    // store f64 (0/0) at 0 then (-(0/0)) at 8; output 16 bytes
+    const code = [0x41, 0x00, 0x44, ...new Array(8).fill(0), 0x44, ...new Array(8).fill(0), 0xa3, 0x39, 0x03, 0x00,
+      0x41, 0x08, 0x44, ...new Array(8).fill(0), 0x44, ...new Array(8).fill(0), 0xa3, 0x9a, 0x39, 0x03, 0x00,
+      0x41, 0x00, 0x41, 0x10, 0x10, 0x00]
+    const bytes = taskModule({ types: [funcType([], []), funcType([I32, I32], [])], imports: [['wf', 'output_write', 1]], funcs: [{ type: 0, code }] })
+    const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+    const dv = new DataView(e.output.buffer)
+    assert.equal(dv.getBigUint64(0, true), 0x7ff8000000000000n)
+    assert.equal(dv.getBigUint64(8, true), 0x7ff8000000000000n)
+    void F64
+  })
+
+  it('runs a start function before run', async () => {
+    // start: memory[0] = 42; run: output_write(0, 1)
+    const bytes = taskModule({
+      types: [funcType([], []), funcType([I32, I32], [])],
+      imports: [['wf', 'output_write', 1]],
+      funcs: [{ type: 0, code: [0x41, 0x00, 0x41, 0x01, 0x10, 0x00] }, { type: 0, code: [0x41, 0x00, 0x41, 42, 0x3a, 0x00, 0x00] }],
+      start: 2
+    })
+    const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+    assert.deepEqual([...e.output], [42])
+  })
+
+  it('replay confirms an honest commitment and detects a tampered output', async () => {
+    const bytes = await compileAS(HELLO)
+    const input = enc.encode('replay me')
+    const honest = await execute(await loadModule(bytes, { profile: 'task' }), { input, fuelLimit: 1e9 })
+    const ok = await replay(bytes, input, honest.commitment, { profile: 'task', fuelLimit: 1e9 })
+    assert.equal(ok.matches, true)
+    // a worker that claims another output commits to a record with another output CID
+    const tampered: CommitmentRecord = {
+      v: VM_VERSION,
+      module: honest.moduleCid,
+      input: honest.inputCid,
+      output: await rawCid(enc.encode('sum=0 rnd=0')),
+      fuel: honest.fuel,
+      status: 'ok',
+      reason: null,
+      logs: (await sha256.digest(encode({ d: 0, e: honest.logs.map(l => enc.encode(l)) }))).digest
+    }
+    const forged = await cidOf(encode(tampered))
+    assert.equal((await cidOf(encode({ ...tampered, output: honest.outputCid }))).toString(), honest.commitment.toString(), 'the record layout is the documented one')
+    const bad = await replay(bytes, input, forged, { profile: 'task', fuelLimit: 1e9 })
+    assert.equal(bad.matches, false)
+  })
+
+  it('uses the ChaCha20 keystream of RFC 8439 (test vector 2.3.2)', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const nonce = Uint8Array.from([0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0])
+    const out = new Uint8Array(16)
+    new ChaCha20Stream(key, nonce, 1).fill(out)
+    assert.equal(Buffer.from(out).toString('hex'), '10f1e7e4d13b5915500fdd1fa32071c4')
+  })
+})
+
+describe('WebDeterministicVM: instrumented modules stay valid', () => {
+  // Random structured bodies: nested block/loop/if, br/br_if to any label, return, calls, float stores, bulk fill.
+  type Stmt = number[]
+  const stmt = (depth: number, fns: number): fc.Arbitrary<Stmt> => fc.letrec<{ s: Stmt, list: Stmt }>(tie => ({
+    s: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constant([0x41, 0x01, 0x1a]),
+      fc.constant([0x41, 0x00, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x39, 0x03, 0x00]),
+      fc.constant([0x41, 0x00, 0x41, 0x07, 0x41, 0x10, 0xfc, 0x0b, 0x00]),
+      fc.integer({ min: 0, max: Math.max(0, fns - 1) }).map(f => [0x10, ...u32(f + 1)]),
+      fc.constant([0x0f]),
+      fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: depth })).map(([c, d]) => [0x41, c, 0x0d, ...u32(d)]),
+      tie('list').map(b => [0x02, 0x40, ...b, 0x0b]),
+      tie('list').map(b => [0x03, 0x40, ...b, 0x0b]),
+      fc.tuple(fc.integer({ min: 0, max: 1 }), tie('list'), tie('list')).map(([c, t, e]) => [0x41, c, 0x04, 0x40, ...t, 0x05, ...e, 0x0b])
+    ),
+    list: fc.array(tie('s'), { maxLength: 4 }).map(xs => xs.flat())
+  })).list
+
+  it('validates, and runs deterministically, for generated module shapes', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 }).chain(n => fc.array(stmt(0, n), { minLength: n, maxLength: n })), async bodies => {
+      // function 0 is run; functions 1..n are () -> () helpers; labels are only used at depth 0 (function level) to stay valid
+      const bytes = taskModule({ funcs: [{ type: 0, code: bodies[0] }, ...bodies.map(code => ({ type: 0, code }))] })
+      if (!WebAssembly.validate(bytes)) return // the generator can nest br depths past what is open; skip those
+      const { bytes: out } = instrument(bytes, { profile: 'task' })
+      assert.equal(WebAssembly.validate(out), true)
+      const mod = await loadModule(bytes, { profile: 'task' })
+      const a = await execute(mod, { input: new Uint8Array(0), fuelLimit: 20_000 })
+      const b = await execute(mod, { input: new Uint8Array(0), fuelLimit: 20_000, sliceFuel: 97 })
+      assert.equal(b.commitment.toString(), a.commitment.toString())
+    }), { numRuns: 150 })
+  })
+
+  it('keeps multi-value functions, tables and element segments valid', async () => {
+    // type 1: () -> (i32, i32); run calls it through the table and drops both
+    const bytes = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+      ...section(1, vec([funcType([], []), funcType([], [I32, I32])])),
+      ...section(3, vec([[0x00], [0x01]])),
+      ...section(4, vec([[0x70, 0x00, 0x01]])),
+      ...section(5, vec([[0x00, 0x01]])),
+      ...section(7, vec([[...[3, 0x72, 0x75, 0x6e], 0x00, 0x00], [6, ...new TextEncoder().encode('memory'), 0x02, 0x00]])),
+      ...section(9, vec([[0x00, 0x41, 0x00, 0x0b, ...vec([[0x01]])]])),
+      ...section(10, vec([
+        [...u32(9), 0x00, 0x41, 0x00, 0x11, 0x01, 0x00, 0x1a, 0x1a, 0x0b],
+        [...u32(7), 0x00, 0x41, 0x01, 0x41, 0x02, 0x0f, 0x0b]
+      ]))
+    ])
+    assert.equal(WebAssembly.validate(bytes), true)
+    const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1000 })
+    assert.equal(e.status, 'ok')
+  })
+})
