@@ -19,7 +19,7 @@ import {
 } from '@webfabric/protocol'
 import { ensureDir, libp2pKeyOf, loadKeyring, readJson, writeJson } from '@webfabric/runtime'
 import type { FabricFile, FabricNodeEntry } from './fabric-file.ts'
-import { loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials } from './keys.ts'
+import { coordinatorCredential, loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials } from './keys.ts'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
 
@@ -37,6 +37,10 @@ export interface LocalFabricInit {
   log?: (line: string) => void
   /** how long credentials last (default 7 days) */
   credentialTtlMs?: number
+  /** sandbox domains per node (default: the node's own choice) */
+  slots?: number
+  /** names of nodes that return wrong results (demos and tests of byzantine tolerance) */
+  saboteurs?: string[]
 }
 
 /** A running local fabric. */
@@ -97,14 +101,15 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   await writeJson(manifestPath, signedManifestToJSON(await signManifest(origin, manifest)))
 
   const specs: Array<{ name: string, dataDir: string, args: string[] }> = []
-  await saveCredentials(join(rvDir, 'credentials.json'), await memberCredentials(origin, rvIdentity.did, ttl))
+  // the rendezvous is also the fabric's compute coordinator
+  await saveCredentials(join(rvDir, 'credentials.json'), [...await memberCredentials(origin, rvIdentity.did, ttl), await coordinatorCredential(origin, rvIdentity.did, ttl)])
   specs.push({ name: 'rendezvous', dataDir: rvDir, args: ['--rendezvous', ...rvListen.flatMap(a => ['--listen', a])] })
   for (let i = 1; i <= init.nodes; i++) {
     const name = `node-${i}`
     const dataDir = join(dir, name)
     const id = await (await loadKeyring(dataDir)).identityFor(origin.did, epoch)
     await saveCredentials(join(dataDir, 'credentials.json'), await memberCredentials(origin, id.did, ttl))
-    specs.push({ name, dataDir, args: [] })
+    specs.push({ name, dataDir, args: init.saboteurs?.includes(name) === true ? ['--saboteur', 'wrong'] : [] })
   }
 
   const children = new Map<string, ChildProcess>()
@@ -115,6 +120,7 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
       '--credentials', join(spec.dataDir, 'credentials.json'), '--allow-loopback', '--json', ...spec.args]
     if (init.intervalMs != null) args.push('--interval', String(init.intervalMs))
     if (init.ttlMs != null) args.push('--ttl', String(init.ttlMs))
+    if (init.slots != null && spec.name !== 'rendezvous') args.push('--slots', String(init.slots))
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     children.set(spec.name, child)
     const logFile = createWriteStream(join(spec.dataDir, 'node.log'), { flags: 'a' })

@@ -23,6 +23,11 @@ nodes and local fabrics
   status [--node NAME]                     one node: identity, connections, refusals
   pub TOPIC MESSAGE                        publish on a topic
   sub TOPIC [--count N]                    print a topic's messages
+
+compute
+  run TASK --inputs DIR|FILE... [--replicas k] [--quorum q] [--out DIR]
+                                           run a task (.wasm or AssemblyScript .ts) per input
+  receipts [--node NAME] [--job J]         everything a node ran, with its receipts
   demo [--keep]                            the main job (what \`npm start\` runs)
 
 Commands that talk to a running fabric find it through DIR/fabric.json

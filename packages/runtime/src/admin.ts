@@ -9,7 +9,9 @@ import { timingSafeEqual } from 'node:crypto'
 import { RpcTarget, newWebSocketRpcSession } from 'capnweb'
 import { WebSocketServer } from 'ws'
 import { UnauthorizedError } from './errors.ts'
+import type { JobProgress, JobReport, JobSpec } from './compute-coordinator.ts'
 import type { MemberView } from './membership-service.ts'
+import type { ReceiptEntry } from './receipt-log.ts'
 
 /** The operations a node exposes to its operator (implemented by FabricNode). */
 export interface AdminOps {
@@ -21,6 +23,10 @@ export interface AdminOps {
   revokeLease (id: string): Promise<unknown>
   stats (): unknown
   shutdown (): Promise<void>
+  /** Run a job on the fabric (coordinators only); progress goes to the callback. */
+  submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport>
+  /** Receipts of work this node ran, newest first. */
+  receipts (opts: { limit?: number, job?: string }): Promise<ReceiptEntry[]>
 }
 
 /** A live subscription handed to an admin client; disposing it unsubscribes. */
@@ -73,6 +79,24 @@ export class AdminApi extends RpcTarget {
   }
 
   async revokeLease (id: string): Promise<unknown> { return await named(() => this.ops.revokeLease(id)) }
+
+  async submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport> {
+    if (spec == null || typeof spec !== 'object') throw new TypeError('submitJob takes { module, inputs, fuelLimit?, replicas?, quorum? }')
+    const cb = typeof onProgress === 'function' ? ((onProgress as unknown as { dup?: () => typeof onProgress }).dup?.() ?? onProgress) : undefined
+    try {
+      return await named(() => this.ops.submitJob(spec, cb == null
+        ? undefined
+        : p => { Promise.resolve(cb(p)).catch(() => {}) }))
+    } finally {
+      ;(cb as unknown as { [Symbol.dispose]?: () => void } | undefined)?.[Symbol.dispose]?.()
+    }
+  }
+
+  async receipts (opts?: { limit?: number, job?: string }): Promise<ReceiptEntry[]> {
+    const o = opts ?? {}
+    if (o.limit != null && (!Number.isInteger(o.limit) || o.limit < 1)) throw new TypeError('limit must be a positive integer')
+    return await named(() => this.ops.receipts({ limit: o.limit, job: typeof o.job === 'string' ? o.job : undefined }))
+  }
   async shutdown (): Promise<void> { await this.ops.shutdown() }
 }
 
@@ -103,8 +127,8 @@ export interface AdminServer {
   close (): Promise<void>
 }
 
-/** Largest admin RPC message accepted (bytes). */
-const MAX_ADMIN_MESSAGE = 1024 * 1024
+/** Largest admin RPC message accepted (bytes): a job's module and inputs travel in one. */
+const MAX_ADMIN_MESSAGE = 64 * 1024 * 1024
 
 /**
  * Serve the admin API on 127.0.0.1. Browsers may only connect from loopback
@@ -188,4 +212,6 @@ export interface AdminClient {
   subscribe (topic: string, cb: (msg: { topic: string, data: Uint8Array, from: string }) => void): Promise<{ cancel (): Promise<void> }>
   revokeLease (id: string): Promise<{ revoked: string }>
   shutdown (): Promise<void>
+  submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport>
+  receipts (opts?: { limit?: number, job?: string }): Promise<ReceiptEntry[]>
 }

@@ -30,7 +30,11 @@ import {
   verifyRevocationSignature
 } from '@webfabric/protocol'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { SandboxPool } from '@webfabric/compute'
 import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
+import { ComputeCoordinator, type JobProgress, type JobSpec } from './compute-coordinator.ts'
+import { COMPUTE_ASSIGN_NEED, MAX_OUTPUT_BYTES } from './compute-wire.ts'
+import { ComputeWorker } from './compute-worker.ts'
 import { MAX_CAPABILITY_BYTES, MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
 import { CredentialVerifier } from './credentials.ts'
 import { ensureDir, loadKeyring, newAdminToken, readJson, writeJson } from './datadir.ts'
@@ -40,6 +44,7 @@ import { createHost, type Host } from './host.ts'
 import { MEMBERSHIP_NEED, MembershipService } from './membership-service.ts'
 import { libp2pKeyOf } from './peer-identity.ts'
 import { PubSubService } from './pubsub-service.ts'
+import { ReceiptLog } from './receipt-log.ts'
 
 /** Options of {@link FabricNode}. */
 export interface FabricNodeInit {
@@ -61,6 +66,8 @@ export interface FabricNodeInit {
   /** Serve the admin API on 127.0.0.1 (port 0 = any free port). Default on. */
   admin?: false | { port?: number }
   membership?: { intervalMs?: number, ttlMs?: number }
+  /** Compute: sandbox domains lent to the fabric (default: cores × the manifest's cpuShare, at least 1) and their watchdog. */
+  compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong' }
   log?: (msg: string) => void
   /** Clock, for tests. */
   now?: () => number
@@ -83,6 +90,13 @@ export class FabricNode {
   readonly violations: Violation[] = []
   adminUrl?: string
   adminToken?: string
+  /** set when the node serves the compute role */
+  computeWorker?: ComputeWorker
+  /** set when the origin granted this node `compute/assign` */
+  coordinator?: ComputeCoordinator
+  receipts!: ReceiptLog
+  private pool?: SandboxPool
+  private verifyPool?: SandboxPool
   private keyring!: Keyring
   private memberCredential!: Uint8Array
   private admin?: AdminServer
@@ -129,11 +143,13 @@ export class FabricNode {
 
     await this.host.start()
     const addrs = this.host.getMultiaddrs().map(a => a.toString())
+    const slots = this.computeSlots()
+    this.receipts = new ReceiptLog(join(dir, 'receipts.jsonl'))
     this.membership = new MembershipService(this.host, {
       identity: this.identity,
       credential: this.memberCredential,
       verifier: this.verifier,
-      info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20) }, load: { cpu: 0 }, addrs },
+      info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20), slots }, load: { cpu: 0 }, addrs },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
       intervalMs: this.init.membership?.intervalMs,
       ttlMs: this.init.membership?.ttlMs,
@@ -147,6 +163,7 @@ export class FabricNode {
     this.running = true
     await this.membership.start()
     await this.grantRoleLease()
+    await this.startCompute(credentials, slots, log)
 
     if (this.init.admin !== false) {
       this.adminToken = newAdminToken()
@@ -162,9 +179,13 @@ export class FabricNode {
     this.running = false
     clearTimeout(this.leaseTimer)
     await this.admin?.close()
+    this.coordinator?.stop()
+    await this.computeWorker?.stop()
     await this.membership.stop()
     this.pubsub.stop()
     await this.host.stop()
+    await this.pool?.close()
+    await this.verifyPool?.close()
     this.stopped.resolve()
   }
 
@@ -199,6 +220,82 @@ export class FabricNode {
   }
 
   private peerIdForSelf (): string { return this.host.peerId.toString() }
+
+  // -- compute ---------------------------------------------------------------
+
+  /** Sandbox domains this node lends: the init's, else cores × the lease's CPU share (at least 1); 0 without the compute role. */
+  private computeSlots (): number {
+    if (!this.roles.includes('compute')) return 0
+    return this.init.compute?.slots ?? Math.max(1, Math.round(cpus().length * this.manifest.qos.cpuShare))
+  }
+
+  private async startCompute (credentials: Uint8Array[], slots: number, log: (msg: string) => void): Promise<void> {
+    const watchdogMs = this.init.compute?.watchdogMs
+    const sliceFuel = this.init.compute?.sliceFuel
+    if (slots > 0) {
+      // the lease's CPU share of the whole device, spread over the domains
+      const share = Math.min(1, cpus().length * this.manifest.qos.cpuShare / slots)
+      this.pool = new SandboxPool({ size: slots, cpuShare: share, watchdogMs, sliceFuel, memoryLimitBytes: this.manifest.qos.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
+      this.computeWorker = new ComputeWorker(this.host, {
+        identity: this.identity,
+        origin: this.manifest.origin,
+        verifier: this.verifier,
+        pool: this.pool,
+        receipts: this.receipts,
+        moduleDir: join(this.init.dataDir, 'modules'),
+        lease: () => this.activeLease(),
+        saboteur: this.init.compute?.saboteur,
+        log
+      })
+      await this.computeWorker.start()
+    }
+    const assign = await this.findOptionalCredential(credentials, COMPUTE_ASSIGN_NEED)
+    if (assign != null) {
+      const repPath = join(this.init.dataDir, 'reputation.json')
+      this.coordinator = new ComputeCoordinator(this.host, {
+        identity: this.identity,
+        credential: assign,
+        pool: () => (this.verifyPool ??= new SandboxPool({ size: 1, watchdogMs, sliceFuel, outputLimitBytes: MAX_OUTPUT_BYTES })),
+        replicas: this.manifest.redundancy.replicas,
+        quorum: this.manifest.redundancy.quorum,
+        reputation: await readJson(repPath),
+        onReputation: r => { void writeJson(repPath, r).catch(() => {}) },
+        log
+      })
+      let queued = false
+      const refresh = (): void => {
+        if (queued) return
+        queued = true
+        queueMicrotask(() => { queued = false; if (this.running) this.coordinator?.setMembers(this.membership.view()) })
+      }
+      for (const ev of ['join', 'update', 'leave']) this.membership.addEventListener(ev, refresh)
+      refresh()
+    }
+  }
+
+  /** The compute lease in force: granted at start, not revoked, not expired. */
+  private activeLease (): { id: string } | undefined {
+    if (!this.running) return undefined
+    const rec = this.leases[this.leases.length - 1]
+    if (rec == null || this.revocations.revokers(rec.id).includes(this.did)) return undefined
+    return { id: rec.id }
+  }
+
+  private async findOptionalCredential (credentials: Uint8Array[], need: { resource: string, ability: string }): Promise<Uint8Array | undefined> {
+    for (const bytes of credentials) {
+      try {
+        await this.verifier.check(this.peerIdForSelf(), bytes, need)
+        return bytes
+      } catch {}
+    }
+    return undefined
+  }
+
+  /** Run a job on the fabric (this node must be a coordinator). */
+  async submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<Awaited<ReturnType<ComputeCoordinator['submit']>>> {
+    if (this.coordinator == null) throw new NotRunningError('this node is not a compute coordinator: the origin granted it no compute/assign capability')
+    return await this.coordinator.submit(spec, onProgress)
+  }
 
   // -- revocations ---------------------------------------------------------
 
@@ -284,8 +381,10 @@ export class FabricNode {
     const rec = this.leases.find(l => l.id === id)
     if (rec == null) throw new RangeError(`this node granted no lease ${id}; see \`webfabric lease show\``)
     const cap = await decodeCapability(fromBase64url(rec.token))
+    // revoking the lease withdraws the device: running work stops at its next fuel slice
+    this.pool?.abortAll()
     await this.revokeToken(cap)
-    // revoking the lease withdraws the device: leave the fabric
+    // and the node leaves the fabric
     setTimeout(() => { void this.stop() }, 200)
     return { revoked: id }
   }
@@ -323,9 +422,15 @@ export class FabricNode {
         membershipRejected: this.membership.rejected,
         guardViolations: this.violations.length,
         pubsubRejected: this.pubsub.rejected,
-        revocations: this.revocations.list().length
+        revocations: this.revocations.list().length,
+        computeSlots: this.pool?.size ?? 0,
+        computeRuns: this.computeWorker?.runs ?? 0,
+        computeRefused: this.computeWorker?.refused ?? 0,
+        ...(this.coordinator != null ? { coordinatorAssigned: this.coordinator.stats().assigned, coordinatorAccepted: this.coordinator.stats().accepted, coordinatorBlacklisted: this.coordinator.stats().blacklisted } : {})
       }),
-      shutdown: async () => { setTimeout(() => { void this.stop() }, 50) }
+      shutdown: async () => { setTimeout(() => { void this.stop() }, 50) },
+      submitJob: async (spec, onProgress) => { live(); return await this.submitJob(spec, onProgress) },
+      receipts: async opts => await this.receipts.list(opts)
     }
   }
 }

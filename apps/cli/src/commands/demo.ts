@@ -1,68 +1,130 @@
-// The main job (`npm start`): an embedded local fabric that shows the
-// foundation at work — nodes join, a capability-guarded topic carries
-// messages to every node, one node is killed and leaves every view.
-import { mkdtemp, rm } from 'node:fs/promises'
+// The main job (`npm start`): an embedded local fabric renders the Mandelbrot
+// set. A rendezvous (also the compute coordinator) and N worker nodes run as
+// separate processes; one worker is a saboteur that returns wrong results,
+// and another is killed with SIGKILL mid-job. Every tile is accepted only
+// when independent workers agree; the demo checks each accepted tile against
+// a local reference render, writes mandelbrot.png and summary.json, and shows
+// the receipts a participant sees.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { JobProgress } from '@webfabric/runtime'
 import type { MemberSummary } from '@webfabric/runtime/admin'
 import { parse, parseNumber } from '../cli-util.ts'
 import { connectNode } from '../fabric-file.ts'
 import { startLocalFabric } from '../local-fabric.ts'
+import { progressLine, writeOutputs } from './compute.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
 
 export async function demo (args: string[]): Promise<number> {
-  const usage = 'webfabric demo [--nodes N] [--dir D] [--keep]\n  start a local fabric, show membership, pub-sub and failure detection; --keep leaves it running'
-  const { values } = parse(args, { nodes: { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' } }, usage)
-  const n = parseNumber(values.nodes ?? '4', '--nodes', 2, 16)!
+  const usage = `webfabric demo [--nodes N] [--dir D] [--out DIR] [--no-kill] [--keep]
+  start a local fabric (a rendezvous + N workers, one of them a saboteur), render the Mandelbrot set
+  across it with 2-of-2 agreement, kill a worker mid-job, and write DIR/mandelbrot.png and DIR/summary.json
+  --out DIR   where the image and summary go (default ./webfabric-demo)
+  --keep      leave the fabric running afterwards (Ctrl-C stops it)`
+  const { values } = parse(args, {
+    nodes: { type: 'string' }, dir: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, 'no-kill': { type: 'boolean' }
+  }, usage)
+  const n = parseNumber(values.nodes ?? '4', '--nodes', 3, 16)!
   const dir = values.dir != null ? resolve(values.dir) : await mkdtemp(join(tmpdir(), 'webfabric-demo-'))
+  const outDir = resolve(values.out ?? 'webfabric-demo')
   const t0 = performance.now()
   const secs = (): string => `${((performance.now() - t0) / 1000).toFixed(1)}s`
-  console.log(`Web Fabric demo: a rendezvous and ${n} nodes, each its own process, in ${dir}\n`)
-  const fabric = await startLocalFabric({ dir, nodes: n, intervalMs: 250, ttlMs: 2500, log: l => console.log(`  [${secs()}] ${l}`) })
+  const say = (line: string): void => console.log(`[${secs()}] ${line}`)
+  const saboteur = `node-${n}`
+  const victim = `node-${n - 1}`
+  const mandelbrot = await import('../../../../examples/mandelbrot/index.ts')
+  const { compileTask } = await import('@webfabric/sdk')
+
+  console.log(`Web Fabric demo: a rendezvous (also the compute coordinator) and ${n} worker nodes, each its own process.`)
+  console.log(`${saboteur} is a saboteur: it returns wrong results. ${values['no-kill'] === true ? '' : `${victim} will be killed with SIGKILL mid-job.`}\n`)
+  const fabric = await startLocalFabric({ dir, nodes: n, intervalMs: 250, ttlMs: 2500, slots: 1, saboteurs: [saboteur], log: l => say(l) })
   const total = fabric.file.nodes.length
+  const coordinator = await connectNode(dir, 'rendezvous')
   try {
     // 1. membership converges
-    const first = await connectNode(dir, 'node-1')
     let view: MemberSummary[] = []
     for (let i = 0; i < 120; i++) {
-      view = await first.api.members()
+      view = await coordinator.api.members()
       if (view.length === total) break
       await sleep(250)
     }
-    console.log(`\n[${secs()}] membership: node-1 sees ${view.length}/${total} members`)
-    for (const m of view) console.log(`    ${m.peerId}  ${m.roles.join(',')}${m.self ? '  (self)' : ''}`)
+    say(`membership: the coordinator sees ${view.length}/${total} members`)
+    for (const m of view) console.log(`      ${m.peerId}  ${m.roles.join(',')}${m.self ? '  (self)' : ''}`)
 
-    // 2. pub-sub under capabilities
-    const subs = await Promise.all(fabric.file.nodes.filter(x => x.name !== 'node-1' && x.name !== 'rendezvous').map(async x => await connectNode(dir, x.name)))
-    const got = new Map<string, number>()
-    const cancels = await Promise.all(subs.map(async s => await s.api.subscribe('demo', () => { got.set(s.node.name, (got.get(s.node.name) ?? 0) + 1) })))
-    await sleep(1500) // let gossipsub meshes form
-    for (let i = 0; i < 5; i++) await first.api.publish('demo', `hello ${i} from node-1`)
-    for (let i = 0; i < 40 && [...got.values()].reduce((a, b) => a + b, 0) < 5 * subs.length; i++) await sleep(100)
-    console.log(`\n[${secs()}] pub-sub: node-1 published 5 messages on "demo" (capability-checked on every hop)`)
-    for (const s of subs) console.log(`    ${s.node.name} received ${got.get(s.node.name) ?? 0}/5`)
-    for (const c of cancels) await c.cancel().catch(() => {})
+    // 2. the task: AssemblyScript compiled to a metered, deterministic wasm module
+    const module = await compileTask(mandelbrot.TASK_SOURCE)
+    const { width, height, tileSize } = mandelbrot.DEMO
+    const inputs = mandelbrot.tiles(width, height, tileSize)
+    say(`compiled examples/mandelbrot (${module.byteLength} bytes of wasm); ${inputs.length} tiles of ${tileSize[0]}x${tileSize[1]} for a ${width}x${height} image`)
 
-    // 3. failure detection
-    const victim = fabric.file.nodes[fabric.file.nodes.length - 1]
-    process.kill(victim.pid, 'SIGKILL')
-    const killedAt = performance.now()
-    console.log(`\n[${secs()}] killed ${victim.name} (pid ${victim.pid}) with SIGKILL`)
-    let gone = false
-    for (let i = 0; i < 200 && !gone; i++) {
-      await sleep(100)
-      gone = !(await first.api.members()).some(m => m.peerId === victim.peerId)
+    // 3. the job, with a worker killed once a third of it is done
+    const victimEntry = fabric.file.nodes.find(x => x.name === victim)!
+    let killed = values['no-kill'] === true
+    let killedAt = 0
+    const tty = process.stdout.isTTY === true
+    let lastLine = 0
+    const started = performance.now()
+    say('running the job: every tile needs 2 matching results from different workers (the manifest\'s policy)')
+    const report = await coordinator.api.submitJob({ module, inputs, name: 'mandelbrot' }, (p: JobProgress) => {
+      if (!killed && p.done >= p.total / 3) {
+        killed = true
+        killedAt = performance.now()
+        try { process.kill(victimEntry.pid, 'SIGKILL') } catch {}
+        if (tty) process.stdout.write('\n')
+        say(`killed ${victim} (pid ${victimEntry.pid}) with SIGKILL; its tasks go to others`)
+      }
+      if (tty) process.stdout.write(`\r      ${progressLine(p, started)}`)
+      else if (performance.now() - lastLine > 1000 || p.done === p.total) { lastLine = performance.now(); console.log(`      ${progressLine(p, started)}`) }
+    })
+    if (tty) process.stdout.write('\n')
+    say(`job done: ${report.accepted}/${report.tasks.length} tiles accepted, ${report.failed} failed`)
+    console.log(`      ${report.executions} executions by workers + ${report.verifications} spot-check(s) on the coordinator = ${report.overhead.toFixed(2)} per tile`)
+
+    // 4. trust: every accepted tile must equal a local reference render
+    let wrong = 0
+    for (const t of report.tasks) {
+      if (t.state !== 'accepted' || t.output == null) continue
+      const expected = mandelbrot.renderTile(inputs[t.index])
+      if (Buffer.compare(Buffer.from(expected), Buffer.from(t.output)) !== 0) wrong++
     }
-    console.log(`[${secs()}] ${gone ? `${victim.name} left node-1's view after ${((performance.now() - killedAt) / 1000).toFixed(1)} s (TTL 2.5 s)` : `${victim.name} is still in the view`}`)
-    for (const s of subs) s.close()
-    first.close()
+    say(`checked every accepted tile against a local render: ${wrong === 0 ? 'all correct' : `${wrong} WRONG`}`)
+    const stats = await coordinator.api.stats()
+    console.log(`      saboteurs blacklisted by the coordinator: ${stats.coordinatorBlacklisted ?? 0}`)
+    if (killedAt > 0) {
+      let gone = false
+      for (let i = 0; i < 100 && !gone; i++) {
+        gone = !(await coordinator.api.members()).some(m => m.peerId === victimEntry.peerId)
+        if (!gone) await sleep(100)
+      }
+      console.log(`      ${victim} ${gone ? 'has left the membership view' : 'is still in the view'} (TTL 2.5 s)`)
+    }
+
+    // 5. the picture and the summary
+    await mkdir(outDir, { recursive: true })
+    const names = inputs.map((_, i) => `tile-${String(i).padStart(3, '0')}`)
+    const accepted = report.tasks.filter(t => t.output != null).map(t => ({ input: inputs[t.index], output: t.output! }))
+    await writeFile(join(outDir, 'mandelbrot.png'), mandelbrot.assemble(accepted))
+    const summary = await writeOutputs(join(outDir, 'tiles'), report, names)
+    await writeFile(join(outDir, 'summary.json'), `${JSON.stringify({ ...(summary as object), wrongTiles: wrong, blacklisted: stats.coordinatorBlacklisted ?? 0, killed: killedAt > 0 ? victim : null, saboteur }, null, 2)}\n`)
+    say(`wrote ${join(outDir, 'mandelbrot.png')} and ${join(outDir, 'summary.json')}`)
+
+    // 6. what a participant sees: receipts of everything its device ran
+    const honest = fabric.file.nodes.find(x => x.name === 'node-1')!
+    const participant = await connectNode(dir, honest.name)
+    const receipts = await participant.api.receipts({ job: report.job })
+    participant.close()
+    const acceptedReceipts = receipts.filter(r => r.accepted === true).length
+    say(`node-1 holds ${receipts.length} signed receipt(s) for this job, ${acceptedReceipts} countersigned as accepted (see \`webfabric receipts\`)`)
+
     console.log(`\ndone in ${secs()}.${values.keep === true ? ` The fabric keeps running; try \`webfabric ls --fabric ${dir}\`. Ctrl-C stops it.` : ''}`)
     if (values.keep === true) {
       await new Promise<void>(r => { process.once('SIGINT', r); process.once('SIGTERM', r) })
     }
-    return gone ? 0 : 1
+    return report.failed === 0 && wrong === 0 ? 0 : 1
   } finally {
+    coordinator.close()
     await fabric.stop()
     if (values.dir == null && values.keep !== true) await rm(dir, { recursive: true, force: true })
   }

@@ -10,6 +10,7 @@ const lazy = (load: () => Promise<Record<string, unknown>>, name: string): Comma
 const origin = async (): Promise<Record<string, unknown>> => await import('./origin.ts')
 const node = async (): Promise<Record<string, unknown>> => await import('./node.ts')
 const client = async (): Promise<Record<string, unknown>> => await import('./client.ts')
+const compute = async (): Promise<Record<string, unknown>> => await import('./compute.ts')
 
 export const commands: Record<string, Command> = {
   keygen: lazy(origin, 'keygen'),
@@ -23,5 +24,7 @@ export const commands: Record<string, Command> = {
   pub: lazy(client, 'pub'),
   sub: lazy(client, 'sub'),
   status: lazy(client, 'status'),
+  run: lazy(compute, 'run'),
+  receipts: lazy(compute, 'receipts'),
   demo: lazy(async () => await import('./demo.ts'), 'demo')
 }

@@ -15,13 +15,17 @@ export async function start (args: string[]): Promise<number> {
   --admin-port P       admin API port on 127.0.0.1 (default any free port)
   --allow-loopback     exempt 127.0.0.1 peers from inbound rate limits (local fabrics)
   --interval MS --ttl MS   membership timing
+  --slots N            sandbox domains lent to compute (default cores × the manifest's cpuShare)
+  --saboteur wrong     DEMOS AND TESTS ONLY: return corrupted results (a byzantine worker)
   --json               print events as JSON lines`
   const { values } = parse(args, {
     dir: { type: 'string' }, manifest: { type: 'string' }, credentials: { type: 'string', multiple: true },
     listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true },
     rendezvous: { type: 'boolean' }, roles: { type: 'string' }, 'admin-port': { type: 'string' },
-    'allow-loopback': { type: 'boolean' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' }
+    'allow-loopback': { type: 'boolean' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' },
+    slots: { type: 'string' }, saboteur: { type: 'string' }
   }, usage)
+  if (values.saboteur != null && values.saboteur !== 'wrong') throw new UsageError('--saboteur takes: wrong')
   if (values.dir == null || values.manifest == null || values.credentials == null) throw new UsageError(usage)
   const json = values.json === true
   const node = new FabricNode({
@@ -38,9 +42,11 @@ export async function start (args: string[]): Promise<number> {
       intervalMs: parseNumber(values.interval, '--interval', 10, 60000),
       ttlMs: parseNumber(values.ttl, '--ttl', 100, 3600000)
     },
+    compute: { slots: parseNumber(values.slots, '--slots', 1, 256), saboteur: values.saboteur },
     log: msg => console.error(`${new Date().toISOString()} ${msg}`)
   })
   await node.start()
+  if (values.saboteur != null) console.error(`WARNING: this node is a saboteur (--saboteur ${values.saboteur}): it returns wrong results on purpose`)
   const ready = { event: 'ready', peerId: node.peerId, did: node.did, roles: node.roles, addrs: node.addrs(), admin: node.adminUrl }
   console.log(json ? JSON.stringify(ready) : `node ${node.peerId} running (${node.roles.join(', ')})\n  did ${node.did}\n  ${node.addrs().join('\n  ')}\n  admin ${node.adminUrl}\nCtrl-C to stop.`)
   node.membership.addEventListener('join', e => { if (json) console.log(JSON.stringify({ event: 'join', ...(e as CustomEvent).detail })) })

@@ -1,0 +1,166 @@
+// Compute commands: `run` a task over the fabric and `receipts` of the work a
+// node ran. `run` compiles AssemblyScript for you, reads one input per file,
+// submits the job to the fabric's coordinator through its admin API, draws a
+// progress bar, and writes every output plus summary.json.
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { basename, extname, join, resolve } from 'node:path'
+import type { JobProgress, JobReport } from '@webfabric/runtime'
+import { UsageError, ago, out, parse, parseNumber, table } from '../cli-util.ts'
+import { connectNode, fabricDir } from '../fabric-file.ts'
+
+/** Read a task: a .wasm module as is, an AssemblyScript .ts compiled with the SDK's flags. */
+export async function loadTask (path: string): Promise<Uint8Array> {
+  const ext = extname(path)
+  if (ext === '.wasm') return new Uint8Array(await readFile(path))
+  if (ext === '.ts') {
+    const { compileTask } = await import('@webfabric/sdk')
+    return await compileTask(path)
+  }
+  throw new UsageError(`${path}: a task is a .wasm module or an AssemblyScript .ts file`)
+}
+
+/** Inputs in order: each FILE is one input; a DIR gives each regular file in it, sorted by name. */
+export async function loadInputs (paths: string[]): Promise<Array<{ name: string, bytes: Uint8Array }>> {
+  const inputs: Array<{ name: string, bytes: Uint8Array }> = []
+  for (const p of paths) {
+    const s = await stat(p).catch(() => { throw new UsageError(`input ${p} does not exist`) })
+    if (s.isDirectory()) {
+      const names = (await readdir(p, { withFileTypes: true })).filter(d => d.isFile()).map(d => d.name).sort()
+      if (names.length === 0) throw new UsageError(`input directory ${p} has no files`)
+      for (const n of names) inputs.push({ name: n, bytes: new Uint8Array(await readFile(join(p, n))) })
+    } else {
+      inputs.push({ name: basename(p), bytes: new Uint8Array(await readFile(p)) })
+    }
+  }
+  return inputs
+}
+
+/** A one-line progress bar for a terminal. */
+export function progressLine (p: JobProgress, startedMs: number): string {
+  const width = 30
+  const filled = p.total === 0 ? width : Math.round(width * p.done / p.total)
+  const secs = ((performance.now() - startedMs) / 1000).toFixed(1)
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} tasks  ${p.executions} executions  ${p.failed > 0 ? `${p.failed} failed  ` : ''}${secs}s`
+}
+
+/** The summary.json `run` writes: the job, and per task its input, outcome and where the output is. */
+export function summarize (report: JobReport, names: string[], outputs: Array<string | undefined>): unknown {
+  return {
+    job: report.job,
+    module: report.module,
+    accepted: report.accepted,
+    failed: report.failed,
+    executions: report.executions,
+    verifications: report.verifications,
+    overhead: Number(report.overhead.toFixed(3)),
+    wallMs: Math.round(report.wallMs),
+    tasks: report.tasks.map((t, i) => ({
+      task: t.task,
+      input: names[i],
+      state: t.state,
+      status: t.status,
+      message: t.message,
+      output: outputs[i],
+      outputCid: t.outputCid,
+      commitment: t.commitment,
+      fuel: t.fuel,
+      workers: t.workers,
+      verified: t.verified,
+      credibility: t.credibility,
+      reason: t.reason
+    }))
+  }
+}
+
+/** Write outputs (`<input name>.out`) and summary.json into `dir`; returns the summary. */
+export async function writeOutputs (dir: string, report: JobReport, names: string[]): Promise<unknown> {
+  await mkdir(dir, { recursive: true })
+  const files: Array<string | undefined> = []
+  for (const t of report.tasks) {
+    const name = names[t.index]
+    if (t.output == null) { files.push(undefined); continue }
+    const file = `${name}.out`
+    await writeFile(join(dir, file), t.output)
+    files.push(file)
+  }
+  const summary = summarize(report, names, files)
+  await writeFile(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+  return summary
+}
+
+export async function run (args: string[]): Promise<number> {
+  const usage = `webfabric run TASK --inputs DIR|FILE... [--replicas k] [--quorum q] [--fuel N] [--out DIR] [--json]
+  run TASK (a .wasm module, or AssemblyScript .ts compiled for you) once per input across the fabric;
+  each task is accepted when q of k independent workers agree (defaults: the manifest's policy)
+  --inputs P       an input file, or a directory whose files are inputs (repeatable; also positional after TASK)
+  --out DIR        where outputs (<input>.out) and summary.json go (default ./webfabric-out/<job>)
+  --fuel N         fuel limit of each execution (default 10^10)
+  --fabric D --node NAME   which fabric / coordinator node (default the rendezvous)`
+  const { values, positionals } = parse(args, {
+    inputs: { type: 'string', multiple: true }, replicas: { type: 'string' }, quorum: { type: 'string' }, fuel: { type: 'string' },
+    out: { type: 'string' }, json: { type: 'boolean' }, fabric: { type: 'string' }, node: { type: 'string' }
+  }, usage)
+  const [task, ...more] = positionals
+  const inputPaths = [...(values.inputs ?? []), ...more]
+  if (task == null || inputPaths.length === 0) throw new UsageError(usage)
+  const replicas = parseNumber(values.replicas, '--replicas', 1, 16)
+  const quorum = parseNumber(values.quorum, '--quorum', 1, 16)
+  if (replicas != null && quorum != null && quorum > replicas) throw new UsageError('--quorum cannot exceed --replicas')
+  const fuelLimit = parseNumber(values.fuel, '--fuel', 1, 2 ** 50)
+  const json = values.json === true
+
+  const module = await loadTask(resolve(task))
+  const inputs = await loadInputs(inputPaths.map(p => resolve(p)))
+  const { api, close, node } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
+  const started = performance.now()
+  const tty = process.stderr.isTTY === true && !json
+  let lastLine = 0
+  try {
+    if (!json) console.error(`running ${basename(task)} on ${inputs.length} input(s) through ${node.name}…`)
+    const report = await api.submitJob({
+      module,
+      inputs: inputs.map(i => i.bytes),
+      name: basename(task, extname(task)),
+      ...(replicas != null ? { replicas } : {}),
+      ...(quorum != null ? { quorum } : {}),
+      ...(fuelLimit != null ? { fuelLimit } : {})
+    }, (p: JobProgress) => {
+      if (json) return
+      if (tty) process.stderr.write(`\r${progressLine(p, started)}`)
+      else if (performance.now() - lastLine > 2000 || p.done === p.total) { lastLine = performance.now(); console.error(progressLine(p, started)) }
+    })
+    if (tty) process.stderr.write('\n')
+    const dir = resolve(values.out ?? join('webfabric-out', report.job))
+    const summary = await writeOutputs(dir, report, inputs.map(i => i.name))
+    out(json, { out: dir, ...(summary as object) }, () => [
+      `${report.accepted}/${report.tasks.length} tasks accepted${report.failed > 0 ? `, ${report.failed} failed` : ''} in ${(report.wallMs / 1000).toFixed(1)} s`,
+      `  executions ${report.executions} + ${report.verifications} spot-check(s) = ${report.overhead.toFixed(2)} per task`,
+      ...report.tasks.filter(t => t.state === 'failed').slice(0, 10).map(t => `  ${inputs[t.index].name}: failed (${t.reason})`),
+      ...report.tasks.filter(t => t.state === 'accepted' && t.status !== 'ok').slice(0, 10).map(t => `  ${inputs[t.index].name}: ${t.status}${t.message != null ? ` (${t.message})` : ''}`),
+      `  outputs and summary.json in ${dir}`
+    ].join('\n'))
+    return report.failed === 0 ? 0 : 1
+  } finally {
+    close()
+  }
+}
+
+export async function receipts (args: string[]): Promise<number> {
+  const usage = `webfabric receipts [--node NAME | --node-dir D] [--job JOB] [--limit N] [--json]
+  every execution this node ran for the fabric: what, for whom, fuel, time, and whether it was accepted`
+  const { values } = parse(args, {
+    fabric: { type: 'string' }, node: { type: 'string' }, 'node-dir': { type: 'string' }, job: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }
+  }, usage)
+  const limit = parseNumber(values.limit, '--limit', 1, 1e6)
+  const { api, close, node } = await connectNode(fabricDir(values.fabric), values.node, values['node-dir'])
+  try {
+    const list = await api.receipts({ ...(limit != null ? { limit } : {}), ...(values.job != null ? { job: values.job } : {}) })
+    const now = Date.now()
+    const state = (a: boolean | undefined): string => a == null ? 'pending' : a ? 'accepted' : 'rejected'
+    const rows = list.map(r => [ago(now - r.at), r.job, r.task, r.status, String(r.fuel), `${r.wallMs}ms`, state(r.accepted), `…${r.coordinator.slice(-8)}`])
+    out(values.json === true, list, () => `${list.length} receipt(s) on ${node.name}\n${table(['WHEN', 'JOB', 'TASK', 'STATUS', 'FUEL', 'WALL', 'RESULT', 'COORDINATOR'], rows)}`)
+  } finally {
+    close()
+  }
+  return 0
+}

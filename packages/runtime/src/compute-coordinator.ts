@@ -1,0 +1,522 @@
+// The coordinator side of compute: drives the Scheduler core with libp2p
+// streams and real timers. It takes jobs (a module and many inputs), keeps
+// their bytes by CID, feeds the scheduler the membership view of compute
+// workers, sends assignments over one long-lived stream per worker, checks
+// every result (output bytes against their CID, the receipt's signature and
+// fields against the frame), executes spot-checks in its own sandbox pool,
+// countersigns the receipts of the results it accepted, and reports progress.
+import type { Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import {
+  type Receipt,
+  type ReputationSnapshot,
+  type SandboxPool,
+  Scheduler,
+  type SchedulerEffect,
+  type SchedulerInput,
+  type SchedulerStats,
+  type WorkerInfo,
+  acceptReceipt,
+  decodeReceipt,
+  encodeAcceptance,
+  encodeReceipt,
+  loadModule,
+  verifyReceipt
+} from '@webfabric/compute'
+import { type Identity, MalformedError } from '@webfabric/protocol'
+import { rawCid } from './compute-worker.ts'
+import {
+  COMPUTE_PROTOCOL,
+  MAX_FUEL,
+  MAX_INPUT_BYTES,
+  MAX_MODULE_BYTES,
+  MAX_OUTPUT_BYTES,
+  type ResultFrame,
+  type RunFrame,
+  type WorkerFrame,
+  decodeWorkerFrame,
+  encodeFrame
+} from './compute-wire.ts'
+import { FRAME_TIMEOUT_MS } from './constants.ts'
+import type { Host } from './host.ts'
+import type { MemberView } from './membership-service.ts'
+import { didOfPeer } from './peer-identity.ts'
+
+/** What `submit` takes: one module, one input per task. */
+export interface JobSpec {
+  module: Uint8Array
+  inputs: Uint8Array[]
+  /** fuel limit of each execution (default 10^10) */
+  fuelLimit?: number
+  /** replicas k and quorum q (defaults: the manifest's redundancy policy) */
+  replicas?: number
+  quorum?: number
+  /** base deadline of one execution, ms */
+  timeoutMs?: number
+  /** human name for logs and receipts' job ids */
+  name?: string
+}
+
+/** One task's outcome in a job report. */
+export interface TaskReport {
+  task: string
+  index: number
+  state: 'accepted' | 'failed'
+  /** the VM's status of the accepted execution (ok, trap, abort, out-of-fuel, output-limit) */
+  status?: string
+  message?: string
+  output?: Uint8Array
+  outputCid?: string
+  commitment?: string
+  fuel?: number
+  workers?: string[]
+  verified?: boolean
+  credibility?: number
+  reason?: string
+}
+
+/** Progress of a job, as reported to `onProgress`. */
+export interface JobProgress { job: string, done: number, total: number, accepted: number, failed: number, executions: number }
+
+/** What `submit` resolves to. */
+export interface JobReport {
+  job: string
+  module: string
+  tasks: TaskReport[]
+  accepted: number
+  failed: number
+  /** executions by workers, local verifications, and executions per task */
+  executions: number
+  verifications: number
+  overhead: number
+  wallMs: number
+}
+
+/** Options of {@link ComputeCoordinator}. */
+export interface ComputeCoordinatorInit {
+  identity: Identity
+  /** the origin's `compute/assign` capability for this node (encoded) */
+  credential: Uint8Array
+  /** where spot-checks run */
+  pool: () => SandboxPool
+  replicas: number
+  quorum: number
+  seed?: number
+  reputation?: ReputationSnapshot
+  /** called after reputations change (to persist them) */
+  onReputation?: (r: ReputationSnapshot) => void
+  log?: (msg: string) => void
+}
+
+/** Thrown by submit for a job it refuses. */
+export class JobRefusedError extends Error {
+  static name = 'JobRefusedError'
+  constructor (message = 'the job was refused', options?: ErrorOptions) { super(message, options); this.name = 'JobRefusedError' }
+}
+
+interface Assignment { id: string, job: string, task: string, worker: string, frame?: ResultFrame, receipt?: Receipt }
+interface JobState {
+  id: string
+  spec: JobSpec
+  moduleCid: string
+  inputs: string[]
+  results: Map<string, TaskReport>
+  onProgress?: (p: JobProgress) => void
+  done: PromiseWithResolvers<JobReport>
+  started: number
+  executions: number
+  verifications: number
+}
+interface WorkerLink {
+  peer: string
+  stream?: Stream
+  lp?: LengthPrefixedStream<Stream>
+  opening?: Promise<void>
+  sentCredential: boolean
+  writes: Promise<void>
+  pending: Set<string>
+}
+
+const DEFAULT_FUEL = 1e10
+const MAX_TASKS = 100_000
+
+/** Coordinates jobs over the fabric's compute workers. */
+export class ComputeCoordinator {
+  private readonly host: Host
+  private readonly init: ComputeCoordinatorInit
+  private readonly scheduler: Scheduler
+  private readonly blobs = new Map<string, Uint8Array>()
+  private readonly outputs = new Map<string, Uint8Array>()
+  private readonly jobs = new Map<string, JobState>()
+  private readonly assignments = new Map<string, Assignment>()
+  private readonly links = new Map<string, WorkerLink>()
+  private timer?: ReturnType<typeof setTimeout>
+  private timerAt = Infinity
+  private members: MemberView[] = []
+  private nextJob = 1
+  private running = true
+
+  constructor (host: Host, init: ComputeCoordinatorInit) {
+    this.host = host
+    this.init = init
+    this.scheduler = new Scheduler({
+      self: host.peerId.toString(),
+      seed: init.seed ?? (Math.random() * 2 ** 31) | 0,
+      replicas: init.replicas,
+      quorum: init.quorum,
+      reputation: init.reputation
+    })
+  }
+
+  /** Scheduler counters. */
+  stats (): SchedulerStats { return this.scheduler.stats() }
+  reputation (): ReputationSnapshot { return this.scheduler.reputation() }
+
+  /** The current membership view (the driver calls this on every change). */
+  setMembers (view: MemberView[]): void {
+    this.members = view
+    const workers: WorkerInfo[] = view
+      .filter(m => !m.self && m.roles.includes('compute'))
+      .map(m => ({
+        peer: m.peerId,
+        roles: m.roles,
+        capacity: Math.max(0, Math.min(256, Math.floor(m.capacity.slots ?? m.capacity.cpus ?? 1))),
+        load: Math.max(0, Math.min(1, m.load.cpu ?? 0))
+      }))
+    this.step({ type: 'members', now: Date.now(), members: workers })
+  }
+
+  /** Run a job to completion; resolves with every task's outcome. */
+  async submit (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport> {
+    if (!this.running) throw new JobRefusedError('the coordinator is stopped')
+    if (!(spec.module instanceof Uint8Array) || spec.module.byteLength === 0 || spec.module.byteLength > MAX_MODULE_BYTES) {
+      throw new JobRefusedError(`the module must be 1..${MAX_MODULE_BYTES} bytes of wasm`)
+    }
+    if (!Array.isArray(spec.inputs) || spec.inputs.length === 0 || spec.inputs.length > MAX_TASKS) throw new JobRefusedError(`a job has 1..${MAX_TASKS} inputs`)
+    spec.inputs.forEach((input, i) => {
+      if (!(input instanceof Uint8Array)) throw new JobRefusedError(`input ${i} is not bytes`)
+      if (input.byteLength > MAX_INPUT_BYTES) throw new JobRefusedError(`input ${i} is ${input.byteLength} bytes; the most a task takes is ${MAX_INPUT_BYTES} (split it into more tasks)`)
+    })
+    const fuelLimit = spec.fuelLimit ?? DEFAULT_FUEL
+    if (!Number.isSafeInteger(fuelLimit) || fuelLimit < 1 || fuelLimit > MAX_FUEL) throw new JobRefusedError(`fuelLimit must be an integer from 1 to ${MAX_FUEL}`)
+
+    // a module no worker could load is the submitter's mistake: say so now, by the VM's own error
+    try {
+      await loadModule(spec.module, { profile: 'task' })
+    } catch (err) {
+      throw new JobRefusedError(`the module cannot run as a task: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
+    }
+    const moduleCid = await rawCid(spec.module)
+    this.blobs.set(moduleCid, spec.module)
+    const inputs: string[] = []
+    for (const input of spec.inputs) {
+      const cid = await rawCid(input)
+      this.blobs.set(cid, input)
+      inputs.push(cid)
+    }
+    const id = `${(spec.name ?? 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
+    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0 }
+    this.jobs.set(id, job)
+    this.setMembers(this.members)
+    try {
+      this.step({
+        type: 'submit',
+        now: Date.now(),
+        job: {
+          id,
+          tasks: inputs.map((input, i) => ({ id: `t${i}`, module: moduleCid, input, fuelLimit })),
+          ...(spec.replicas != null ? { replicas: spec.replicas } : {}),
+          ...(spec.quorum != null ? { quorum: spec.quorum } : {}),
+          ...(spec.timeoutMs != null ? { timeoutMs: spec.timeoutMs } : {})
+        }
+      }, true)
+    } catch (err) {
+      this.jobs.delete(id)
+      throw new JobRefusedError(`the scheduler refused the job: ${(err as Error).message}`, { cause: err })
+    }
+    return await job.done.promise
+  }
+
+  stop (): void {
+    this.running = false
+    clearTimeout(this.timer)
+    for (const link of this.links.values()) link.stream?.abort(new Error('coordinator stopped'))
+    this.links.clear()
+    for (const job of this.jobs.values()) job.done.reject(new JobRefusedError('the coordinator stopped before the job finished'))
+    this.jobs.clear()
+  }
+
+  // -- the scheduler loop ---------------------------------------------------
+
+  private step (input: SchedulerInput, rethrow = false): void {
+    let effects: SchedulerEffect[]
+    try {
+      effects = this.scheduler.step(input)
+    } catch (err) {
+      if (rethrow) throw err
+      this.init.log?.(`scheduler refused ${input.type}: ${(err as Error).message}`)
+      return
+    }
+    for (const e of effects) this.apply(e)
+  }
+
+  private apply (e: SchedulerEffect): void {
+    switch (e.type) {
+      case 'assign': {
+        this.assignments.set(e.assignment, { id: e.assignment, job: e.job, task: e.task, worker: e.worker })
+        void this.send(e.worker, e.assignment, e.job, e.task, e.module, e.input, e.fuelLimit)
+        break
+      }
+      case 'verify-locally':
+        void this.verifyLocally(e.assignment, e.job, e.module, e.input, e.fuelLimit)
+        break
+      case 'cancel':
+        this.assignments.delete(e.assignment)
+        break
+      case 'accepted': {
+        const job = this.jobs.get(e.job)
+        if (job == null) break
+        const mine = [...this.assignments.values()].find(a => a.job === e.job && a.task === e.task && a.frame?.cm === e.commitment)
+        job.results.set(e.task, {
+          task: e.task,
+          index: Number(e.task.slice(1)),
+          state: 'accepted',
+          status: mine?.frame?.st ?? this.localStatus.get(`${e.job} ${e.task}`),
+          message: mine?.frame?.msg,
+          output: this.outputs.get(e.output),
+          outputCid: e.output,
+          commitment: e.commitment,
+          fuel: e.fuel,
+          workers: e.workers,
+          verified: e.verified,
+          credibility: e.credibility
+        })
+        void this.countersign(e.job, e.task, e.commitment)
+        break
+      }
+      case 'rejected': {
+        const a = this.assignments.get(e.assignment)
+        if (a?.receipt != null) void this.sendAcceptance(a, false)
+        break
+      }
+      case 'reopened':
+        this.jobs.get(e.job)?.results.delete(e.task)
+        break
+      case 'blacklisted':
+        this.init.log?.(`worker ${e.worker} returned a wrong result for ${e.job}/${e.task}: blacklisted for this origin`)
+        this.init.onReputation?.(this.scheduler.reputation())
+        break
+      case 'task-failed': {
+        const job = this.jobs.get(e.job)
+        job?.results.set(e.task, { task: e.task, index: Number(e.task.slice(1)), state: 'failed', reason: e.reason })
+        break
+      }
+      case 'progress': {
+        const job = this.jobs.get(e.job)
+        if (job == null) break
+        const accepted = [...job.results.values()].filter(r => r.state === 'accepted').length
+        job.onProgress?.({ job: e.job, done: e.done, total: e.total, accepted, failed: e.done - accepted, executions: job.executions })
+        break
+      }
+      case 'job-done':
+        this.finish(e.job)
+        break
+      case 'timer':
+        this.arm(e.at)
+        break
+    }
+  }
+
+  private arm (at: number): void {
+    if (at >= this.timerAt && this.timer != null) return
+    clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      this.step({ type: 'tick', now: Date.now() })
+    }, Math.max(0, at - Date.now()))
+  }
+
+  private finish (jobId: string): void {
+    const job = this.jobs.get(jobId)
+    if (job == null) return
+    const tasks = job.inputs.map((_, i) => job.results.get(`t${i}`) ?? { task: `t${i}`, index: i, state: 'failed' as const, reason: 'unknown' })
+    const accepted = tasks.filter(t => t.state === 'accepted').length
+    this.init.onReputation?.(this.scheduler.reputation())
+    job.done.resolve({
+      job: jobId,
+      module: job.moduleCid,
+      tasks,
+      accepted,
+      failed: tasks.length - accepted,
+      executions: job.executions,
+      verifications: job.verifications,
+      overhead: (job.executions + job.verifications) / tasks.length,
+      wallMs: performance.now() - job.started
+    })
+    // forget the job's bytes and bookkeeping; reputations stay
+    this.jobs.delete(jobId)
+    for (const [id, a] of this.assignments) if (a.job === jobId) this.assignments.delete(id)
+    for (const t of tasks) if (t.outputCid != null) this.outputs.delete(t.outputCid)
+    const stillUsed = new Set([...this.jobs.values()].flatMap(j => [j.moduleCid, ...j.inputs]))
+    for (const cid of [job.moduleCid, ...job.inputs]) if (!stillUsed.has(cid)) this.blobs.delete(cid)
+    for (const key of this.localStatus.keys()) if (key.startsWith(`${jobId} `)) this.localStatus.delete(key)
+    this.step({ type: 'cancel-job', now: Date.now(), job: jobId })
+  }
+
+  // -- spot-checks on our own pool -------------------------------------------
+
+  private readonly localStatus = new Map<string, string>()
+
+  private async verifyLocally (assignment: string, jobId: string, module: string, input: string, fuelLimit: number): Promise<void> {
+    const self = this.host.peerId.toString()
+    const job = this.jobs.get(jobId)
+    const mb = this.blobs.get(module)
+    const ib = this.blobs.get(input)
+    if (job == null || mb == null || ib == null) { this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: 'bytes gone' }); return }
+    job.verifications++
+    try {
+      const r = await this.init.pool().run({ module: mb, input: ib, fuelLimit })
+      this.outputs.set(r.outputCid, r.output)
+      const task = [...this.assignments.values()].find(a => a.id === assignment)?.task
+      if (task != null) this.localStatus.set(`${jobId} ${task}`, r.status)
+      this.step({ type: 'result', now: Date.now(), assignment, worker: self, commitment: r.commitment, output: r.outputCid, fuel: r.fuel })
+    } catch (err) {
+      this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: (err as Error).message })
+    }
+  }
+
+  // -- talking to workers ----------------------------------------------------
+
+  private async send (worker: string, assignment: string, jobId: string, task: string, module: string, input: string, fuelLimit: number, withModule = false): Promise<void> {
+    const mb = this.blobs.get(module)
+    const ib = this.blobs.get(input)
+    if (mb == null || ib == null) { this.fail(assignment, worker, 'the job\'s bytes are gone'); return }
+    const job = this.jobs.get(jobId)
+    if (job != null) job.executions++
+    try {
+      const link = await this.link(worker)
+      link.pending.add(assignment)
+      const frame: RunFrame = { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib, f: fuelLimit }
+      if (withModule) frame.mb = mb
+      await this.write(link, frame)
+    } catch (err) {
+      this.fail(assignment, worker, `could not reach the worker: ${(err as Error).message}`)
+    }
+  }
+
+  private fail (assignment: string, worker: string, reason: string): void {
+    if (!this.assignments.has(assignment)) return
+    this.step({ type: 'failed', now: Date.now(), assignment, worker, reason })
+  }
+
+  private async link (peer: string): Promise<WorkerLink> {
+    let link = this.links.get(peer)
+    if (link == null) {
+      link = { peer, sentCredential: false, writes: Promise.resolve(), pending: new Set() }
+      this.links.set(peer, link)
+    }
+    if (link.lp == null) {
+      link.opening ??= this.open(link).finally(() => { link.opening = undefined })
+      await link.opening
+    }
+    return link
+  }
+
+  private async open (link: WorkerLink): Promise<void> {
+    const stream = await this.host.dialProtocol(peerIdFromString(link.peer), COMPUTE_PROTOCOL, { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })
+    link.stream = stream
+    link.lp = lpStream(stream, { maxDataLength: MAX_OUTPUT_BYTES + 64 * 1024 })
+    link.sentCredential = false
+    void this.readLoop(link, link.lp, stream)
+  }
+
+  private async write (link: WorkerLink, frame: RunFrame | { k: 'accept', ac: Uint8Array, r: Uint8Array, c?: Uint8Array }): Promise<void> {
+    const next = link.writes.then(async () => {
+      if (link.lp == null) throw new Error('stream closed')
+      if (!link.sentCredential) frame.c = this.init.credential
+      await link.lp.write(encodeFrame(frame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
+      link.sentCredential = true
+    })
+    link.writes = next.catch(() => {})
+    await next
+  }
+
+  private async readLoop (link: WorkerLink, lp: LengthPrefixedStream<Stream>, stream: Stream): Promise<void> {
+    try {
+      for (;;) {
+        const data = await lp.read()
+        const frame = decodeWorkerFrame(data.subarray())
+        void this.onFrame(link, frame)
+      }
+    } catch (err) {
+      if (link.stream === stream) {
+        link.stream = undefined
+        link.lp = undefined
+        stream.abort(err as Error)
+        // everything in flight on this stream is lost: the scheduler reassigns it
+        for (const a of link.pending) this.fail(a, link.peer, `stream to the worker closed: ${(err as Error).message}`)
+        link.pending.clear()
+      }
+    }
+  }
+
+  private async onFrame (link: WorkerLink, f: WorkerFrame): Promise<void> {
+    const a = this.assignments.get(f.a)
+    if (a == null || a.worker !== link.peer) return // late, cancelled, or not theirs
+    if (f.k === 'need-module') {
+      const job = this.jobs.get(a.job)
+      if (job == null) return
+      if (job.executions > 0) job.executions--
+      link.pending.delete(f.a)
+      void this.send(link.peer, a.id, a.job, a.task, job.moduleCid, job.inputs[Number(a.task.slice(1))], job.spec.fuelLimit ?? DEFAULT_FUEL, true)
+      return
+    }
+    link.pending.delete(f.a)
+    if (f.k === 'error') {
+      this.fail(a.id, link.peer, `${f.name}: ${f.message}`)
+      return
+    }
+    // a result: its output must hash to the CID it claims and its receipt must be the worker's,
+    // about this very result; anything else is a lie and is voted as one
+    let commitment = f.cm
+    try {
+      const receipt = decodeReceipt(f.rc)
+      const body = await verifyReceipt(receipt)
+      if (body.worker !== didOfPeer(link.peer) || body.assignment !== a.id || body.commitment !== f.cm || body.output !== f.oc ||
+        body.fuel !== f.fuel || body.status !== f.st || body.coordinator !== this.init.identity.did) {
+        throw new MalformedError('the receipt does not describe this result', { field: 'rc' })
+      }
+      if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
+      a.receipt = receipt
+      this.outputs.set(f.oc, f.o)
+    } catch (err) {
+      this.init.log?.(`result for ${a.job}/${a.task} from ${link.peer} is invalid: ${(err as Error).message}`)
+      commitment = `invalid:${a.id}`
+    }
+    a.frame = f
+    this.step({ type: 'result', now: Date.now(), assignment: a.id, worker: link.peer, commitment, output: f.oc, fuel: f.fuel })
+  }
+
+  private async countersign (jobId: string, task: string, commitment: string): Promise<void> {
+    for (const a of this.assignments.values()) {
+      if (a.job !== jobId || a.task !== task || a.receipt == null) continue
+      await this.sendAcceptance(a, a.frame?.cm === commitment)
+    }
+  }
+
+  private async sendAcceptance (a: Assignment, accepted: boolean): Promise<void> {
+    const receipt = a.receipt
+    if (receipt == null) return
+    a.receipt = undefined // countersign once
+    try {
+      const acceptance = await acceptReceipt(this.init.identity, receipt, accepted, Date.now())
+      const link = await this.link(a.worker)
+      await this.write(link, { k: 'accept', ac: encodeAcceptance(acceptance), r: encodeReceipt(receipt) })
+    } catch (err) {
+      this.init.log?.(`could not countersign ${a.job}/${a.task} for ${a.worker}: ${(err as Error).message}`)
+    }
+  }
+}

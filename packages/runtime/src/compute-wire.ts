@@ -1,0 +1,154 @@
+// Frames of the compute protocol (/webfabric/compute/1.0.0). A coordinator
+// keeps one long-lived stream per worker; it sends `run` frames (the first
+// one carries its capability) and `accept` frames (countersigned receipts);
+// the worker answers each run with `result`, `need-module` or `error`, in any
+// order. Every frame is DAG-CBOR, size-limited, and shape-checked here before
+// anything else looks at it.
+import { MalformedError, decode, encode } from '@webfabric/protocol'
+
+/** The compute protocol id. */
+export const COMPUTE_PROTOCOL = '/webfabric/compute/1.0.0'
+/** Largest module a task may name. */
+export const MAX_MODULE_BYTES = 8 * 1024 * 1024
+/** Largest task input carried inline. */
+export const MAX_INPUT_BYTES = 8 * 1024 * 1024
+/** Largest task output carried back. */
+export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+/** Largest compute frame: a module and an input (or an output) plus framing. */
+export const MAX_COMPUTE_FRAME = MAX_MODULE_BYTES + MAX_INPUT_BYTES + 64 * 1024
+/** Most fuel any single task may ask for. */
+export const MAX_FUEL = 2 ** 50
+
+/** What the coordinator's capability must grant (issued by the origin). */
+export const COMPUTE_ASSIGN_NEED = { resource: 'fabric/compute', ability: 'compute/assign' }
+
+/** coordinator → worker: run a task. */
+export interface RunFrame {
+  k: 'run'
+  /** the coordinator's capability (first frame of a stream only) */
+  c?: Uint8Array
+  /** assignment id (unique per coordinator), job id, task id */
+  a: string
+  j: string
+  t: string
+  /** module CID, and its bytes when the coordinator thinks the worker lacks them */
+  m: string
+  mb?: Uint8Array
+  /** input bytes */
+  i: Uint8Array
+  /** fuel limit */
+  f: number
+  /** PRNG seed (default: derived from module and input) */
+  s?: Uint8Array
+}
+
+/** coordinator → worker: the countersignature of a receipt (encoded Acceptance). */
+export interface AcceptFrame { k: 'accept', c?: Uint8Array, ac: Uint8Array, r: Uint8Array }
+
+/** worker → coordinator: an execution's result and the worker's signed receipt. */
+export interface ResultFrame {
+  k: 'result'
+  a: string
+  /** status, fuel, commitment and CIDs (the output travels in `o`) */
+  st: string
+  msg?: string
+  fuel: number
+  cm: string
+  oc: string
+  o: Uint8Array
+  /** encoded Receipt */
+  rc: Uint8Array
+  ms: number
+}
+
+/** worker → coordinator: send the module bytes (it is not cached here). */
+export interface NeedModuleFrame { k: 'need-module', a: string, m: string }
+
+/** worker → coordinator: this assignment failed for a reason that is not a result (busy, no lease, crash, watchdog). */
+export interface ErrorFrame { k: 'error', a: string, name: string, message: string }
+
+export type CoordinatorFrame = RunFrame | AcceptFrame
+export type WorkerFrame = ResultFrame | NeedModuleFrame | ErrorFrame
+
+const MAX_ID = 128
+const MAX_TEXT = 1024
+
+function str (x: unknown, field: string, max = MAX_ID): string {
+  if (typeof x !== 'string' || x.length === 0 || x.length > max) throw new MalformedError(`compute frame field ${field} must be a string of 1..${max} characters`, { field })
+  return x
+}
+
+function bytes (x: unknown, field: string, max: number): Uint8Array {
+  if (!(x instanceof Uint8Array) || x.byteLength > max) throw new MalformedError(`compute frame field ${field} must be at most ${max} bytes`, { field })
+  return x
+}
+
+function int (x: unknown, field: string, max: number): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw new MalformedError(`compute frame field ${field} must be an integer from 0 to ${max}`, { field })
+  return x
+}
+
+function map (x: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (x == null || typeof x !== 'object' || Array.isArray(x) || x instanceof Uint8Array) throw new MalformedError('a compute frame is a map', { field: 'frame' })
+  for (const key of Object.keys(x)) if (!allowed.includes(key)) throw new MalformedError(`unknown compute frame field ${key}`, { field: key })
+  return x as Record<string, unknown>
+}
+
+/** Decode and shape-check a frame a worker received; throws MalformedError. */
+export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
+  const x = decode(data, { maxBytes: MAX_COMPUTE_FRAME }) as { k?: unknown }
+  if (x?.k === 'run') {
+    const f = map(x, ['k', 'c', 'a', 'j', 't', 'm', 'mb', 'i', 'f', 's'])
+    const run: RunFrame = { k: 'run', a: str(f.a, 'a'), j: str(f.j, 'j'), t: str(f.t, 't'), m: str(f.m, 'm'), i: bytes(f.i, 'i', MAX_INPUT_BYTES), f: int(f.f, 'f', MAX_FUEL) }
+    if (f.c !== undefined) run.c = bytes(f.c, 'c', 16 * 1024)
+    if (f.mb !== undefined) run.mb = bytes(f.mb, 'mb', MAX_MODULE_BYTES)
+    if (f.s !== undefined) run.s = bytes(f.s, 's', 64)
+    return run
+  }
+  if (x?.k === 'accept') {
+    const f = map(x, ['k', 'c', 'ac', 'r'])
+    const acc: AcceptFrame = { k: 'accept', ac: bytes(f.ac, 'ac', 4096), r: bytes(f.r, 'r', 4096) }
+    if (f.c !== undefined) acc.c = bytes(f.c, 'c', 16 * 1024)
+    return acc
+  }
+  throw new MalformedError('a compute frame to a worker is a run or an accept', { field: 'k' })
+}
+
+/** Decode and shape-check a frame a coordinator received; throws MalformedError. */
+export function decodeWorkerFrame (data: Uint8Array): WorkerFrame {
+  const x = decode(data, { maxBytes: MAX_OUTPUT_BYTES + 64 * 1024 }) as { k?: unknown }
+  switch (x?.k) {
+    case 'result': {
+      const f = map(x, ['k', 'a', 'st', 'msg', 'fuel', 'cm', 'oc', 'o', 'rc', 'ms'])
+      const r: ResultFrame = {
+        k: 'result',
+        a: str(f.a, 'a'),
+        st: str(f.st, 'st', 32),
+        fuel: int(f.fuel, 'fuel', MAX_FUEL),
+        cm: str(f.cm, 'cm', 256),
+        oc: str(f.oc, 'oc', 256),
+        o: bytes(f.o, 'o', MAX_OUTPUT_BYTES),
+        rc: bytes(f.rc, 'rc', 4096),
+        ms: int(f.ms, 'ms', 2 ** 40)
+      }
+      if (f.msg !== undefined) r.msg = str(f.msg, 'msg', MAX_TEXT)
+      return r
+    }
+    case 'need-module': {
+      const f = map(x, ['k', 'a', 'm'])
+      return { k: 'need-module', a: str(f.a, 'a'), m: str(f.m, 'm') }
+    }
+    case 'error': {
+      const f = map(x, ['k', 'a', 'name', 'message'])
+      return { k: 'error', a: str(f.a, 'a'), name: str(f.name, 'name'), message: str(f.message, 'message', MAX_TEXT) }
+    }
+  }
+  throw new MalformedError('a compute frame to a coordinator is a result, need-module or error', { field: 'k' })
+}
+
+/** Encode any compute frame (fields left undefined are omitted). */
+export function encodeFrame (frame: CoordinatorFrame | WorkerFrame): Uint8Array {
+  const clean: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(frame)) if (v !== undefined) clean[k] = v
+  return encode(clean)
+}

@@ -1,0 +1,257 @@
+// The worker side of compute: serves /webfabric/compute/1.0.0 for
+// coordinators that hold the origin's `compute/assign` capability, while this
+// node's compute lease to the origin is in force. Each run executes in the
+// node's sandbox pool; each result goes back with a receipt signed by this
+// node and recorded in its receipt log; countersignatures that come back are
+// recorded beside them. Modules are cached by CID in memory and on disk.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import {
+  type DomainResult,
+  type SandboxPool,
+  decodeAcceptance,
+  decodeReceipt,
+  encodeReceipt,
+  rawCid as vmRawCid,
+  receiptCid,
+  signReceipt,
+  verifyAcceptance
+} from '@webfabric/compute'
+import type { Identity } from '@webfabric/protocol'
+import {
+  COMPUTE_ASSIGN_NEED,
+  COMPUTE_PROTOCOL,
+  MAX_COMPUTE_FRAME,
+  type AcceptFrame,
+  type RunFrame,
+  type WorkerFrame,
+  decodeCoordinatorFrame,
+  encodeFrame
+} from './compute-wire.ts'
+import { FRAME_TIMEOUT_MS } from './constants.ts'
+import type { CredentialVerifier } from './credentials.ts'
+import { disconnect } from './guard.ts'
+import type { Host } from './host.ts'
+import { didOfPeer } from './peer-identity.ts'
+import type { ReceiptLog } from './receipt-log.ts'
+import { isTransportFailure } from './stream-errors.ts'
+
+/** Options of {@link ComputeWorker}. */
+export interface ComputeWorkerInit {
+  identity: Identity
+  origin: string
+  verifier: CredentialVerifier
+  pool: SandboxPool
+  receipts: ReceiptLog
+  /** where modules are cached on disk */
+  moduleDir: string
+  /** the compute lease in force (undefined: none, refuse work) */
+  lease: () => { id: string } | undefined
+  /** runs waiting or running before new ones are refused as busy (default 4 per domain) */
+  maxQueue?: number
+  /**
+   * Demonstrations and tests of byzantine tolerance only: this worker lies. 'wrong' returns a
+   * corrupted output (with a matching CID and a fresh commitment) in every result.
+   */
+  saboteur?: 'wrong'
+  log?: (msg: string) => void
+}
+
+/** CID string (v1, raw, sha2-256) of a module's, an input's or an output's bytes: the VM's. */
+export async function rawCid (bytes: Uint8Array): Promise<string> {
+  return (await vmRawCid(bytes)).toString()
+}
+
+/** A lie that looks well-formed: a flipped output byte, its true CID, and a commitment no honest run has. */
+async function corrupt (r: DomainResult): Promise<DomainResult> {
+  const output = r.output.byteLength === 0 ? new Uint8Array(1) : new Uint8Array(r.output)
+  output[0] ^= 0xff
+  const outputCid = await rawCid(output)
+  return { ...r, status: 'ok', output, outputCid, commitment: await rawCid(new TextEncoder().encode(`${r.commitment} ${outputCid}`)) }
+}
+
+const MODULE_CACHE_BYTES = 64 * 1024 * 1024
+const STREAM_IDLE_MS = 10 * 60_000
+
+/** Serves compute assignments on this node. */
+export class ComputeWorker {
+  private readonly host: Host
+  private readonly init: ComputeWorkerInit
+  private readonly modules = new Map<string, Uint8Array>()
+  private moduleBytes = 0
+  private inFlight = 0
+  private running = false
+  /** executions finished with a result */
+  runs = 0
+  /** frames or streams refused (bad shape, capability, no lease) */
+  refused = 0
+
+  constructor (host: Host, init: ComputeWorkerInit) {
+    this.host = host
+    this.init = init
+  }
+
+  get load (): number { return this.inFlight }
+
+  async start (): Promise<void> {
+    await mkdir(this.init.moduleDir, { recursive: true })
+    await this.host.handle(COMPUTE_PROTOCOL, (stream, conn) => { void this.onStream(stream, conn) }, { maxInboundStreams: 16 })
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.init.pool.abortAll()
+    await this.host.unhandle(COMPUTE_PROTOCOL)
+  }
+
+  private async onStream (stream: Stream, conn: Connection): Promise<void> {
+    const from = conn.remotePeer.toString()
+    const lp = lpStream(stream, { maxDataLength: MAX_COMPUTE_FRAME })
+    let credential: Uint8Array | undefined
+    let writes: Promise<void> = Promise.resolve()
+    const reply = (frame: WorkerFrame): void => {
+      writes = writes.then(async () => { await lp.write(encodeFrame(frame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) }) })
+        .catch(err => { this.init.log?.(`compute reply to ${from} failed: ${(err as Error).message}`) })
+    }
+    try {
+      for (;;) {
+        const signal = AbortSignal.timeout(credential == null ? FRAME_TIMEOUT_MS : STREAM_IDLE_MS)
+        let data: Awaited<ReturnType<typeof lp.read>>
+        try {
+          data = await lp.read({ signal })
+        } catch (err) {
+          if (credential != null && ((err as Error).name === 'UnexpectedEOFError' || signal.aborted)) { stream.abort(new Error('closed')); return }
+          throw err
+        }
+        const frame = decodeCoordinatorFrame(data.subarray())
+        if (frame.c !== undefined) credential = frame.c
+        if (credential == null) throw new TypeError('the first compute frame on a stream must carry the coordinator\'s capability')
+        // re-checked on every frame: cached, and a revocation takes effect mid-stream
+        await this.init.verifier.check(from, credential, COMPUTE_ASSIGN_NEED)
+        if (frame.k === 'run') void this.run(from, frame, reply)
+        else void this.accept(from, frame)
+      }
+    } catch (err) {
+      if (isTransportFailure(err)) { stream.abort(err as Error); return }
+      this.refused++
+      this.init.log?.(`refused a compute frame from ${from} and disconnected it: ${(err as Error).message}`)
+      stream.abort(err as Error)
+      disconnect(this.host, conn.remotePeer, err as Error)
+    }
+  }
+
+  private async run (from: string, f: RunFrame, reply: (frame: WorkerFrame) => void): Promise<void> {
+    const fail = (name: string, message: string): void => reply({ k: 'error', a: f.a, name, message })
+    const lease = this.init.lease()
+    if (lease == null || !this.running) { this.refused++; fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work'); return }
+    if (this.inFlight >= (this.init.maxQueue ?? this.init.pool.size * 4)) { fail('BusyError', 'this worker is at capacity; assign the task elsewhere'); return }
+    this.inFlight++
+    try {
+      const module = await this.module(f)
+      if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return }
+      let result: DomainResult
+      try {
+        result = await this.init.pool.run({ module, input: f.i, fuelLimit: f.f, seed: f.s })
+      } catch (err) {
+        fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
+        return
+      }
+      if (this.init.saboteur === 'wrong') result = await corrupt(result)
+      const receipt = await signReceipt(this.init.identity, {
+        v: 1,
+        origin: this.init.origin,
+        job: f.j,
+        task: f.t,
+        assignment: f.a,
+        module: result.moduleCid,
+        input: result.inputCid,
+        output: result.outputCid,
+        status: result.status,
+        fuel: result.fuel,
+        commitment: result.commitment,
+        wallMs: Math.round(result.wallMs),
+        lease: lease.id,
+        worker: this.init.identity.did,
+        coordinator: didOfPeer(from),
+        at: Date.now()
+      })
+      await this.init.receipts.append(receipt)
+      this.runs++
+      reply({
+        k: 'result',
+        a: f.a,
+        st: result.status,
+        msg: result.message?.slice(0, 1000),
+        fuel: result.fuel,
+        cm: result.commitment,
+        oc: result.outputCid,
+        o: result.output,
+        rc: encodeReceipt(receipt),
+        ms: Math.round(result.wallMs)
+      })
+    } catch (err) {
+      fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  /** The module's bytes: from the frame (checked against its CID), memory or disk; undefined when we lack them. */
+  private async module (f: RunFrame): Promise<Uint8Array | undefined> {
+    if (f.mb != null) {
+      const cid = await rawCid(f.mb)
+      if (cid !== f.m) throw Object.assign(new Error(`the module bytes sent hash to ${cid}, not the CID ${f.m} the task names`), { name: 'ModuleCidMismatchError' })
+      await this.cache(cid, f.mb)
+      return f.mb
+    }
+    const hit = this.modules.get(f.m)
+    if (hit != null) return hit
+    if (!/^[a-z0-9]+$/.test(f.m)) return undefined
+    try {
+      const bytes = new Uint8Array(await readFile(join(this.init.moduleDir, `${f.m}.wasm`)))
+      if (await rawCid(bytes) !== f.m) return undefined // damaged on disk: fetch again
+      this.remember(f.m, bytes)
+      return bytes
+    } catch {
+      return undefined
+    }
+  }
+
+  private async cache (cid: string, bytes: Uint8Array): Promise<void> {
+    if (this.modules.has(cid)) return
+    this.remember(cid, bytes)
+    const path = join(this.init.moduleDir, `${cid}.wasm`)
+    await writeFile(`${path}.tmp`, bytes)
+    await rename(`${path}.tmp`, path)
+  }
+
+  private remember (cid: string, bytes: Uint8Array): void {
+    this.modules.set(cid, bytes)
+    this.moduleBytes += bytes.byteLength
+    while (this.moduleBytes > MODULE_CACHE_BYTES && this.modules.size > 1) {
+      const [old, b] = this.modules.entries().next().value as [string, Uint8Array]
+      this.modules.delete(old)
+      this.moduleBytes -= b.byteLength
+    }
+  }
+
+  private async accept (from: string, f: AcceptFrame): Promise<void> {
+    try {
+      const theirs = decodeReceipt(f.r)
+      const cid = await receiptCid(theirs)
+      // check against the receipt we signed, never the copy that came back
+      const ours = this.init.receipts.receipt(cid)
+      if (ours == null) return
+      const acceptance = decodeAcceptance(f.ac)
+      const body = await verifyAcceptance(acceptance, ours)
+      if (body.coordinator !== didOfPeer(from)) return
+      await this.init.receipts.accept(cid, acceptance)
+    } catch (err) {
+      this.init.log?.(`ignored an acceptance from ${from}: ${(err as Error).message}`)
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// The participant's record of everything its device ran: every receipt this
+// node signed, and the coordinator's countersignature when its result was
+// accepted. Append-only JSON lines in the data directory, so a crash loses at
+// most the line being written; read back whole for `webfabric receipts`.
+import { appendFile, readFile } from 'node:fs/promises'
+import {
+  type Acceptance,
+  type Receipt,
+  type ReceiptBody,
+  decodeAcceptance,
+  decodeReceipt,
+  encodeAcceptance,
+  encodeReceipt,
+  receiptCid
+} from '@webfabric/compute'
+import { fromBase64url, toBase64url } from '@webfabric/protocol'
+
+/** One receipt as listed: its body, its id, and whether the coordinator accepted it. */
+export interface ReceiptEntry extends ReceiptBody {
+  cid: string
+  /** true / false once countersigned; undefined while no acceptance arrived */
+  accepted?: boolean
+  acceptedAt?: number
+}
+
+interface Line { t: 'r' | 'a', cid: string, b: string }
+
+/** Most receipts kept in memory for listing (older ones stay on disk). */
+const MAX_IN_MEMORY = 100_000
+
+/** Append-only receipt log of one node. */
+export class ReceiptLog {
+  readonly path: string
+  private readonly entries = new Map<string, ReceiptEntry>()
+  private readonly receipts = new Map<string, Receipt>()
+  private loaded?: Promise<void>
+  private writes: Promise<void> = Promise.resolve()
+
+  constructor (path: string) {
+    this.path = path
+  }
+
+  /** Record a receipt this node signed; returns its CID. */
+  async append (receipt: Receipt): Promise<string> {
+    await this.load()
+    const cid = await receiptCid(receipt)
+    this.remember(cid, receipt)
+    await this.write({ t: 'r', cid, b: toBase64url(encodeReceipt(receipt)) })
+    return cid
+  }
+
+  /** The receipt with this CID, if it is still in memory. */
+  receipt (cid: string): Receipt | undefined {
+    return this.receipts.get(cid)
+  }
+
+  /** Record a verified acceptance of one of our receipts. */
+  async accept (cid: string, acceptance: Acceptance): Promise<void> {
+    await this.load()
+    const e = this.entries.get(cid)
+    if (e != null) { e.accepted = acceptance.body.accepted; e.acceptedAt = acceptance.body.at }
+    await this.write({ t: 'a', cid, b: toBase64url(encodeAcceptance(acceptance)) })
+  }
+
+  /** Receipts, newest first. */
+  async list (opts: { limit?: number, job?: string } = {}): Promise<ReceiptEntry[]> {
+    await this.load()
+    let all = [...this.entries.values()]
+    if (opts.job != null) all = all.filter(e => e.job === opts.job)
+    all.reverse()
+    return opts.limit != null ? all.slice(0, opts.limit) : all
+  }
+
+  private remember (cid: string, r: Receipt): void {
+    this.entries.set(cid, { ...r.body, cid })
+    this.receipts.set(cid, r)
+    if (this.receipts.size > 4096) this.receipts.delete(this.receipts.keys().next().value as string)
+    if (this.entries.size > MAX_IN_MEMORY) this.entries.delete(this.entries.keys().next().value as string)
+  }
+
+  private async write (line: Line): Promise<void> {
+    this.writes = this.writes.then(async () => { await appendFile(this.path, `${JSON.stringify(line)}\n`, { mode: 0o600 }) })
+    await this.writes
+  }
+
+  private async load (): Promise<void> {
+    this.loaded ??= (async () => {
+      let text = ''
+      try { text = await readFile(this.path, 'utf8') } catch { return }
+      for (const raw of text.split('\n')) {
+        if (raw.length === 0) continue
+        try {
+          const line = JSON.parse(raw) as Line
+          if (line.t === 'r') {
+            this.remember(line.cid, decodeReceipt(fromBase64url(line.b)))
+          } else if (line.t === 'a') {
+            const a = decodeAcceptance(fromBase64url(line.b))
+            const e = this.entries.get(line.cid)
+            if (e != null) { e.accepted = a.body.accepted; e.acceptedAt = a.body.at }
+          }
+        } catch {} // a torn last line (crash mid-write) is skipped, not fatal
+      }
+    })()
+    await this.loaded
+  }
+}
