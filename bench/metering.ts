@@ -6,7 +6,7 @@
 //
 //   npx node bench/metering.ts [--rounds 7] [--warmup 2] [--only mandelbrot] [--json]
 //
-// Kernels are bench/kernels/*.ts (our own, self-contained; their size
+// Kernels are bench/kernels/*.as (AssemblyScript, our own, self-contained; their size
 // parameter is a little-endian u32 input). Sides alternate within each round
 // (plain, metered, metered, plain, …) so drift and other load on the shared
 // machine fall on both; the summary is the median per side and their ratio.
@@ -45,7 +45,7 @@ const log = (s: string): void => { if (!values.json) console.log(s); else consol
 
 async function compile (name: string): Promise<Uint8Array> {
   const read = (f: string): string => readFileSync(join(here, 'kernels', f), 'utf8')
-  const { binary, stderr, error } = await asc.compileString({ 'input.ts': read(`${name}.ts`), 'common.ts': read('common.ts') }, {
+  const { binary, stderr, error } = await asc.compileString({ 'input.ts': read(`${name}.as`), 'common.ts': read('common.as') }, {
     optimizeLevel: 3, shrinkLevel: 0, runtime: 'incremental', noAssert: true
   })
   if (error !== null || binary === null) throw new Error(`asc failed for ${name}: ${stderr.toString()}`)

@@ -11,9 +11,10 @@ import { F64, funcType, I32, s32, section, taskModule, u32, vec } from './fixtur
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
+const valid = (b: Uint8Array): boolean => WebAssembly.validate(b as Uint8Array<ArrayBuffer>)
 const u32le = (n: number): Uint8Array => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b }
 
-const HELLO = AS_PRELUDE + `
+const HELLO = `${AS_PRELUDE}
 export function run(): void {
   const inp = readInput()
   let s: u32 = 0
@@ -23,7 +24,7 @@ export function run(): void {
   writeString("sum=" + s.toString() + " rnd=" + r[0].toString())
 }`
 
-const LOOP = AS_PRELUDE + `
+const LOOP = `${AS_PRELUDE}
 export function run(): void {
   const inp = readInput()
   const n = load<u32>(inp.dataStart)
@@ -107,7 +108,7 @@ describe('WebDeterministicVM: execution', () => {
     assert.equal(new DataView(capped.output.buffer).getInt32(0, true), -1)
     const roomy = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
     assert.equal(new DataView(roomy.output.buffer).getInt32(0, true), 1)
-    const bomb = AS_PRELUDE + `
+    const bomb = `${AS_PRELUDE}
       const keep = new Array<Uint8Array>()
       export function run(): void { for (;;) keep.push(new Uint8Array(1 << 20)) }`
     const e = await execute(await loadModule(await compileAS(bomb), { profile: 'task', memoryLimitBytes: 16 << 20 }), { input: new Uint8Array(0), fuelLimit: 1e10 })
@@ -148,14 +149,14 @@ describe('WebDeterministicVM: execution', () => {
   })
 
   it('reports env.abort with its AssemblyScript message', async () => {
-    const src = AS_PRELUDE + 'export function run(): void { if (input_size() == 0) abort("no input given") }'
+    const src = `${AS_PRELUDE}export function run(): void { if (input_size() == 0) abort("no input given") }`
     const e = await execute(await loadModule(await compileAS(src), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
     assert.equal(e.status, 'abort')
     assert.match(e.message ?? '', /^no input given/)
   })
 
   it('stops with output-limit past the output cap', async () => {
-    const src = AS_PRELUDE + 'export function run(): void { for (let i = 0; i < 100; i++) writeString("0123456789") }'
+    const src = `${AS_PRELUDE}export function run(): void { for (let i = 0; i < 100; i++) writeString("0123456789") }`
     const e = await execute(await loadModule(await compileAS(src), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e8, outputLimitBytes: 55 })
     assert.equal(e.status, 'output-limit')
     assert.equal(e.output.length, 50)
@@ -224,11 +225,11 @@ describe('WebDeterministicVM: instrumented modules stay valid', () => {
   const stmt = (depth: number, fns: number): fc.Arbitrary<Stmt> => fc.letrec<{ s: Stmt, list: Stmt }>(tie => ({
     s: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },
-      fc.constant([0x41, 0x01, 0x1a]),
-      fc.constant([0x41, 0x00, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x39, 0x03, 0x00]),
-      fc.constant([0x41, 0x00, 0x41, 0x07, 0x41, 0x10, 0xfc, 0x0b, 0x00]),
+      fc.constant<Stmt>([0x41, 0x01, 0x1a]),
+      fc.constant<Stmt>([0x41, 0x00, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x39, 0x03, 0x00]),
+      fc.constant<Stmt>([0x41, 0x00, 0x41, 0x07, 0x41, 0x10, 0xfc, 0x0b, 0x00]),
       fc.integer({ min: 0, max: Math.max(0, fns - 1) }).map(f => [0x10, ...u32(f + 1)]),
-      fc.constant([0x0f]),
+      fc.constant<Stmt>([0x0f]),
       fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: depth })).map(([c, d]) => [0x41, c, 0x0d, ...u32(d)]),
       tie('list').map(b => [0x02, 0x40, ...b, 0x0b]),
       tie('list').map(b => [0x03, 0x40, ...b, 0x0b]),
@@ -241,9 +242,9 @@ describe('WebDeterministicVM: instrumented modules stay valid', () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 }).chain(n => fc.array(stmt(0, n), { minLength: n, maxLength: n })), async bodies => {
       // function 0 is run; functions 1..n are () -> () helpers; labels are only used at depth 0 (function level) to stay valid
       const bytes = taskModule({ funcs: [{ type: 0, code: bodies[0] }, ...bodies.map(code => ({ type: 0, code }))] })
-      if (!WebAssembly.validate(bytes)) return // the generator can nest br depths past what is open; skip those
+      if (!valid(bytes)) return // the generator can nest br depths past what is open; skip those
       const { bytes: out } = instrument(bytes, { profile: 'task' })
-      assert.equal(WebAssembly.validate(out), true)
+      assert.equal(valid(out), true)
       const mod = await loadModule(bytes, { profile: 'task' })
       const a = await execute(mod, { input: new Uint8Array(0), fuelLimit: 20_000 })
       const b = await execute(mod, { input: new Uint8Array(0), fuelLimit: 20_000, sliceFuel: 97 })
@@ -265,7 +266,7 @@ describe('WebDeterministicVM: instrumented modules stay valid', () => {
         [...u32(7), 0x00, 0x41, 0x01, 0x41, 0x02, 0x0f, 0x0b]
       ]))
     ])
-    assert.equal(WebAssembly.validate(bytes), true)
+    assert.equal(valid(bytes), true)
     const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1000 })
     assert.equal(e.status, 'ok')
   })
