@@ -28,7 +28,9 @@ import { type Identity, MalformedError } from '@webfabric/protocol'
 import { rawCid } from './compute-worker.ts'
 import {
   COMPUTE_PROTOCOL,
+  DEFAULT_TASK_MEMORY_BYTES,
   MAX_FUEL,
+  MAX_MEMORY_BYTES,
   MAX_INPUT_BYTES,
   MAX_MODULE_BYTES,
   MAX_OUTPUT_BYTES,
@@ -49,6 +51,8 @@ export interface JobSpec {
   inputs: Uint8Array[]
   /** fuel limit of each execution (default 10^10) */
   fuelLimit?: number
+  /** memory cap of each execution in bytes (default 256 MiB); workers whose lease lends less refuse the task */
+  memoryLimitBytes?: number
   /** replicas k and quorum q (defaults: the manifest's redundancy policy) */
   replicas?: number
   quorum?: number
@@ -86,7 +90,7 @@ export interface JobReport {
   tasks: TaskReport[]
   accepted: number
   failed: number
-  /** executions by workers, local verifications, and executions per task */
+  /** results received from workers, executions on the coordinator (spot-checks), and both per task */
   executions: number
   verifications: number
   overhead: number
@@ -200,10 +204,12 @@ export class ComputeCoordinator {
     })
     const fuelLimit = spec.fuelLimit ?? DEFAULT_FUEL
     if (!Number.isSafeInteger(fuelLimit) || fuelLimit < 1 || fuelLimit > MAX_FUEL) throw new JobRefusedError(`fuelLimit must be an integer from 1 to ${MAX_FUEL}`)
+    const mem = spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES
+    if (!Number.isSafeInteger(mem) || mem < 65536 || mem > MAX_MEMORY_BYTES) throw new JobRefusedError(`memoryLimitBytes must be an integer from 65536 to ${MAX_MEMORY_BYTES}`)
 
     // a module no worker could load is the submitter's mistake: say so now, by the VM's own error
     try {
-      await loadModule(spec.module, { profile: 'task' })
+      await loadModule(spec.module, { profile: 'task', memoryLimitBytes: mem })
     } catch (err) {
       throw new JobRefusedError(`the module cannot run as a task: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
     }
@@ -269,7 +275,7 @@ export class ComputeCoordinator {
         break
       }
       case 'verify-locally':
-        void this.verifyLocally(e.assignment, e.job, e.module, e.input, e.fuelLimit)
+        void this.verifyLocally(e.assignment, e.job, e.task, e.module, e.input, e.fuelLimit)
         break
       case 'cancel':
         this.assignments.delete(e.assignment)
@@ -277,13 +283,13 @@ export class ComputeCoordinator {
       case 'accepted': {
         const job = this.jobs.get(e.job)
         if (job == null) break
-        const mine = [...this.assignments.values()].find(a => a.job === e.job && a.task === e.task && a.frame?.cm === e.commitment)
+        const outcome = this.outcomes.get(`${e.job} ${e.task} ${e.commitment}`)
         job.results.set(e.task, {
           task: e.task,
           index: Number(e.task.slice(1)),
           state: 'accepted',
-          status: mine?.frame?.st ?? this.localStatus.get(`${e.job} ${e.task}`),
-          message: mine?.frame?.msg,
+          status: outcome?.status,
+          message: outcome?.message,
           output: this.outputs.get(e.output),
           outputCid: e.output,
           commitment: e.commitment,
@@ -362,15 +368,16 @@ export class ComputeCoordinator {
     for (const t of tasks) if (t.outputCid != null) this.outputs.delete(t.outputCid)
     const stillUsed = new Set([...this.jobs.values()].flatMap(j => [j.moduleCid, ...j.inputs]))
     for (const cid of [job.moduleCid, ...job.inputs]) if (!stillUsed.has(cid)) this.blobs.delete(cid)
-    for (const key of this.localStatus.keys()) if (key.startsWith(`${jobId} `)) this.localStatus.delete(key)
+    for (const key of this.outcomes.keys()) if (key.startsWith(`${jobId} `)) this.outcomes.delete(key)
     this.step({ type: 'cancel-job', now: Date.now(), job: jobId })
   }
 
   // -- spot-checks on our own pool -------------------------------------------
 
-  private readonly localStatus = new Map<string, string>()
+  /** the VM status (and message) of each (job, task, commitment) seen in a valid result or a local run */
+  private readonly outcomes = new Map<string, { status: string, message?: string }>()
 
-  private async verifyLocally (assignment: string, jobId: string, module: string, input: string, fuelLimit: number): Promise<void> {
+  private async verifyLocally (assignment: string, jobId: string, task: string, module: string, input: string, fuelLimit: number): Promise<void> {
     const self = this.host.peerId.toString()
     const job = this.jobs.get(jobId)
     const mb = this.blobs.get(module)
@@ -378,10 +385,9 @@ export class ComputeCoordinator {
     if (job == null || mb == null || ib == null) { this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: 'bytes gone' }); return }
     job.verifications++
     try {
-      const r = await this.init.pool().run({ module: mb, input: ib, fuelLimit })
+      const r = await this.init.pool().run({ module: mb, input: ib, fuelLimit, memoryLimitBytes: job.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES })
       this.outputs.set(r.outputCid, r.output)
-      const task = [...this.assignments.values()].find(a => a.id === assignment)?.task
-      if (task != null) this.localStatus.set(`${jobId} ${task}`, r.status)
+      this.outcomes.set(`${jobId} ${task} ${r.commitment}`, { status: r.status, message: r.message })
       this.step({ type: 'result', now: Date.now(), assignment, worker: self, commitment: r.commitment, output: r.outputCid, fuel: r.fuel })
     } catch (err) {
       this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: (err as Error).message })
@@ -394,12 +400,11 @@ export class ComputeCoordinator {
     const mb = this.blobs.get(module)
     const ib = this.blobs.get(input)
     if (mb == null || ib == null) { this.fail(assignment, worker, 'the job\'s bytes are gone'); return }
-    const job = this.jobs.get(jobId)
-    if (job != null) job.executions++
     try {
       const link = await this.link(worker)
       link.pending.add(assignment)
-      const frame: RunFrame = { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib, f: fuelLimit }
+      const mem = this.jobs.get(jobId)?.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES
+      const frame: RunFrame = { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib, f: fuelLimit, mem }
       if (withModule) frame.mb = mb
       await this.write(link, frame)
     } catch (err) {
@@ -469,7 +474,6 @@ export class ComputeCoordinator {
     if (f.k === 'need-module') {
       const job = this.jobs.get(a.job)
       if (job == null) return
-      if (job.executions > 0) job.executions--
       link.pending.delete(f.a)
       void this.send(link.peer, a.id, a.job, a.task, job.moduleCid, job.inputs[Number(a.task.slice(1))], job.spec.fuelLimit ?? DEFAULT_FUEL, true)
       return
@@ -479,6 +483,9 @@ export class ComputeCoordinator {
       this.fail(a.id, link.peer, `${f.name}: ${f.message}`)
       return
     }
+    // an execution happened (whatever it claims): it counts toward the job's cost
+    const job = this.jobs.get(a.job)
+    if (job != null) job.executions++
     // a result: its output must hash to the CID it claims and its receipt must be the worker's,
     // about this very result; anything else is a lie and is voted as one
     let commitment = f.cm
@@ -492,6 +499,7 @@ export class ComputeCoordinator {
       if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
       a.receipt = receipt
       this.outputs.set(f.oc, f.o)
+      this.outcomes.set(`${a.job} ${a.task} ${f.cm}`, { status: f.st, message: f.msg })
     } catch (err) {
       this.init.log?.(`result for ${a.job}/${a.task} from ${link.peer} is invalid: ${(err as Error).message}`)
       commitment = `invalid:${a.id}`

@@ -16,6 +16,10 @@ export const MAX_INPUT_BYTES = 8 * 1024 * 1024
 export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 /** Largest compute frame: a module and an input (or an output) plus framing. */
 export const MAX_COMPUTE_FRAME = MAX_MODULE_BYTES + MAX_INPUT_BYTES + 64 * 1024
+/** Largest memory cap a task may ask for (wasm32's 4 GiB). */
+export const MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
+/** Memory cap of a task that names none (the VM's default). */
+export const DEFAULT_TASK_MEMORY_BYTES = 256 * 1024 * 1024
 /** Most fuel any single task may ask for. */
 export const MAX_FUEL = 2 ** 50
 
@@ -40,6 +44,8 @@ export interface RunFrame {
   f: number
   /** PRNG seed (default: derived from module and input) */
   s?: Uint8Array
+  /** memory cap of the execution in bytes: part of the task, so every replica runs under the same one */
+  mem?: number
 }
 
 /** coordinator → worker: the countersignature of a receipt (encoded Acceptance). */
@@ -98,11 +104,12 @@ function map (x: unknown, allowed: readonly string[]): Record<string, unknown> {
 export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
   const x = decode(data, { maxBytes: MAX_COMPUTE_FRAME }) as { k?: unknown }
   if (x?.k === 'run') {
-    const f = map(x, ['k', 'c', 'a', 'j', 't', 'm', 'mb', 'i', 'f', 's'])
+    const f = map(x, ['k', 'c', 'a', 'j', 't', 'm', 'mb', 'i', 'f', 's', 'mem'])
     const run: RunFrame = { k: 'run', a: str(f.a, 'a'), j: str(f.j, 'j'), t: str(f.t, 't'), m: str(f.m, 'm'), i: bytes(f.i, 'i', MAX_INPUT_BYTES), f: int(f.f, 'f', MAX_FUEL) }
     if (f.c !== undefined) run.c = bytes(f.c, 'c', 16 * 1024)
     if (f.mb !== undefined) run.mb = bytes(f.mb, 'mb', MAX_MODULE_BYTES)
     if (f.s !== undefined) run.s = bytes(f.s, 's', 64)
+    if (f.mem !== undefined) run.mem = int(f.mem, 'mem', MAX_MEMORY_BYTES)
     return run
   }
   if (x?.k === 'accept') {

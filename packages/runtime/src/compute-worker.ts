@@ -23,6 +23,7 @@ import type { Identity } from '@webfabric/protocol'
 import {
   COMPUTE_ASSIGN_NEED,
   COMPUTE_PROTOCOL,
+  DEFAULT_TASK_MEMORY_BYTES,
   MAX_COMPUTE_FRAME,
   type AcceptFrame,
   type RunFrame,
@@ -47,6 +48,8 @@ export interface ComputeWorkerInit {
   receipts: ReceiptLog
   /** where modules are cached on disk */
   moduleDir: string
+  /** the most memory one execution may have (the lease's memory limit) */
+  maxMemoryBytes: number
   /** the compute lease in force (undefined: none, refuse work) */
   lease: () => { id: string } | undefined
   /** runs waiting or running before new ones are refused as busy (default 4 per domain) */
@@ -149,13 +152,15 @@ export class ComputeWorker {
     const lease = this.init.lease()
     if (lease == null || !this.running) { this.refused++; fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work'); return }
     if (this.inFlight >= (this.init.maxQueue ?? this.init.pool.size * 4)) { fail('BusyError', 'this worker is at capacity; assign the task elsewhere'); return }
+    const mem = f.mem ?? DEFAULT_TASK_MEMORY_BYTES
+    if (mem > this.init.maxMemoryBytes) { fail('OverLeaseError', `the task asks for ${mem} bytes of memory; this device's lease lends at most ${this.init.maxMemoryBytes}`); return }
     this.inFlight++
     try {
       const module = await this.module(f)
       if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return }
       let result: DomainResult
       try {
-        result = await this.init.pool.run({ module, input: f.i, fuelLimit: f.f, seed: f.s })
+        result = await this.init.pool.run({ module, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem })
       } catch (err) {
         fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
         return

@@ -243,6 +243,7 @@ export class FabricNode {
         pool: this.pool,
         receipts: this.receipts,
         moduleDir: join(this.init.dataDir, 'modules'),
+        maxMemoryBytes: this.manifest.qos.memoryMiB * 2 ** 20,
         lease: () => this.activeLease(),
         saboteur: this.init.compute?.saboteur,
         log

@@ -121,7 +121,10 @@ export class PubSubService extends EventTarget {
 
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
     for (const s of evt.detail.subscriptions) {
-      if (s.subscribe && s.topic.startsWith(this.prefix)) this.newSubscribers.add(s.topic.slice(this.prefix.length))
+      if (!s.subscribe || !s.topic.startsWith(this.prefix)) continue
+      // only topics this node publishes on: the set stays as small as that
+      const topic = s.topic.slice(this.prefix.length)
+      if (this.attached.has(topic)) this.newSubscribers.add(topic)
     }
   }
 

@@ -60,10 +60,16 @@ export async function start (args: string[]): Promise<number> {
 }
 
 export async function up (args: string[]): Promise<number> {
-  const usage = `webfabric up --nodes N [--dir D] [--interval MS] [--ttl MS] [--json]
-  start a local fabric: one rendezvous plus N nodes, each its own process, on 127.0.0.1;
-  writes D/fabric.json (default D: ./.webfabric) and stays in the foreground until Ctrl-C`
-  const { values } = parse(args, { nodes: { type: 'string' }, dir: { type: 'string' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' } }, usage)
+  const usage = `webfabric up --nodes N [--dir D] [--interval MS] [--ttl MS] [--slots N] [--json]
+  start a local fabric: one rendezvous (also the compute coordinator) plus N nodes, each its own
+  process, on 127.0.0.1; writes D/fabric.json (default D: ./.webfabric) and stays in the foreground
+  until Ctrl-C
+  --slots N          sandbox domains per node (default: cores × the manifest's cpuShare)
+  --saboteur NAME    DEMOS AND TESTS ONLY: node NAME (e.g. node-3) returns wrong results (repeatable)`
+  const { values } = parse(args, {
+    nodes: { type: 'string' }, dir: { type: 'string' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' },
+    slots: { type: 'string' }, saboteur: { type: 'string', multiple: true }
+  }, usage)
   const nodes = parseNumber(values.nodes ?? '3', '--nodes', 1, 64)!
   if (!Number.isInteger(nodes)) throw new UsageError('--nodes must be a whole number')
   const dir = fabricDir(values.dir)
@@ -75,6 +81,8 @@ export async function up (args: string[]): Promise<number> {
     nodes,
     intervalMs: parseNumber(values.interval, '--interval', 10, 60000),
     ttlMs: parseNumber(values.ttl, '--ttl', 100, 3600000),
+    slots: parseNumber(values.slots, '--slots', 1, 256),
+    saboteurs: values.saboteur,
     log: line => say(line)
   })
   if (json) {

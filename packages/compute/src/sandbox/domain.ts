@@ -44,6 +44,8 @@ export interface DomainTask {
   profile?: 'task' | 'process'
   /** process profile: the topics it may publish on */
   publishTopics?: string[]
+  /** memory cap of this execution (default: the domain's). Part of the task: replicas must agree on it. */
+  memoryLimitBytes?: number
 }
 
 /** Options of one run. */
@@ -157,7 +159,7 @@ export class SandboxDomain {
       seed: task.seed,
       sliceFuel: this.init.sliceFuel,
       profile: task.profile,
-      memoryLimitBytes: this.init.memoryLimitBytes,
+      memoryLimitBytes: task.memoryLimitBytes ?? this.init.memoryLimitBytes,
       outputLimitBytes: this.init.outputLimitBytes,
       publishTopics: task.publishTopics,
       stream: opts.onStdout != null || opts.onStderr != null

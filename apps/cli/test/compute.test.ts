@@ -1,0 +1,154 @@
+// Compute with real processes: `webfabric up` starts a rendezvous (the
+// coordinator) and workers as separate OS processes, one of them a saboteur;
+// `webfabric run` compiles a task, runs it with a quorum, survives a worker
+// killed with SIGKILL mid-job, and writes outputs and summary.json;
+// `webfabric receipts` shows what a worker ran. Bad input gets clear errors.
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { execute, loadModule } from '@webfabric/compute'
+import { compileTask } from '@webfabric/sdk'
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
+const SPIN = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/spin.ts', import.meta.url))
+const BOMB = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/bomb.ts', import.meta.url))
+const execFileP = promisify(execFile)
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
+
+async function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
+  return await execFileP(process.execPath, [BIN, ...args], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024 })
+}
+
+async function cliFails (...args: string[]): Promise<{ code: number, stderr: string }> {
+  try {
+    await execFileP(process.execPath, [BIN, ...args], { timeout: 120_000 })
+  } catch (err) {
+    const e = err as { code: number, stderr: string }
+    return { code: e.code, stderr: e.stderr }
+  }
+  throw new Error(`webfabric ${args.join(' ')} succeeded but should have failed`)
+}
+
+describe('webfabric run on a local fabric (real processes)', () => {
+  let dir: string
+  let up: ChildProcess
+  let fabric: { nodes: Array<{ name: string, peerId: string, pid: number, roles: string[] }> }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wf-compute-'))
+    // node-4 is a saboteur (it returns corrupted results)
+    up = spawn(process.execPath, [BIN, 'up', '--nodes', '4', '--dir', dir, '--interval', '250', '--ttl', '2000', '--saboteur', 'node-4', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: up.stdout! }).on('line', line => { if (line.includes('"event":"up"')) resolve() })
+      up.once('exit', code => reject(new Error(`webfabric up exited with ${code}`)))
+    })
+    fabric = JSON.parse(await readFile(join(dir, 'fabric.json'), 'utf8'))
+  })
+
+  after(async () => {
+    up.kill('SIGINT')
+    await new Promise(resolve => up.once('exit', resolve))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('runs an AssemblyScript task per input file with 2-of-2 agreement, through a SIGKILLed worker and a saboteur', async () => {
+    const inputs = join(dir, 'inputs')
+    await mkdir(inputs)
+    const values = Array.from({ length: 20 }, (_, i) => 3_000_000 + i * 1001)
+    for (const [i, v] of values.entries()) await writeFile(join(inputs, `in-${String(i).padStart(2, '0')}`), u32(v))
+    const out = join(dir, 'out')
+    const victim = fabric.nodes.find(n => n.name === 'node-3')!
+    const run = execFileP(process.execPath, [BIN, 'run', SPIN, '--inputs', inputs, '--replicas', '2', '--quorum', '2', '--out', out, '--fabric', dir, '--json'], { timeout: 240_000 })
+    // kill a worker once the job is under way
+    setTimeout(() => { try { process.kill(victim.pid, 'SIGKILL') } catch {} }, 1500)
+    const { stdout } = await run
+    const summary = JSON.parse(stdout)
+    assert.equal(summary.accepted, 20)
+    assert.equal(summary.failed, 0)
+    const mod = await loadModule(await compileTask(SPIN), { profile: 'task' })
+    for (const [i, v] of values.entries()) {
+      const expected = await execute(mod, { input: u32(v), fuelLimit: 1e10 })
+      const t = summary.tasks[i]
+      assert.equal(t.input, `in-${String(i).padStart(2, '0')}`)
+      assert.equal(t.commitment, expected.commitment.toString())
+      assert.deepEqual(new Uint8Array(await readFile(join(out, t.output))), expected.output)
+    }
+    const onDisk = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'))
+    assert.equal(onDisk.accepted, 20)
+  })
+
+  it('`webfabric receipts` lists what a worker ran, countersigned by the coordinator', async () => {
+    const { stdout } = await cli('receipts', '--fabric', dir, '--node', 'node-1', '--json')
+    const list = JSON.parse(stdout) as Array<{ worker: string, coordinator: string, fuel: number, accepted?: boolean, status: string }>
+    assert.ok(list.length > 0)
+    const node1 = fabric.nodes.find(n => n.name === 'node-1')!
+    assert.ok(list.every(r => r.fuel > 0 && r.status === 'ok'))
+    assert.ok(list.some(r => r.accepted === true))
+    const { stdout: text } = await cli('receipts', '--fabric', dir, '--node', 'node-1')
+    assert.match(text, new RegExp(`${list.length} receipt\\(s\\) on node-1`))
+    assert.ok(node1.pid > 0)
+  })
+
+  it('an infinite loop is a deterministic out-of-fuel result, reported per task', async () => {
+    const inputs = join(dir, 'loop')
+    await mkdir(inputs)
+    await writeFile(join(inputs, 'forever'), u32(0))
+    const { stdout } = await cli('run', SPIN, '--inputs', inputs, '--fuel', '2000000', '--out', join(dir, 'loop-out'), '--fabric', dir, '--json')
+    const summary = JSON.parse(stdout)
+    assert.equal(summary.tasks[0].status, 'out-of-fuel')
+    assert.equal(summary.tasks[0].fuel, 2_000_000)
+  })
+
+  it('a memory bomb stops at the lease\'s memory cap, deterministically', async () => {
+    const input = join(dir, 'bomb-in')
+    await writeFile(input, u32(1))
+    const out = join(dir, 'bomb-out')
+    const { stdout } = await cli('run', BOMB, '--inputs', input, '--out', out, '--fabric', dir, '--json')
+    const summary = JSON.parse(stdout)
+    assert.equal(summary.accepted, 1)
+    assert.equal(summary.tasks[0].status, 'ok')
+    const pages = new DataView((await readFile(join(out, summary.tasks[0].output))).buffer).getUint32(0, true)
+    // a task's memory cap is part of the task (256 MiB unless the job says otherwise), so every
+    // replica stopped at the same page and the answer was accepted by agreement
+    assert.ok(pages > 0 && pages * 65536 <= 256 * 2 ** 20, `${pages} pages`)
+    assert.ok(summary.tasks[0].workers.length >= 2, 'accepted on the workers\' agreement')
+  })
+
+  it('bad input gets a clear error and a non-zero exit; the fabric keeps working', async () => {
+    const bad = join(dir, 'bad.wasm')
+    await writeFile(bad, new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99]))
+    const input = join(dir, 'one')
+    await writeFile(input, u32(5))
+    let r = await cliFails('run', bad, '--inputs', input, '--fabric', dir)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /InvalidModuleError/)
+
+    // a module importing something outside the deterministic host API
+    const forbidden = join(dir, 'forbidden.ts')
+    await writeFile(forbidden, 'export function run (): void { trace("x") }\n')
+    r = await cliFails('run', forbidden, '--inputs', input, '--fabric', dir)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /CompileError|ForbiddenImportError/)
+
+    const big = join(dir, 'big')
+    await writeFile(big, new Uint8Array(8 * 1024 * 1024 + 1))
+    r = await cliFails('run', SPIN, '--inputs', big, '--fabric', dir)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /JobRefusedError.*split it/)
+
+    r = await cliFails('run', SPIN, '--fabric', dir)
+    assert.equal(r.code, 2)
+    r = await cliFails('run', SPIN, '--inputs', join(dir, 'nope'), '--fabric', dir)
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /does not exist/)
+
+    const { stdout } = await cli('run', SPIN, '--inputs', input, '--out', join(dir, 'after'), '--fabric', dir, '--json')
+    assert.equal(JSON.parse(stdout).accepted, 1)
+  })
+})
