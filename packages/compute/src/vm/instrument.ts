@@ -545,6 +545,18 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
   // cost of the block starting after instruction i (index i+1 → cost), block 0 = entry
   const blockCost: number[] = [0]
   let open = 0 // open labels inside the body
+  // Open constructs, for hoisting: the first block of an `if`'s then-arm is charged with the block that
+  // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
+  // never falls through), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
+  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
+  let lastUncond = false
+  let nextInit = 0
+  const hoist = (c: { parent: number, thenFirst: number }): void => {
+    const c1 = blockCost[c.thenFirst]
+    blockCost[c.parent] += c1
+    blockCost[c.thenFirst] = 0
+    nextInit = -c1
+  }
   let hasCall = false
   let hasLoop = false
   let ended = false
@@ -567,13 +579,27 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
+        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
-      case 0x05: kind = K_LEADER_UNCHECKED; cost = 0; break
+      case 0x05: {
+        kind = K_LEADER_UNCHECKED
+        cost = 0
+        const c = ctl[ctl.length - 1]
+        if (c === undefined || !c.isIf || c.hasElse) r.fail('else without if')
+        c.hasElse = true
+        hoist(c)
+        break
+      }
       case 0x0b:
         cost = 0
-        if (open === 0) { kind = K_FINAL_END; ended = true } else { open--; kind = K_LEADER_UNCHECKED }
+        if (open === 0) { kind = K_FINAL_END; ended = true } else {
+          open--
+          kind = K_LEADER_UNCHECKED
+          const c = ctl.pop()!
+          if (c.isIf && !c.hasElse && lastUncond) hoist(c)
+        }
         break
       case 0x0c: case 0x0d: r.u32(); break
       case 0x0e: {
@@ -660,7 +686,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
     kinds.push(kind)
     args.push(arg)
     blockCost[blockCost.length - 1] += cost
-    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) blockCost.push(0)
+    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) { blockCost.push(nextInit); nextInit = 0 }
+    lastUncond = op === 0x0c || op === 0x0e || op === 0x0f || op === 0x00
   }
   if (!ended) r.fail('function body has no end (truncated)')
   starts.push(r.pos)
