@@ -10,7 +10,7 @@ export {
 } from './errors.ts'
 export {
   BULK_SHIFT, DEFAULT_MEMORY_LIMIT_BYTES, FRAME_BASE_UNITS, type InstrumentInit, type Instrumented, instrument,
-  LEAF_FREE_UNITS, type ModuleInfo, STACK_BUDGET_UNITS, TABLE_LIMIT
+  CHAIN_FREE_UNITS, type ModuleInfo, STACK_BUDGET_UNITS, TABLE_LIMIT
 } from './instrument.ts'
 export { ChaCha20Stream } from './prng.ts'
 export {

@@ -36,8 +36,11 @@ export const MAX_LOCALS = 49_990
 export const STACK_BUDGET_UNITS = 65_536
 /** Fixed units per frame (return address, frame pointer, instance, spill slots). */
 export const FRAME_BASE_UNITS = 8
-/** Leaf functions (no calls) with at most this many units are not counted: the budget's margin covers one. */
-export const LEAF_FREE_UNITS = 64
+/**
+ * A function off every call cycle, that neither calls indirectly nor has its reference taken, is not counted
+ * when its heaviest call chain takes at most this many units (the caller that is counted pays for it).
+ */
+export const CHAIN_FREE_UNITS = 1024
 /** Bulk memory and table operations are charged 1 fuel per 2^BULK_SHIFT bytes (or entries) on top of their static cost. */
 export const BULK_SHIFT = 4
 
@@ -296,6 +299,9 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
   const importedFuncs = imports.length
   const funcCount = importedFuncs + definedTypeIdx.length
   const remapFunc = (i: number): number => i < importedFuncs ? i : i + 1
+  /** functions whose reference is taken (tables, ref.func): callable indirectly, so counted for depth */
+  const referenced = new Set<number>()
+  const refFunc = (i: number): number => { referenced.add(i); return remapFunc(i) }
   if (memory === null) throw new MissingExportError('memory', 'module defines no memory: a task must define one memory and export it as "memory"')
 
   // types we may add
@@ -321,7 +327,7 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       if (mut > 1) s.fail('global mutability flag is not 0 or 1')
       globalsBody.u8(t)
       globalsBody.u8(mut)
-      constExpr(s, globalsBody, remapFunc, funcCount)
+      constExpr(s, globalsBody, refFunc, funcCount)
     }
     if (!s.done) s.fail('global section has trailing bytes')
   }
@@ -382,7 +388,7 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       if (flags > 7) s.fail(`element segment flags ${flags} unknown`)
       elemOut.u32(flags)
       if ((flags & 1) === 0 && (flags & 2) !== 0) elemOut.u32(s.u32()) // table index
-      if ((flags & 1) === 0) constExpr(s, elemOut, remapFunc, funcCount) // offset
+      if ((flags & 1) === 0) constExpr(s, elemOut, refFunc, funcCount) // offset
       if ((flags & 3) !== 0) {
         const k = s.u8() // elemkind (0x00) or reftype
         if ((flags & 4) !== 0 && k !== FUNCREF && k !== EXTERNREF) throw new UnsupportedFeatureError('typed-function-references')
@@ -394,9 +400,9 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
         if ((flags & 4) === 0) {
           const f = s.u32()
           if (f >= funcCount) s.fail(`element segment names function ${f}, which does not exist`)
-          elemOut.u32(remapFunc(f))
+          elemOut.u32(refFunc(f))
         } else {
-          constExpr(s, elemOut, remapFunc, funcCount)
+          constExpr(s, elemOut, refFunc, funcCount)
         }
       }
     }
@@ -424,14 +430,21 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       const m = s.count(2)
       if (m !== n) s.fail(`code section has ${m} bodies for ${n} declared functions`)
       codeOut.u32(n)
+      const decoded: Decoded[] = []
       for (let i = 0; i < n; i++) {
         const size = s.u32()
         const body = s.take(size)
-        const out = instrumentBody(body, types[definedTypeIdx[i]], ctx)
+        const d = instrumentBody(body, types[definedTypeIdx[i]], ctx)
+        for (const f of d.refs) referenced.add(f)
+        decoded.push(d)
+      }
+      if (!s.done) s.fail('code section has trailing bytes')
+      const units = depthUnits(decoded, importedFuncs, referenced)
+      for (let i = 0; i < n; i++) {
+        const out = decoded[i].emit(units[i])
         codeOut.u32(out.length)
         codeOut.bytes(out)
       }
-      if (!s.done) s.fail('code section has trailing bytes')
     }
   }
   if (functionRaw === null && definedTypeIdx.length > 0) throw new InvalidModuleError('module is malformed')
@@ -517,8 +530,81 @@ const K_BLOCK = 11 // opens a label; no new basic block
 const K_FINAL_END = 12
 const K_CALL_INDIRECT = 13
 
-/** Instruments one function body (locals + code). */
-function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array {
+/** A decoded function body, ready to emit once the module-wide depth accounting is known. */
+interface Decoded {
+  /** frame weight in stack units: FRAME_BASE_UNITS + params + locals */
+  weight: number
+  /** functions it calls directly (function index space, imports included) */
+  callees: number[]
+  /** it has call_indirect / return_call_indirect */
+  indirect: boolean
+  /** functions whose reference it takes (ref.func) */
+  refs: number[]
+  /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry) */
+  emit: (units: number) => Uint8Array
+}
+
+/**
+ * Which functions count stack depth, and how many units each takes (0: not counted).
+ * Counted: functions on a cycle of direct calls, functions that call indirectly, functions whose reference
+ * is taken, and any whose uncounted call chain would exceed CHAIN_FREE_UNITS. Every recursion passes through
+ * a counted function, so an uncounted function appears at most once on any stack; a counted function
+ * takes its own weight plus the heaviest uncounted chain below it, so the budget covers the whole stack.
+ */
+function depthUnits (fns: Decoded[], imported: number, referenced: Set<number>): number[] {
+  const n = fns.length
+  // Tarjan's SCC, iterative (a hostile call graph must not overflow our own stack); SCCs come out callees first
+  const index = new Int32Array(n).fill(-1)
+  const low = new Int32Array(n)
+  const onStack = new Uint8Array(n)
+  const cyclic = new Uint8Array(n)
+  const stack: number[] = []
+  const order: number[] = [] // functions in SCC completion order (callees before callers)
+  let next = 0
+  const edges = fns.map(f => f.callees.filter(c => c >= imported).map(c => c - imported))
+  for (let root = 0; root < n; root++) {
+    if (index[root] !== -1) continue
+    const work: [number, number][] = [[root, 0]]
+    while (work.length > 0) {
+      const top = work[work.length - 1]
+      const v = top[0]
+      if (top[1] === 0 && index[v] === -1) {
+        index[v] = low[v] = next++
+        stack.push(v)
+        onStack[v] = 1
+      }
+      if (top[1] < edges[v].length) {
+        const w = edges[v][top[1]++]
+        if (index[w] === -1) work.push([w, 0])
+        else if (onStack[w] === 1) low[v] = Math.min(low[v], index[w])
+        continue
+      }
+      work.pop()
+      if (work.length > 0) { const u = work[work.length - 1][0]; low[u] = Math.min(low[u], low[v]) }
+      if (low[v] === index[v]) {
+        let w: number
+        const members: number[] = []
+        do { w = stack.pop()!; onStack[w] = 0; members.push(w) } while (w !== v)
+        if (members.length > 1 || edges[v].includes(v)) for (const m of members) cyclic[m] = 1
+        order.push(...members)
+      }
+    }
+  }
+  const units = new Array<number>(n).fill(0)
+  const chain = new Array<number>(n).fill(0) // uncounted stack weight from entering f (0 when f is counted)
+  for (const f of order) {
+    let below = 0
+    for (const g of edges[f]) below = Math.max(below, chain[g])
+    const own = fns[f].weight + below
+    const counted = cyclic[f] === 1 || fns[f].indirect || referenced.has(f + imported) || own > CHAIN_FREE_UNITS
+    units[f] = counted ? own : 0
+    chain[f] = counted ? 0 : own
+  }
+  return units
+}
+
+/** Decodes one function body (locals + code); the result emits it instrumented. */
+function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const r = new Reader(body)
   const nDecl = r.count(2)
   const decls: { n: number, t: number }[] = []
@@ -557,7 +643,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
     blockCost[c.thenFirst] = 0
     nextInit = -c1
   }
-  let hasCall = false
   let hasLoop = false
   let ended = false
   while (!r.done) {
@@ -611,7 +696,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
       case 0x10: case 0x12: {
         arg = r.u32()
         if (arg >= nFuncs) r.fail(`call to function ${arg}, which does not exist`)
-        hasCall = true
         kind = op === 0x10 ? K_CALL : K_RETURN_CALL
         break
       }
@@ -619,7 +703,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
         const t = r.u32()
         if (t >= nTypes) r.fail(`call_indirect names type ${t}, which does not exist`)
         r.u32()
-        hasCall = true
         kind = op === 0x13 ? K_RETURN_CALL_INDIRECT : K_CALL_INDIRECT
         break
       }
@@ -692,9 +775,21 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
   if (!ended) r.fail('function body has no end (truncated)')
   starts.push(r.pos)
 
-  // pass 2: emit
+  const callees: number[] = []
+  const refs: number[] = []
+  let indirect = false
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]
+    if (k === K_CALL || k === K_RETURN_CALL) callees.push(args[i])
+    else if (k === K_REF_FUNC) refs.push(args[i])
+    else if (k === K_CALL_INDIRECT || k === K_RETURN_CALL_INDIRECT) indirect = true
+  }
   const weight = FRAME_BASE_UNITS + type.params.length + locals
-  const counted = hasCall || weight > LEAF_FREE_UNITS
+  return { weight, callees, indirect, refs, emit: units => emitBody(units) }
+
+  // pass 2: emit
+  function emitBody (units: number): Uint8Array {
+  const counted = units > 0
   const w = new Writer(body.length * 2 + 64)
   w.u32(decls.length + 4)
   for (const d of decls) { w.u32(d.n); w.u8(d.t) }
@@ -737,7 +832,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
   }
   const depthRelease = (): void => {
     if (!counted) return
-    w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(weight); w.u8(0x6a); w.u8(0x24); w.u32(D)
+    w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(units); w.u8(0x6a); w.u8(0x24); w.u32(D)
   }
   const canon = (f64: boolean): void => { // NaN on top → the canonical NaN; other values unchanged
     const t = f64 ? TF64 : TF32
@@ -750,13 +845,13 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
   }
 
   if (counted) {
-    w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(weight); w.u8(0x6b) // depth - weight
+    w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(units); w.u8(0x6b) // depth - units
     w.u8(0x22); w.u32(T32); w.u8(0x24); w.u32(D)
     w.u8(0x20); w.u32(T32); w.u8(0x41); w.u8(0); w.u8(0x48) // < 0
     w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
   }
   reload()
-  charge(blockCost[0], hasCall || hasLoop)
+  charge(blockCost[0], counted)
   if (wrapped) {
     w.u8(0x02)
     if (type.results.length === 0) w.u8(0x40)
@@ -798,6 +893,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Uint8Array
     }
   }
   return w.finish()
+  }
 }
 
 function remap (f: number, ctx: Ctx): number {
