@@ -135,6 +135,26 @@ describe('WebDeterministicVM: execution', () => {
     assert.ok(STACK_BUDGET_UNITS > 0)
   })
 
+  it('traps a long acyclic chain of heavy frames, and recursion through a table, on the budget too', async () => {
+    // 300 functions, each with 500 i64 locals, each calling the next: no cycle, but far past the budget
+    const n = 300
+    const funcs = [{ type: 0, code: [0x10, 0x01] }, ...Array.from({ length: n }, (_, i) => ({ type: 0, locals: new Array(500).fill(0x7e), code: i + 1 < n ? [0x10, ...u32(i + 2)] : [] }))]
+    const chain = await execute(await loadModule(taskModule({ funcs }), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e9 })
+    assert.equal(chain.trapKind, 'stack-overflow')
+    // f calls itself through table slot 0 (call_indirect), forever
+    const bytes = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+      ...section(1, vec([funcType([], [])])),
+      ...section(3, vec([[0x00], [0x00]])),
+      ...section(4, vec([[0x70, 0x00, 0x01]])),
+      ...section(5, vec([[0x00, 0x01]])),
+      ...section(7, vec([[3, 0x72, 0x75, 0x6e, 0x00, 0x00], [6, ...enc.encode('memory'), 0x02, 0x00]])),
+      ...section(9, vec([[0x00, 0x41, 0x00, 0x0b, ...vec([[0x01]])]])),
+      ...section(10, vec([[4, 0x00, 0x10, 0x01, 0x0b], [7, 0x00, 0x41, 0x00, 0x11, 0x00, 0x00, 0x0b]]))
+    ])
+    const viaTable = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e9 })
+    assert.equal(viaTable.trapKind, 'stack-overflow')
+  })
+
   it('classifies traps into fixed kinds', async () => {
     const cases: [number[], string][] = [
       [[0x00], 'unreachable'],
