@@ -6,8 +6,10 @@
 //
 //   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--json]
 //
-// Kernels are bench/kernels/*.as (AssemblyScript, our own, self-contained; their size
-// parameter is a little-endian u32 input). Sides alternate within each round
+// Two sets of kernels: bench/kernels/*.as (AssemblyScript, our own,
+// self-contained; their size parameter is a little-endian u32 input), and the
+// examples/ tasks compiled by the SDK (compileTask) with inputs built by their
+// README's formats (skipped with a note if the SDK cannot compile them). Sides alternate within each round
 // (plain, metered, metered, plain, …) so drift and other load on the shared
 // machine fall on both; the summary is the median per side and their ratio.
 // Times are CPU time of this process (the machine is shared). Unless
@@ -22,6 +24,7 @@ import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import asc from 'assemblyscript/asc'
 import { execute, loadModule } from '../packages/compute/src/vm/index.ts'
+import { compileTask } from '../packages/sdk/src/index.ts'
 import { fmt, median, table } from './lib/stats.ts'
 
 const GOAL = 1.15
@@ -61,7 +64,7 @@ async function compile (name: string): Promise<Uint8Array> {
 /** The unmetered baseline: the original module with a plain host of the same imports. */
 function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
   let mem: WebAssembly.Memory | null = null
-  const out: number[] = []
+  const out: Uint8Array[] = []
   const u8 = (): Uint8Array => new Uint8Array(mem!.buffer)
   const instance = new WebAssembly.Instance(module, {
     wf: {
@@ -71,7 +74,7 @@ function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
         u8().set(input.subarray(off, off + n), dst)
         return n
       },
-      output_write: (src: number, len: number) => { out.push(...u8().subarray(src, src + len)) },
+      output_write: (src: number, len: number) => { out.push(u8().slice(src, src + len)) },
       random_fill: () => {},
       log: () => {}
     },
@@ -81,7 +84,7 @@ function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
   const start = instance.exports._start as (() => void) | undefined
   if (start !== undefined) start()
   ;(instance.exports.run as () => void)()
-  return Uint8Array.from(out)
+  return concat(...out)
 }
 
 /** CPU time of this process (user + system) in ms: on a shared machine it counts our work, not our waiting. */
@@ -103,14 +106,61 @@ interface KernelResult {
   meteredSamples: number[]
 }
 
+interface Kernel { name: string, param: number, bytes: () => Promise<Uint8Array>, input: Uint8Array }
+
+function le (...parts: [('u32' | 'u64' | 'f64'), number][]): Uint8Array {
+  const size = parts.reduce((n, [t]) => n + (t === 'u32' ? 4 : 8), 0)
+  const b = new Uint8Array(size)
+  const dv = new DataView(b.buffer)
+  let at = 0
+  for (const [t, v] of parts) {
+    if (t === 'u32') { dv.setUint32(at, v, true); at += 4 } else if (t === 'u64') { dv.setBigUint64(at, BigInt(v), true); at += 8 } else { dv.setFloat64(at, v, true); at += 8 }
+  }
+  return b
+}
+
+function concat (...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
+const example = (path: string): (() => Promise<Uint8Array>) => () => compileTask(join(here, '..', 'examples', path))
+const MATMUL_N = 256
+const matrix = (seed: number): Uint8Array => {
+  const b = new Uint8Array(MATMUL_N * MATMUL_N * 8)
+  const dv = new DataView(b.buffer)
+  for (let i = 0; i < MATMUL_N * MATMUL_N; i++) dv.setFloat64(i * 8, ((i * seed) % 97) / 7, true)
+  return b
+}
+const words = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'fabric', 'web']
+const text = new TextEncoder().encode(Array.from({ length: 300_000 }, (_, i) => words[(i * 7919) % words.length] + (i % 13 === 0 ? 's' : '')).join(' '))
+const prefix = new TextEncoder().encode('webfabric bench')
+
+const kernels: Kernel[] = [
+  ...Object.entries(KERNELS).map(([name, param]) => ({ name, param, bytes: () => compile(name), input: le(['u32', param]) })),
+  { name: 'ex:mandelbrot', param: 400, bytes: example('mandelbrot/assembly/index.ts'), input: le(['u32', 400], ['u32', 400], ['u32', 0], ['u32', 0], ['u32', 400], ['u32', 400], ['u32', 1000], ['f64', -2], ['f64', -1.5], ['f64', 1], ['f64', 1.5]) },
+  { name: 'ex:matmul', param: MATMUL_N, bytes: example('matmul/assembly/index.ts'), input: concat(le(['u32', MATMUL_N], ['u32', MATMUL_N], ['u32', MATMUL_N]), matrix(31), matrix(17)) },
+  { name: 'ex:sha256-pow', param: 100_000, bytes: example('sha256-pow/assembly/index.ts'), input: concat(le(['u32', prefix.length]), prefix, le(['u32', 256], ['u64', 0], ['u64', 100_000])) },
+  { name: 'ex:wordcount', param: text.length, bytes: example('wordcount/assembly/map.ts'), input: text }
+]
+
 const results: KernelResult[] = []
-for (const [name, param] of Object.entries(KERNELS)) {
+const skipped: { kernel: string, reason: string }[] = []
+for (const k of kernels) {
+  const { name, param, input } = k
   if (values.only !== undefined && values.only !== name) continue
-  const bytes = await compile(name)
+  let bytes: Uint8Array
+  try {
+    bytes = await k.bytes()
+  } catch (err) {
+    skipped.push({ kernel: name, reason: (err as Error).message.split('\n')[0] })
+    log(`${name}: skipped (${(err as Error).message.split('\n')[0]})`)
+    continue
+  }
   const plainModule = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>)
   const loaded = await loadModule(bytes, { profile: 'task' })
-  const input = new Uint8Array(4)
-  new DataView(input.buffer).setUint32(0, param, true)
   let fuel = 0
   let expected: Uint8Array | null = null
   const plain = (): number => {
@@ -122,7 +172,7 @@ for (const [name, param] of Object.entries(KERNELS)) {
   }
   const metered = async (): Promise<number> => {
     const t = cpuMs()
-    const e = await execute(loaded, { input, fuelLimit: Number.MAX_SAFE_INTEGER })
+    const e = await execute(loaded, { input, fuelLimit: Number.MAX_SAFE_INTEGER, outputLimitBytes: 64 << 20 })
     const ms = cpuMs() - t
     if (e.status !== 'ok') throw new Error(`${name}: metered run ended ${e.status}: ${e.message}`)
     if (expected !== null && Buffer.compare(e.output, expected) !== 0) throw new Error(`${name}: metered output differs from plain`)
@@ -144,7 +194,7 @@ for (const [name, param] of Object.entries(KERNELS)) {
 
 const load = loadavg()[0]
 if (values.json) {
-  console.log(JSON.stringify({ node: process.version, goal: GOAL, rounds, tiering: values.tiering, load, results }, null, 2))
+  console.log(JSON.stringify({ node: process.version, goal: GOAL, rounds, tiering: values.tiering, load, results, skipped }, null, 2))
 } else {
   console.log()
   console.log(table(['kernel', 'param', 'plain ms', 'metered ms', 'metered/plain', 'fuel', 'fuel/µs'],
