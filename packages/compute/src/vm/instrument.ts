@@ -634,7 +634,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // Open constructs, for hoisting: the first block of an `if`'s then-arm is charged with the block that
   // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
   // never falls through), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
-  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
+  const ctl: { isIf: boolean, isLoop: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
   let lastUncond = false
   let nextInit = 0
   const hoist = (c: { parent: number, thenFirst: number }): void => {
@@ -644,6 +644,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     nextInit = -c1
   }
   let hasLoop = false
+  let loopsOpen = 0
+  let loopCharges = 0 // charge points inside loops
+  let loopCalls = 0 // calls inside loops
   let ended = false
   while (!r.done) {
     if (ended) r.fail('bytes after the end of a function body')
@@ -664,7 +667,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
-        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false })
+        ctl.push({ isIf: op === 0x04, isLoop: op === 0x03, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false })
+        if (op === 0x03) loopsOpen++
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
@@ -684,6 +688,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           kind = K_LEADER_UNCHECKED
           const c = ctl.pop()!
           if (c.isIf && !c.hasElse && lastUncond) hoist(c)
+          if (c.isLoop) loopsOpen--
         }
         break
       case 0x0c: case 0x0d: r.u32(); break
@@ -770,6 +775,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     args.push(arg)
     blockCost[blockCost.length - 1] += cost
     if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) { blockCost.push(nextInit); nextInit = 0 }
+    if (loopsOpen > 0) {
+      if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) loopCharges++
+      else if (kind === K_CALL || kind === K_CALL_INDIRECT) loopCalls++
+    }
     lastUncond = op === 0x0c || op === 0x0e || op === 0x0f || op === 0x00
   }
   if (!ended) r.fail('function body has no end (truncated)')
@@ -800,9 +809,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
 
   const F = ctx.fuelGlobal
   const D = ctx.depthGlobal
-  // Functions with loops keep the fuel counter in a local (T64) and write it back to the global before
-  // every call, at each loop-head check and on exit; others charge the global directly.
-  const cached = hasLoop
+  // Functions whose loops charge more often than they call keep the fuel counter in a local (T64) and write
+  // it back to the global before every call, at each loop-head check and on exit; others charge the global.
+  const cached = hasLoop && loopCharges > loopCalls
   const wrapped = counted || cached
   const writeBack = (): void => { if (cached) { w.u8(0x20); w.u32(T64); w.u8(0x24); w.u32(F) } }
   const reload = (): void => { if (cached) { w.u8(0x23); w.u32(F); w.u8(0x21); w.u32(T64) } }
