@@ -3,7 +3,8 @@
 // measured in the same run, on the identical libp2p assembly (createHost).
 //
 //   npx node bench/pubsub.ts [--messages 3000] [--window 8] [--rounds 3]
-//                            [--warmup 300] [--probe 200] [--only plain|ours] [--json]
+//                            [--warmup 300] [--probe 200] [--only plain|ours]
+//                            [--membership-ms 1000] [--idle-cpu 10] [--json]
 //
 // One publisher (node 0) and 9 subscribers, every node connected to every
 // other (a full mesh of 45 TCP connections: FabricNodes' membership gossip
@@ -16,7 +17,11 @@
 // subscriber records the latency of every delivery. After the loaded phase,
 // `probe` messages go out one at a time for the latency of an idle fabric.
 // Runs alternate (plain, ours, ours, plain, …) on fresh nodes; the summary is
-// the median over the rounds.
+// the median over the rounds. Ours run the membership protocol beside pub-sub,
+// as every fabric node does, with a round of `membership-ms` (TTL 10x that).
+// Before publishing, each run measures the process's CPU per second over
+// `idle-cpu` seconds of silence: each side's fixed cost (gossipsub heartbeats;
+// for ours also membership), which a CPU-bound run pays beside its messages.
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -49,6 +54,10 @@ interface Cluster {
   gossipTopic: string
   /** messages refused by topic validators, summed over the nodes (ours only) */
   rejected?: () => number
+  /** messages dropped because their capability could not be obtained, summed (ours only; expect 0) */
+  unverified?: () => number
+  /** capabilities fetched by reference, summed over the nodes (ours only) */
+  capsFetched?: () => number
   stop: () => Promise<void>
 }
 
@@ -64,18 +73,24 @@ interface RunResult {
   seconds: number
   messagesPerSec: number
   deliveriesPerSec: number
+  /** CPU time of the whole process (all 10 nodes, every thread) per message delivered to all 9, loaded phase */
+  cpuMsPerMessage: number
   p50Ms: number
   p99Ms: number
   maxMs: number
   /** latency of the probe messages, published one at a time after the loaded phase */
   idleP50Ms: number
   idleP99Ms: number
+  /** CPU the process spent per second while the 10 nodes sat idle (no publishing) for `idle-cpu` seconds: the fixed cost of each side */
+  idleCpuMsPerSec: number
   connections: number
   /** gossipsub mesh links on the topic (sum of every node's mesh degree / 2) */
   meshLinks: number
   /** the publisher's mesh degree */
   publisherMesh: number
   rejected?: number
+  unverified?: number
+  capsFetched?: number
   /** the machine's 1-minute load average when the run ended (2 cores: above 2, others compete for the CPU) */
   load: number
 }
@@ -84,9 +99,11 @@ const { values: args } = parseArgs({
   options: {
     messages: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '300' },
+    'idle-cpu': { type: 'string', default: '10' },
     window: { type: 'string', default: '8' },
     probe: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '3' },
+    'membership-ms': { type: 'string', default: '1000' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false }
   }
@@ -96,7 +113,9 @@ const config = {
   warmup: positiveInt('warmup', args.warmup, true),
   window: positiveInt('window', args.window),
   probe: positiveInt('probe', args.probe, true),
-  rounds: positiveInt('rounds', args.rounds)
+  rounds: positiveInt('rounds', args.rounds),
+  membershipMs: positiveInt('membership-ms', args['membership-ms']),
+  idleCpuSeconds: positiveInt('idle-cpu', args['idle-cpu'], true)
 }
 const only = args.only as Side | undefined
 if (only != null && only !== 'plain' && only !== 'ours') fail('--only takes plain or ours')
@@ -184,7 +203,7 @@ async function oursCluster (): Promise<Cluster> {
   const origin = await makeOrigin()
   const nodes: Awaited<ReturnType<typeof startFabricNode>>[] = []
   let gossipTopic = ''
-  const common = { listen: ['/ip4/127.0.0.1/tcp/0'], membership: { intervalMs: 1000, ttlMs: 10000 }, admin: false as const }
+  const common = { listen: ['/ip4/127.0.0.1/tcp/0'], membership: { intervalMs: config.membershipMs, ttlMs: 10 * config.membershipMs }, admin: false as const }
   try {
     nodes.push(await startFabricNode(origin, { ...common, bootstrap: [] }))
     const seed = nodes[0].addrs()
@@ -213,6 +232,8 @@ async function oursCluster (): Promise<Cluster> {
       })
     },
     rejected: () => nodes.reduce((sum, n) => sum + n.pubsub.rejected, 0),
+    unverified: () => nodes.reduce((sum, n) => sum + n.pubsub.unverified, 0),
+    capsFetched: () => nodes.reduce((sum, n) => sum + n.pubsub.capsFetched, 0),
     stop: async () => {
       for (const n of nodes) await n.stop()
       await origin.cleanup()
@@ -285,15 +306,19 @@ async function measure (c: Cluster, round: number): Promise<RunResult> {
   globalThis.crypto.getRandomValues(filler)
   let start = 0
   let end = 0
+  let cpuStart = process.cpuUsage()
+  let cpu = { user: 0, system: 0 }
   for (let seq = 0; seq < total; seq++) {
     if (seq === warmup) {
       await drainTo(1)
       lost = 0
       start = performance.now()
+      cpuStart = process.cpuUsage()
     }
     if (seq === loadedEnd) {
       await drainTo(1)
       end = lost > 0 ? performance.now() : lastDelivery
+      cpu = process.cpuUsage(cpuStart)
     }
     await drainTo(seq < loadedEnd ? window : 1)
     // a fresh buffer per message: gossipsub keeps published data in its message cache
@@ -306,7 +331,10 @@ async function measure (c: Cluster, round: number): Promise<RunResult> {
     await c.publish(data)
   }
   await drainTo(1)
-  if (probe === 0) end = lost > 0 ? performance.now() : lastDelivery
+  if (probe === 0) {
+    end = lost > 0 ? performance.now() : lastDelivery
+    cpu = process.cpuUsage(cpuStart)
+  }
   const seconds = (end - start) / 1000
   return {
     side: c.side,
@@ -318,16 +346,28 @@ async function measure (c: Cluster, round: number): Promise<RunResult> {
     seconds,
     messagesPerSec: loaded.length / SUBSCRIBERS / seconds,
     deliveriesPerSec: loaded.length / seconds,
+    cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / (loaded.length / SUBSCRIBERS),
     p50Ms: percentile(loaded, 50),
     p99Ms: percentile(loaded, 99),
     maxMs: percentile(loaded, 100),
     idleP50Ms: percentile(idle, 50),
     idleP99Ms: percentile(idle, 99),
+    idleCpuMsPerSec: Number.NaN,
     connections: c.hosts.reduce((n, h) => n + h.getConnections().length, 0) / 2,
     load: loadavg()[0],
     meshLinks: c.hosts.reduce((n, h) => n + meshOf(h, c.gossipTopic).length, 0) / 2,
     publisherMesh: meshOf(c.hosts[0], c.gossipTopic).length
   }
+}
+
+/** CPU ms per second of the whole process while nothing is published (gossipsub heartbeats; ours also membership). */
+async function idleCpu (): Promise<number> {
+  if (config.idleCpuSeconds === 0) return Number.NaN
+  const t = performance.now()
+  const c = process.cpuUsage()
+  await sleep(config.idleCpuSeconds * 1000)
+  const used = process.cpuUsage(c)
+  return (used.user + used.system) / 1000 / ((performance.now() - t) / 1000)
 }
 
 async function run (side: Side, round: number): Promise<RunResult> {
@@ -336,8 +376,12 @@ async function run (side: Side, round: number): Promise<RunResult> {
   try {
     await warmMesh(cluster)
     progress(`round ${round}: ${side} mesh ready; publishing ${config.warmup} warm-up + ${config.messages} messages`)
+    const idleCpuMsPerSec = await idleCpu()
     const r = await measure(cluster, round)
+    r.idleCpuMsPerSec = idleCpuMsPerSec
     r.rejected = cluster.rejected?.()
+    r.unverified = cluster.unverified?.()
+    r.capsFetched = cluster.capsFetched?.()
     progress(`round ${round}: ${side} ${fmt(r.messagesPerSec, 1)} msgs/s, p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms`)
     return r
   } finally {
@@ -369,10 +413,12 @@ interface Summary {
   runs: number
   messagesPerSec: number
   deliveriesPerSec: number
+  cpuMsPerMessage: number
   p50Ms: number
   p99Ms: number
   idleP50Ms: number
   idleP99Ms: number
+  idleCpuMsPerSec: number
   lost: number
 }
 const summarize = (side: Side): Summary | undefined => {
@@ -383,12 +429,24 @@ const summarize = (side: Side): Summary | undefined => {
     runs: rs.length,
     messagesPerSec: med('messagesPerSec'),
     deliveriesPerSec: med('deliveriesPerSec'),
+    cpuMsPerMessage: med('cpuMsPerMessage'),
     p50Ms: med('p50Ms'),
     p99Ms: med('p99Ms'),
     idleP50Ms: med('idleP50Ms'),
     idleP99Ms: med('idleP99Ms'),
+    idleCpuMsPerSec: med('idleCpuMsPerSec'),
     lost: rs.reduce((n, r) => n + r.lost, 0)
   }
+}
+/** ours/plain msgs/s for each round that has both sides. */
+function pairRatios (): number[] {
+  const out: number[] = []
+  for (let round = 1; round <= config.rounds; round++) {
+    const p = runs.find(r => r.side === 'plain' && r.round === round)
+    const o = runs.find(r => r.side === 'ours' && r.round === round)
+    if (p != null && o != null) out.push(o.messagesPerSec / p.messagesPerSec)
+  }
+  return out
 }
 const plain = summarize('plain')
 const ours = summarize('ours')
@@ -396,6 +454,10 @@ const ratio = plain != null && ours != null
   ? {
       messagesPerSec: ours.messagesPerSec / plain.messagesPerSec,
       deliveriesPerSec: ours.deliveriesPerSec / plain.deliveriesPerSec,
+      /** median over rounds of ours/plain within the round (the two runs closest in time, so under the most similar load) */
+      perRound: median(pairRatios()),
+      /** plain's CPU per message over ours': the throughput ratio a CPU-bound run would show, whatever else loads the machine */
+      cpu: plain.cpuMsPerMessage / ours.cpuMsPerMessage,
       p50: ours.p50Ms / plain.p50Ms,
       p99: ours.p99Ms / plain.p99Ms,
       idleP50: ours.idleP50Ms / plain.idleP50Ms,
@@ -420,19 +482,21 @@ if (args.json) {
   console.log(`Pub-sub, ${NODES} nodes on loopback, ${PAYLOAD_BYTES} B payloads (Node ${process.version})`)
   console.log(`topology: ${topology}`)
   console.log(`per run: ${config.warmup} warm-up messages, ${config.messages} measured with at most ${config.window} in flight ("loaded"),`)
-  console.log(`then ${config.probe} published one at a time ("idle" latency); runs alternate plain/ours on fresh nodes\n`)
-  const head = ['msgs/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'idle p50', 'idle p99', 'lost']
+  console.log(`then ${config.probe} published one at a time ("idle" latency); runs alternate plain/ours on fresh nodes;`)
+  console.log(`ours run membership beside pub-sub, round ${config.membershipMs} ms\n`)
+  const head = ['msgs/s', 'deliveries/s', 'CPU ms/msg', 'p50 ms', 'p99 ms', 'idle p50', 'idle p99', 'lost']
   const cells = (r: Omit<Summary, 'runs'>): string[] =>
-    [fmt(r.messagesPerSec, 1), fmt(r.deliveriesPerSec), ms(r.p50Ms), ms(r.p99Ms), ms(r.idleP50Ms), ms(r.idleP99Ms), String(r.lost)]
-  console.log(table(['run', ...head, 'secs', 'conns', 'mesh links', 'pub mesh', 'rejected', 'load'], runs.map(r => [
-    `${r.side} #${r.round}`, ...cells(r), fmt(r.seconds, 1), String(r.connections), String(r.meshLinks), String(r.publisherMesh), r.rejected == null ? '-' : String(r.rejected), fmt(r.load, 1)
+    [fmt(r.messagesPerSec, 1), fmt(r.deliveriesPerSec), fmt(r.cpuMsPerMessage, 2), ms(r.p50Ms), ms(r.p99Ms), ms(r.idleP50Ms), ms(r.idleP99Ms), String(r.lost)]
+  const opt = (n: number | undefined): string => n == null ? '-' : String(n)
+  console.log(table(['run', ...head, 'idle CPU ms/s', 'secs', 'conns', 'mesh links', 'pub mesh', 'rejected', 'unverified', 'caps fetched', 'load'], runs.map(r => [
+    `${r.side} #${r.round}`, ...cells(r), fmt(r.idleCpuMsPerSec, 0), fmt(r.seconds, 1), String(r.connections), String(r.meshLinks), String(r.publisherMesh), opt(r.rejected), opt(r.unverified), opt(r.capsFetched), fmt(r.load, 1)
   ])))
   const med: string[][] = []
   if (plain != null) med.push([`plain (${plain.runs})`, ...cells(plain)])
   if (ours != null) med.push([`ours (${ours.runs})`, ...cells(ours)])
   console.log(`\nmedian (runs):\n${table(['side', ...head], med)}`)
   if (ratio != null) {
-    console.log(`\nours/plain: throughput ${fmt(ratio.messagesPerSec, 2)}; latency p50 ${fmt(ratio.p50, 2)}x, p99 ${fmt(ratio.p99, 2)}x; idle p50 ${fmt(ratio.idleP50, 2)}x, idle p99 ${fmt(ratio.idleP99, 2)}x`)
+    console.log(`\nours/plain: throughput ${fmt(ratio.messagesPerSec, 2)} (median of per-round ratios ${fmt(ratio.perRound, 2)}; plain/ours CPU per message ${fmt(ratio.cpu, 2)}); latency p50 ${fmt(ratio.p50, 2)}x, p99 ${fmt(ratio.p99, 2)}x; idle p50 ${fmt(ratio.idleP50, 2)}x, idle p99 ${fmt(ratio.idleP99, 2)}x`)
     console.log(`goal (throughput >= ${GOAL} of plain): ${ratio.messagesPerSec >= GOAL ? 'met' : 'NOT met'}`)
   }
   if (error != null) console.log(`\nerror: ${error}`)
