@@ -101,6 +101,17 @@ describe('scheduler: placement', () => {
     assert.deepEqual(second.map(a => a.worker), ['b', 'b', 'b'])
   })
 
+  it('with results in hand and no distinct worker left, the coordinator decides within a second, not a job timeout (seed 1)', () => {
+    const h = harness({ seed: 1 })
+    h.feed({ type: 'members', now: 0, members: members(['a', 1]) })
+    const [a] = h.of(h.feed({ type: 'submit', now: 0, job: { id: 'j', tasks: tasks(1), timeoutMs: 60_000 } }), 'assign')
+    h.answer(a, 'C')
+    // the only worker is used: nothing to assign; a check is due at the next scan
+    assert.deepEqual(h.of(h.feed({ type: 'tick', now: 500 }), 'verify-locally'), [])
+    const checks = h.of(h.feed({ type: 'tick', now: 1000 }), 'verify-locally')
+    assert.equal(checks.length, 1)
+  })
+
   it('respects capacity and prefers the least loaded worker (seed 1)', () => {
     const h = harness({ ...PLAIN, replicas: 1, quorum: 1 })
     h.feed({ type: 'members', now: 0, members: members(['busy', 3, 0.9], ['idle', 2, 0], ['none', 0, 0]) })

@@ -16,6 +16,9 @@ import type {
   WorkerReputation
 } from './types.ts'
 
+/** How often tasks that no present worker can take are looked at (ms). */
+const STUCK_SCAN_MS = 1000
+
 /** Sarmenta's credibility of a worker that passed `checks` spot-checks, with blacklisting: 1 − f/((1−f)·k·e); 1 − f before any. */
 export function workerCredibility (checks: number, f: number): number {
   if (checks <= 0 || f <= 0) return 1 - f
@@ -476,7 +479,7 @@ export class Scheduler {
       this.wanting.add(ts)
     }
     this.jobs.set(j.id, j)
-    this.armStuckCheck(j.timeoutMs)
+    this.armStuckCheck(Math.min(j.timeoutMs, STUCK_SCAN_MS))
     out.push({ type: 'progress', job: j.id, done: 0, total: j.tasks.length })
   }
 
@@ -924,14 +927,18 @@ export class Scheduler {
     const candidates = [...this.workers.values()].filter(w => w.present && !w.rep.blacklisted && w.capacity > 0)
     for (const t of [...this.wanting]) {
       if (t.outstanding.size > 0 || candidates.some(w => !t.used.has(w.rep.peer))) continue
-      if (this.now - t.waitingSince >= t.job.timeoutMs) {
-        if (t.results.length > 0 && !t.checkFailed && t.check === null) this.startCheck(t, out)
-        else this.fail(t, 'no-workers', out)
+      // no distinct worker is left for it: with results in hand the coordinator decides now
+      // (a small fabric would otherwise wait a whole job timeout for a newcomer); without, it
+      // waits that long for one before giving up
+      if (t.results.length > 0 && !t.checkFailed && t.check === null) {
+        this.startCheck(t, out)
+      } else if (this.now - t.waitingSince >= t.job.timeoutMs) {
+        this.fail(t, 'no-workers', out)
       } else {
         this.armStuckCheck(t.waitingSince + t.job.timeoutMs - this.now)
       }
     }
-    if (this.wanting.size > 0) this.armStuckCheck(this.timeoutMs)
+    if (this.wanting.size > 0) this.armStuckCheck(Math.min(this.timeoutMs, STUCK_SCAN_MS))
   }
 
   private armStuckCheck (inMs: number): void {
