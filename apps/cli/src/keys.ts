@@ -86,7 +86,7 @@ export async function memberCredentials (origin: Identity, audience: string, ttl
 /** The capability that makes a node a compute coordinator: it may assign tasks to the origin's workers. */
 export async function coordinatorCredential (origin: Identity, audience: string, ttlMs: number): Promise<Capability> {
   const now = Date.now()
-  return await issue(origin, { audience, resource: 'fabric/compute', abilities: ['compute/assign'], expiresAt: now + ttlMs, now })
+  return await issue(origin, { audience, resource: 'fabric/compute', abilities: ['compute/assign', 'compute/spawn'], expiresAt: now + ttlMs, now })
 }
 
 export const originKeyPath = (dir: string): string => join(dir, 'origin.json')

@@ -28,6 +28,7 @@ compute
   run TASK --inputs DIR|FILE... [--replicas k] [--quorum q] [--out DIR]
                                            run a task (.wasm or AssemblyScript .ts) per input
   receipts [--node NAME] [--job J]         everything a node ran, with its receipts
+  proc spawn|ls|kill|wait                  long-running wasm processes, their output streamed
   demo [--keep]                            the main job (what \`npm start\` runs)
 
 Commands that talk to a running fabric find it through DIR/fabric.json

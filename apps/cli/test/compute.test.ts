@@ -17,6 +17,7 @@ import { compileTask } from '@webfabric/sdk'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
 const SPIN = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/spin.ts', import.meta.url))
+const TICKER = fileURLToPath(new URL('../../../packages/runtime/test/fixtures/assembly/ticker.ts', import.meta.url))
 const BOMB = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/bomb.ts', import.meta.url))
 const execFileP = promisify(execFile)
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
@@ -150,5 +151,32 @@ describe('webfabric run on a local fabric (real processes)', () => {
 
     const { stdout } = await cli('run', SPIN, '--inputs', input, '--out', join(dir, 'after'), '--fabric', dir, '--json')
     assert.equal(JSON.parse(stdout).accepted, 1)
+  })
+
+  it('`webfabric proc` spawns a process on a chosen node, streams its output, lists and kills one', async () => {
+    const input = join(dir, 'ticker-in')
+    const topic = new TextEncoder().encode('ticks')
+    const b = new Uint8Array(8 + topic.length)
+    new DataView(b.buffer).setUint32(0, 3, true)
+    new DataView(b.buffer).setUint32(4, 10, true)
+    b.set(topic, 8)
+    await writeFile(input, b)
+    const attached = await cli('proc', 'spawn', TICKER, '--input', input, '--on', 'node-1', '--cap', 'pubsub:ticks', '--fabric', dir)
+    assert.equal(attached.stdout, 'tick 0\ntick 1\ntick 2\n')
+    assert.match(attached.stderr, /log 0\nlog 1\nlog 2/)
+    assert.match(attached.stderr, /exited: ok/)
+
+    new DataView(b.buffer).setUint32(0, 0, true) // forever
+    await writeFile(input, b)
+    const { stdout: id } = await cli('proc', 'spawn', TICKER, '--input', input, '--detach', '--fabric', dir)
+    const ls = JSON.parse((await cli('proc', 'ls', '--json', '--fabric', dir)).stdout) as Array<{ id: string, state: string }>
+    assert.equal(ls.find(p => p.id === id.trim())?.state, 'running')
+    const killed = JSON.parse((await cli('proc', 'kill', id.trim(), '--json', '--fabric', dir)).stdout)
+    assert.equal(killed.state, 'killed')
+    const r = await cliFails('proc', 'wait', id.trim(), '--fabric', dir)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /killed/)
+    const bad = await cliFails('proc', 'spawn', TICKER, '--cap', 'storage:x', '--fabric', dir)
+    assert.equal(bad.code, 2)
   })
 })

@@ -11,6 +11,7 @@ import { WebSocketServer } from 'ws'
 import { UnauthorizedError } from './errors.ts'
 import type { JobProgress, JobReport, JobSpec } from './compute-coordinator.ts'
 import type { MemberView } from './membership-service.ts'
+import type { ProcEvent, ProcInfo, ProcSpec } from './process-service.ts'
 import type { ReceiptEntry } from './receipt-log.ts'
 
 /** The operations a node exposes to its operator (implemented by FabricNode). */
@@ -27,6 +28,10 @@ export interface AdminOps {
   submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport>
   /** Receipts of work this node ran, newest first. */
   receipts (opts: { limit?: number, job?: string }): Promise<ReceiptEntry[]>
+  procSpawn (spec: ProcSpec): Promise<ProcInfo>
+  procList (): Promise<ProcInfo[]>
+  procKill (id: string): Promise<ProcInfo>
+  procWait (id: string, onEvent?: (e: ProcEvent) => void): Promise<ProcInfo>
 }
 
 /** A live subscription handed to an admin client; disposing it unsubscribes. */
@@ -87,6 +92,23 @@ export class AdminApi extends RpcTarget {
       return await named(() => this.ops.submitJob(spec, cb == null
         ? undefined
         : p => { Promise.resolve(cb(p)).catch(() => {}) }))
+    } finally {
+      ;(cb as unknown as { [Symbol.dispose]?: () => void } | undefined)?.[Symbol.dispose]?.()
+    }
+  }
+
+  async procSpawn (spec: ProcSpec): Promise<ProcInfo> {
+    if (spec == null || typeof spec !== 'object') throw new TypeError('procSpawn takes { module, input?, on?, topics?, fuelLimit? }')
+    return await named(() => this.ops.procSpawn(spec))
+  }
+
+  async procList (): Promise<ProcInfo[]> { return await named(() => this.ops.procList()) }
+  async procKill (id: string): Promise<ProcInfo> { return await named(() => this.ops.procKill(String(id))) }
+
+  async procWait (id: string, onEvent?: (e: ProcEvent) => void): Promise<ProcInfo> {
+    const cb = typeof onEvent === 'function' ? ((onEvent as unknown as { dup?: () => typeof onEvent }).dup?.() ?? onEvent) : undefined
+    try {
+      return await named(() => this.ops.procWait(String(id), cb == null ? undefined : e => { Promise.resolve(cb(e)).catch(() => {}) }))
     } finally {
       ;(cb as unknown as { [Symbol.dispose]?: () => void } | undefined)?.[Symbol.dispose]?.()
     }
@@ -214,4 +236,8 @@ export interface AdminClient {
   shutdown (): Promise<void>
   submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport>
   receipts (opts?: { limit?: number, job?: string }): Promise<ReceiptEntry[]>
+  procSpawn (spec: ProcSpec): Promise<ProcInfo>
+  procList (): Promise<ProcInfo[]>
+  procKill (id: string): Promise<ProcInfo>
+  procWait (id: string, onEvent?: (e: ProcEvent) => void): Promise<ProcInfo>
 }

@@ -34,6 +34,7 @@ import {
   MAX_INPUT_BYTES,
   MAX_MODULE_BYTES,
   MAX_OUTPUT_BYTES,
+  type CancelFrame,
   type ResultFrame,
   type RunFrame,
   type WorkerFrame,
@@ -277,9 +278,12 @@ export class ComputeCoordinator {
       case 'verify-locally':
         void this.verifyLocally(e.assignment, e.job, e.task, e.module, e.input, e.fuelLimit)
         break
-      case 'cancel':
+      case 'cancel': {
         this.assignments.delete(e.assignment)
+        const link = this.links.get(e.worker)
+        if (link?.lp != null && link.pending.delete(e.assignment)) void this.write(link, { k: 'cancel', a: e.assignment }).catch(() => {})
         break
+      }
       case 'accepted': {
         const job = this.jobs.get(e.job)
         if (job == null) break
@@ -438,7 +442,7 @@ export class ComputeCoordinator {
     void this.readLoop(link, link.lp, stream)
   }
 
-  private async write (link: WorkerLink, frame: RunFrame | { k: 'accept', ac: Uint8Array, r: Uint8Array, c?: Uint8Array }): Promise<void> {
+  private async write (link: WorkerLink, frame: RunFrame | CancelFrame | { k: 'accept', ac: Uint8Array, r: Uint8Array, c?: Uint8Array }): Promise<void> {
     const next = link.writes.then(async () => {
       if (link.lp == null) throw new Error('stream closed')
       if (!link.sentCredential) frame.c = this.init.credential
@@ -509,10 +513,9 @@ export class ComputeCoordinator {
   }
 
   private async countersign (jobId: string, task: string, commitment: string): Promise<void> {
-    for (const a of this.assignments.values()) {
-      if (a.job !== jobId || a.task !== task || a.receipt == null) continue
-      await this.sendAcceptance(a, a.frame?.cm === commitment)
-    }
+    // collect first: the job may finish (and forget its assignments) while we sign
+    const answered = [...this.assignments.values()].filter(a => a.job === jobId && a.task === task && a.receipt != null)
+    for (const a of answered) await this.sendAcceptance(a, a.frame?.cm === commitment)
   }
 
   private async sendAcceptance (a: Assignment, accepted: boolean): Promise<void> {

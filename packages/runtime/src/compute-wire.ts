@@ -48,6 +48,9 @@ export interface RunFrame {
   mem?: number
 }
 
+/** coordinator → worker: the assignment is no longer needed; stop it (at its next fuel slice) if it runs. */
+export interface CancelFrame { k: 'cancel', c?: Uint8Array, a: string }
+
 /** coordinator → worker: the countersignature of a receipt (encoded Acceptance). */
 export interface AcceptFrame { k: 'accept', c?: Uint8Array, ac: Uint8Array, r: Uint8Array }
 
@@ -73,7 +76,7 @@ export interface NeedModuleFrame { k: 'need-module', a: string, m: string }
 /** worker → coordinator: this assignment failed for a reason that is not a result (busy, no lease, crash, watchdog). */
 export interface ErrorFrame { k: 'error', a: string, name: string, message: string }
 
-export type CoordinatorFrame = RunFrame | AcceptFrame
+export type CoordinatorFrame = RunFrame | AcceptFrame | CancelFrame
 export type WorkerFrame = ResultFrame | NeedModuleFrame | ErrorFrame
 
 const MAX_ID = 128
@@ -112,13 +115,19 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
     if (f.mem !== undefined) run.mem = int(f.mem, 'mem', MAX_MEMORY_BYTES)
     return run
   }
+  if (x?.k === 'cancel') {
+    const f = map(x, ['k', 'c', 'a'])
+    const cancel: CancelFrame = { k: 'cancel', a: str(f.a, 'a') }
+    if (f.c !== undefined) cancel.c = bytes(f.c, 'c', 16 * 1024)
+    return cancel
+  }
   if (x?.k === 'accept') {
     const f = map(x, ['k', 'c', 'ac', 'r'])
     const acc: AcceptFrame = { k: 'accept', ac: bytes(f.ac, 'ac', 4096), r: bytes(f.r, 'r', 4096) }
     if (f.c !== undefined) acc.c = bytes(f.c, 'c', 16 * 1024)
     return acc
   }
-  throw new MalformedError('a compute frame to a worker is a run or an accept', { field: 'k' })
+  throw new MalformedError('a compute frame to a worker is a run, a cancel or an accept', { field: 'k' })
 }
 
 /** Decode and shape-check a frame a coordinator received; throws MalformedError. */

@@ -115,6 +115,8 @@ export class ComputeWorker {
     const from = conn.remotePeer.toString()
     const lp = lpStream(stream, { maxDataLength: MAX_COMPUTE_FRAME })
     let credential: Uint8Array | undefined
+    // this coordinator's runs in progress, to cancel
+    const running = new Map<string, AbortController>()
     let writes: Promise<void> = Promise.resolve()
     const reply = (frame: WorkerFrame): void => {
       writes = writes.then(async () => { await lp.write(encodeFrame(frame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) }) })
@@ -135,7 +137,8 @@ export class ComputeWorker {
         if (credential == null) throw new TypeError('the first compute frame on a stream must carry the coordinator\'s capability')
         // re-checked on every frame: cached, and a revocation takes effect mid-stream
         await this.init.verifier.check(from, credential, COMPUTE_ASSIGN_NEED)
-        if (frame.k === 'run') void this.run(from, frame, reply)
+        if (frame.k === 'run') void this.run(from, frame, reply, running)
+        else if (frame.k === 'cancel') running.get(frame.a)?.abort()
         else void this.accept(from, frame)
       }
     } catch (err) {
@@ -147,7 +150,7 @@ export class ComputeWorker {
     }
   }
 
-  private async run (from: string, f: RunFrame, reply: (frame: WorkerFrame) => void): Promise<void> {
+  private async run (from: string, f: RunFrame, reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>): Promise<void> {
     const fail = (name: string, message: string): void => reply({ k: 'error', a: f.a, name, message })
     const lease = this.init.lease()
     if (lease == null || !this.running) { this.refused++; fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work'); return }
@@ -155,12 +158,14 @@ export class ComputeWorker {
     const mem = f.mem ?? DEFAULT_TASK_MEMORY_BYTES
     if (mem > this.init.maxMemoryBytes) { fail('OverLeaseError', `the task asks for ${mem} bytes of memory; this device's lease lends at most ${this.init.maxMemoryBytes}`); return }
     this.inFlight++
+    const ac = new AbortController()
+    running.set(f.a, ac)
     try {
       const module = await this.module(f)
       if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return }
       let result: DomainResult
       try {
-        result = await this.init.pool.run({ module, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem })
+        result = await this.init.pool.run({ module, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
       } catch (err) {
         fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
         return
@@ -202,6 +207,7 @@ export class ComputeWorker {
       fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
     } finally {
       this.inFlight--
+      running.delete(f.a)
     }
   }
 

@@ -43,6 +43,7 @@ import { type Violation, defaultGuardRules, installProtocolGuards } from './guar
 import { createHost, type Host } from './host.ts'
 import { MEMBERSHIP_NEED, MembershipService } from './membership-service.ts'
 import { libp2pKeyOf } from './peer-identity.ts'
+import { PROC_SPAWN_NEED, type ProcEvent, ProcessHost, ProcessManager, type ProcSpec } from './process-service.ts'
 import { PubSubService } from './pubsub-service.ts'
 import { ReceiptLog } from './receipt-log.ts'
 
@@ -95,6 +96,10 @@ export class FabricNode {
   /** set when the origin granted this node `compute/assign` */
   coordinator?: ComputeCoordinator
   receipts!: ReceiptLog
+  /** set when the node serves the compute role: runs processes */
+  processHost?: ProcessHost
+  /** set when the origin granted this node `compute/spawn`: places processes */
+  processes?: ProcessManager
   private pool?: SandboxPool
   private verifyPool?: SandboxPool
   private keyring!: Keyring
@@ -180,6 +185,8 @@ export class FabricNode {
     clearTimeout(this.leaseTimer)
     await this.admin?.close()
     this.coordinator?.stop()
+    this.processes?.stop()
+    await this.processHost?.stop()
     await this.computeWorker?.stop()
     await this.membership.stop()
     this.pubsub.stop()
@@ -249,7 +256,22 @@ export class FabricNode {
         log
       })
       await this.computeWorker.start()
+      this.processHost = new ProcessHost(this.host, {
+        identity: this.identity,
+        origin: this.manifest.origin,
+        verifier: this.verifier,
+        receipts: this.receipts,
+        maxProcesses: Math.max(2, slots * 2),
+        maxMemoryBytes: this.manifest.qos.memoryMiB * 2 ** 20,
+        domain: { cpuShare: share, sliceFuel },
+        lease: () => this.activeLease(),
+        publish: async (topic, data) => await this.pubsub.publish(topic, data),
+        log
+      })
+      await this.processHost.start()
     }
+    const spawn = await this.findOptionalCredential(credentials, PROC_SPAWN_NEED)
+    if (spawn != null) this.processes = new ProcessManager(this.host, { credential: spawn, log })
     const assign = await this.findOptionalCredential(credentials, COMPUTE_ASSIGN_NEED)
     if (assign != null) {
       const repPath = join(this.init.dataDir, 'reputation.json')
@@ -290,6 +312,21 @@ export class FabricNode {
       } catch {}
     }
     return undefined
+  }
+
+  private manager (): ProcessManager {
+    if (this.processes == null) throw new NotRunningError('this node does not manage processes: the origin granted it no compute/spawn capability')
+    return this.processes
+  }
+
+  /** Start a process on a worker (this node must hold compute/spawn). */
+  async spawnProcess (spec: ProcSpec): Promise<ReturnType<ProcessManager['list']>[number]> {
+    return await this.manager().spawn(spec, this.membership.view())
+  }
+
+  /** Wait for a process, receiving its output. */
+  async waitProcess (id: string, onEvent?: (e: ProcEvent) => void): Promise<ReturnType<ProcessManager['list']>[number]> {
+    return await this.manager().wait(id, onEvent)
   }
 
   /** Run a job on the fabric (this node must be a coordinator). */
@@ -384,6 +421,7 @@ export class FabricNode {
     const cap = await decodeCapability(fromBase64url(rec.token))
     // revoking the lease withdraws the device: running work stops at its next fuel slice
     this.pool?.abortAll()
+    this.processHost?.killAll()
     await this.revokeToken(cap)
     // and the node leaves the fabric
     setTimeout(() => { void this.stop() }, 200)
@@ -431,7 +469,11 @@ export class FabricNode {
       }),
       shutdown: async () => { setTimeout(() => { void this.stop() }, 50) },
       submitJob: async (spec, onProgress) => { live(); return await this.submitJob(spec, onProgress) },
-      receipts: async opts => await this.receipts.list(opts)
+      receipts: async opts => await this.receipts.list(opts),
+      procSpawn: async spec => { live(); return await this.manager().spawn(spec, this.membership.view()) },
+      procList: async () => this.manager().list(),
+      procKill: async id => await this.manager().kill(id),
+      procWait: async (id, onEvent) => await this.manager().wait(id, onEvent)
     }
   }
 }

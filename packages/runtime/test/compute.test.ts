@@ -7,12 +7,25 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { execute, loadModule } from '@webfabric/compute'
 import { encode } from '@webfabric/protocol'
-import { COMPUTE_PROTOCOL, type FabricNode, MAX_COMPUTE_FRAME } from '@webfabric/runtime'
+import { COMPUTE_PROTOCOL, type FabricNode, MAX_COMPUTE_FRAME, PROC_PROTOCOL, type ProcEvent } from '@webfabric/runtime'
 import { compileTask } from '@webfabric/sdk'
 import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from './fixtures.ts'
 import { connectionOf, lengthPrefixed, sendRaw } from './raw-streams.ts'
 
 const SPIN = fileURLToPath(new URL('../../compute/test/fixtures/assembly/spin.ts', import.meta.url))
+const TICKER = fileURLToPath(new URL('./fixtures/assembly/ticker.ts', import.meta.url))
+
+/** Ticker input: count, sleep ms, topic. */
+function tickerInput (count: number, ms: number, topic: string): Uint8Array {
+  const t = new TextEncoder().encode(topic)
+  const b = new Uint8Array(8 + t.length)
+  new DataView(b.buffer).setUint32(0, count, true)
+  new DataView(b.buffer).setUint32(4, ms, true)
+  b.set(t, 8)
+  return b
+}
+// calmer than the fixtures' default: on a loaded 2-core machine 100 ms / 1.5 s makes members flap
+const MEMBERSHIP = { intervalMs: 250, ttlMs: 5000 }
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
 
 describe('compute on real libp2p (in one process)', () => {
@@ -30,11 +43,11 @@ describe('compute on real libp2p (in one process)', () => {
     const did = await didOf(origin, dataDir)
     const creds = await Promise.all([
       grant(origin, did, 'fabric/membership', ['membership/gossip']),
-      grant(origin, did, 'fabric/compute', ['compute/assign'])
+      grant(origin, did, 'fabric/compute', ['compute/assign', 'compute/spawn'])
     ])
-    coordinator = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes) })
-    for (let i = 0; i < 3; i++) workers.push(await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 } }))
-    saboteur = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1, saboteur: 'wrong' } })
+    coordinator = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+    for (let i = 0; i < 3; i++) workers.push(await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 }, membership: MEMBERSHIP }))
+    saboteur = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1, saboteur: 'wrong' }, membership: MEMBERSHIP })
     await waitFor('the coordinator sees 4 workers', () => coordinator.membership.view().filter(m => m.roles.includes('compute')).length === 4)
   })
 
@@ -70,8 +83,11 @@ describe('compute on real libp2p (in one process)', () => {
     const honest = workers.filter(w => report.tasks.some(t => t.workers!.includes(w.peerId)))
     assert.ok(honest.length >= 2)
     for (const w of honest) {
-      await waitFor('countersignatures', async () => (await w.receipts.list({ job: report.job })).every(r => r.accepted === true))
+      // every receipt of a result the job accepted on this worker's word is countersigned
+      const carried = (r: { task: string }): boolean => report.tasks.some(t => t.task === r.task && t.workers!.includes(w.peerId))
+      await waitFor('countersignatures', async () => (await w.receipts.list({ job: report.job })).filter(carried).every(r => r.accepted === true))
       const list = await w.receipts.list({ job: report.job })
+      assert.ok(list.filter(carried).length > 0)
       for (const r of list) {
         assert.equal(r.worker, w.did)
         assert.equal(r.coordinator, coordinator.did)
@@ -133,12 +149,81 @@ describe('compute on real libp2p (in one process)', () => {
   }
 
   it('a worker that leaves mid-job has its tasks reassigned; the job completes', async () => {
-    const leaver = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 } })
+    const leaver = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 }, membership: MEMBERSHIP })
     await waitFor('the coordinator sees the newcomer', () => coordinator.membership.view().some(m => m.peerId === leaver.peerId))
     const inputs = Array.from({ length: 16 }, (_, i) => u32(2_000_000 + i))
     const job = coordinator.submitJob({ module, inputs, name: 'churn' }, p => { if (p.done >= 2) void leaver.stop() })
     const report = await job
     assert.equal(report.failed, 0)
     assert.equal(report.accepted, 16)
+  })
+
+  describe('processes', () => {
+    let ticker: Uint8Array
+    before(async () => { ticker = await compileTask(TICKER, { profile: 'process' }) })
+
+    it('a process streams its stdout and stderr, publishes on the topic it was granted, and ends with a receipt', async () => {
+      const subscriber = workers[2]
+      await subscriber.pubsub.subscribe('ticks')
+      const heard: string[] = []
+      subscriber.pubsub.addEventListener('message', e => {
+        const m = (e as CustomEvent).detail
+        if (m.topic === 'ticks') heard.push(new TextDecoder().decode(m.data))
+      })
+      await new Promise(resolve => setTimeout(resolve, 1000)) // let the gossipsub mesh form
+      const p = await coordinator.spawnProcess({ module: ticker, input: tickerInput(3, 20, 'ticks'), topics: ['ticks'], on: workers[0].peerId, name: 'ticker' })
+      assert.equal(p.peer, workers[0].peerId)
+      const events: ProcEvent[] = []
+      const done = await coordinator.waitProcess(p.id, e => events.push(e))
+      assert.equal(done.state, 'exited')
+      assert.equal(done.status, 'ok')
+      const stdout = events.filter(e => e.stream === 'stdout').map(e => new TextDecoder().decode(e.data as Uint8Array)).join('')
+      assert.equal(stdout, 'tick 0\ntick 1\ntick 2\n')
+      assert.deepEqual(events.filter(e => e.stream === 'stderr').map(e => e.data), ['log 0', 'log 1', 'log 2'])
+      await waitFor('the published ticks', () => heard.length === 3)
+      assert.deepEqual(heard.sort(), ['tick 0', 'tick 1', 'tick 2'])
+      const receipts = await workers[0].receipts.list({ job: 'proc' })
+      assert.ok(receipts.some(r => r.task === p.id && r.status === 'ok' && r.commitment === done.commitment))
+    })
+
+    it('a process cannot publish on a topic it was not granted', async () => {
+      const p = await coordinator.spawnProcess({ module: ticker, input: tickerInput(1, 1, 'ticks'), topics: ['other'] })
+      const events: ProcEvent[] = []
+      const done = await coordinator.waitProcess(p.id, e => events.push(e))
+      assert.equal(done.status, 'ok')
+      assert.ok(events.some(e => e.stream === 'stderr' && e.data === 'publish refused: -1'))
+    })
+
+    it('ls shows a running process; kill stops it at its next slice', async () => {
+      const p = await coordinator.spawnProcess({ module: ticker, input: tickerInput(0, 5, 'ticks'), name: 'forever' })
+      assert.equal(p.state, 'running')
+      assert.ok(coordinator.processes!.list().some(x => x.id === p.id && x.state === 'running'))
+      await new Promise(resolve => setTimeout(resolve, 200))
+      const killed = await coordinator.processes!.kill(p.id)
+      assert.equal(killed.state, 'killed')
+      const host = [...workers, saboteur].find(w => w.peerId === p.peer)!
+      await waitFor('the process gone from its host', () => host.processHost!.count === 0)
+    })
+
+    it('refuses to place a process on a peer that is not a compute member, by name', async () => {
+      await assert.rejects(coordinator.spawnProcess({ module: ticker, on: coordinator.peerId }), { name: 'ProcessError' })
+      await assert.rejects(coordinator.spawnProcess({ module: ticker, topics: Array.from({ length: 17 }, (_, i) => `t${i}`) }), { name: 'ProcessError' })
+    })
+
+    it('a member without compute/spawn cannot start a process', async () => {
+      const outsider = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['relay'] })
+      try {
+        const victim = workers[0]
+        const before = victim.processHost!.refused
+        const cap = await grant(origin, outsider.did, 'fabric/compute', ['compute/assign'])
+        const frame = encode({ k: 'spawn', c: cap.bytes, id: 'x', mb: ticker, i: tickerInput(0, 5, 't'), f: 1e9, mem: 2 ** 24, tp: [] })
+        const stream = await sendRaw(outsider, victim, PROC_PROTOCOL, lengthPrefixed(frame))
+        await waitFor('the spawn refused', () => victim.processHost!.refused > before)
+        await waitFor('the outsider disconnected', () => connectionOf(outsider, stream).status !== 'open')
+        assert.equal(victim.processHost!.count, 0)
+      } finally {
+        await outsider.stop()
+      }
+    })
   })
 })

@@ -24,6 +24,15 @@ declare function wf_random_fill (dst: usize, len: i32): void
 @external('wf', 'log')
 declare function wf_log (src: usize, len: i32): void
 
+@external('wf', 'now_ms')
+declare function wf_now_ms (): f64
+
+@external('wf', 'sleep_ms')
+declare function wf_sleep_ms (ms: i32): void
+
+@external('wf', 'publish')
+declare function wf_publish (topic: usize, topicLen: i32, data: usize, dataLen: i32): i32
+
 // ---- input and output --------------------------------------------------------
 
 let inputCache: Uint8Array | null = null
@@ -306,4 +315,24 @@ export function compareBytes (a: Uint8Array, b: Uint8Array): i32 {
     if (d != 0) return d
   }
   return a.length - b.length
+}
+
+// ---- processes only (compileTask with profile 'process') ---------------------
+// A task that calls these is refused: they are not deterministic. Imports are
+// only emitted for functions a module uses, so tasks never see them.
+
+/** Wall-clock milliseconds since the epoch (processes only). */
+export function nowMs (): f64 {
+  return wf_now_ms()
+}
+
+/** Sleep `ms` milliseconds; a kill or a revoked lease ends the process here (processes only). */
+export function sleepMs (ms: i32): void {
+  wf_sleep_ms(ms)
+}
+
+/** Publish `data` on pub-sub `topic` if the process was granted it: 0, -1 (no capability) or -2 (too large) (processes only). */
+export function publish (topic: string, data: Uint8Array): i32 {
+  const t = String.UTF8.encode(topic)
+  return wf_publish(changetype<usize>(t), t.byteLength, data.dataStart, data.length)
 }

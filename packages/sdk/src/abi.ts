@@ -9,3 +9,11 @@ export const TASK_IMPORTS: ReadonlyArray<readonly [string, string]> = [
   ['wf', 'log'],
   ['env', 'abort']
 ]
+
+/** A long-running process (`webfabric proc spawn`) may also import these (ABI.md, process profile). */
+export const PROCESS_IMPORTS: ReadonlyArray<readonly [string, string]> = [
+  ...TASK_IMPORTS,
+  ['wf', 'now_ms'],
+  ['wf', 'sleep_ms'],
+  ['wf', 'publish']
+]

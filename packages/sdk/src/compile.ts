@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import asc from 'assemblyscript/asc'
 import { CompileError } from './errors.ts'
 import type { CompileDiagnostic } from './errors.ts'
-import { TASK_IMPORTS } from './abi.ts'
+import { PROCESS_IMPORTS, TASK_IMPORTS } from './abi.ts'
 
 /** Options of compileTask. */
 export interface CompileTaskInit {
@@ -25,6 +25,8 @@ export interface CompileTaskInit {
    */
   cacheDir?: string | false
   signal?: AbortSignal
+  /** 'task' (default: deterministic imports only) or 'process' (may also import now_ms, sleep_ms, publish). */
+  profile?: 'task' | 'process'
 }
 
 /** Where this package lives: `@webfabric/sdk/assembly` always resolves here, wherever the task's source is. */
@@ -67,7 +69,7 @@ let queue: Promise<unknown> = Promise.resolve()
  */
 export async function compileTask (sourcePath: string, init: CompileTaskInit = {}): Promise<Uint8Array> {
   const abs = path.resolve(sourcePath)
-  const key = `${abs}\0${init.optimize ?? true}\0${init.runtime ?? 'incremental'}`
+  const key = `${abs}\0${init.optimize ?? true}\0${init.runtime ?? 'incremental'}\0${init.profile ?? 'task'}`
   const hit = cache.get(key)
   if (hit !== undefined && await depsUnchanged(hit.deps)) return hit.wasm.slice()
   const diskFile = diskPath(key, init)
@@ -174,7 +176,7 @@ async function compileOnce (abs: string, init: CompileTaskInit): Promise<CacheEn
     throw new CompileError(abs, diagnostics)
   }
   const module = new WebAssembly.Module(wasm)
-  const problems = checkAbi(module, wasm)
+  const problems = checkAbi(module, wasm, init.profile)
   if (problems.length > 0) {
     throw new CompileError(abs, problems.map(message => ({ file: abs, line: 0, column: 0, code: 0, message })))
   }
@@ -209,7 +211,7 @@ function locate (d: { code: number, message: string, range: { start: number, sou
  * on: imports beyond the ABI, missing exports and, when the bytes are given,
  * a start section or a shared memory.
  */
-export function checkAbi (module: WebAssembly.Module, bytes?: Uint8Array): string[] {
+export function checkAbi (module: WebAssembly.Module, bytes?: Uint8Array, profile: 'task' | 'process' = 'task'): string[] {
   const problems: string[] = []
   if (bytes !== undefined) {
     for (const section of sections(bytes)) {
@@ -217,7 +219,7 @@ export function checkAbi (module: WebAssembly.Module, bytes?: Uint8Array): strin
       if (section.id === 5 && (bytes[section.start + 1] & 0x02) !== 0) problems.push('the module declares a shared memory, which the VM refuses')
     }
   }
-  const allowed = new Set(TASK_IMPORTS.map(([m, n]) => `${m}.${n}`))
+  const allowed = new Set((profile === 'process' ? PROCESS_IMPORTS : TASK_IMPORTS).map(([m, n]) => `${m}.${n}`))
   for (const imp of WebAssembly.Module.imports(module)) {
     const name = `${imp.module}.${imp.name}`
     if (allowed.has(name)) continue

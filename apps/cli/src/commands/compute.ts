@@ -4,17 +4,17 @@
 // progress bar, and writes every output plus summary.json.
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { basename, extname, join, resolve } from 'node:path'
-import type { JobProgress, JobReport } from '@webfabric/runtime'
+import type { JobProgress, JobReport, ProcEvent, ProcInfo } from '@webfabric/runtime'
 import { UsageError, ago, out, parse, parseNumber, table } from '../cli-util.ts'
-import { connectNode, fabricDir } from '../fabric-file.ts'
+import { connectNode, fabricDir, readFabric } from '../fabric-file.ts'
 
 /** Read a task: a .wasm module as is, an AssemblyScript .ts compiled with the SDK's flags. */
-export async function loadTask (path: string): Promise<Uint8Array> {
+export async function loadTask (path: string, profile: 'task' | 'process' = 'task'): Promise<Uint8Array> {
   const ext = extname(path)
   if (ext === '.wasm') return new Uint8Array(await readFile(path))
   if (ext === '.ts') {
     const { compileTask } = await import('@webfabric/sdk')
-    return await compileTask(path)
+    return await compileTask(path, { profile })
   }
   throw new UsageError(`${path}: a task is a .wasm module or an AssemblyScript .ts file`)
 }
@@ -163,4 +163,103 @@ export async function receipts (args: string[]): Promise<number> {
     close()
   }
   return 0
+}
+
+/** Print process events as they come: stdout as is, stderr lines prefixed. */
+function printEvent (e: ProcEvent, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ event: e.stream, data: typeof e.data === 'string' ? e.data : new TextDecoder().decode(e.data) }))
+  } else if (e.stream === 'stdout') {
+    process.stdout.write(e.data as Uint8Array)
+  } else {
+    process.stderr.write(`${e.data as string}\n`)
+  }
+}
+
+function procExit (p: ProcInfo): number {
+  return p.state === 'exited' && p.status === 'ok' ? 0 : 1
+}
+
+function describeProc (p: ProcInfo): string {
+  const how = p.state === 'exited' ? `exited: ${p.status}${p.message != null ? ` (${p.message})` : ''}, fuel ${p.fuel}` : `${p.state}${p.message != null ? `: ${p.message}` : ''}`
+  return `process ${p.id} on …${p.peer.slice(-8)} ${how}`
+}
+
+export async function proc (args: string[]): Promise<number> {
+  const usage = `webfabric proc spawn MODULE [--on NODE] [--cap pubsub:TOPIC]... [--input FILE] [--fuel N] [--detach] [--json]
+webfabric proc ls [--json]
+webfabric proc kill ID
+webfabric proc wait ID [--json]
+  long-running wasm processes (a .wasm module, or AssemblyScript .ts compiled with the process profile):
+  spawn runs one on a compute node (--on: a node name from fabric.json or a peer id) and streams its
+  stdout and stderr until it ends (--detach: print its id and return); a process holds only the
+  capabilities given with --cap (pubsub:TOPIC lets it publish on TOPIC)`
+  const [sub, ...rest] = args
+  const { values, positionals } = parse(rest, {
+    on: { type: 'string' }, cap: { type: 'string', multiple: true }, input: { type: 'string' }, fuel: { type: 'string' },
+    detach: { type: 'boolean' }, json: { type: 'boolean' }, fabric: { type: 'string' }, node: { type: 'string' }
+  }, usage)
+  const json = values.json === true
+  const dir = fabricDir(values.fabric)
+  if (sub === 'spawn') {
+    if (positionals.length !== 1) throw new UsageError(usage)
+    const topics: string[] = []
+    for (const c of values.cap ?? []) {
+      const m = /^pubsub:(.+)$/.exec(c as string)
+      if (m == null) throw new UsageError(`--cap ${c}: the capabilities a process can hold are pubsub:TOPIC`)
+      topics.push(m[1])
+    }
+    const fuelLimit = parseNumber(values.fuel, '--fuel', 1, 2 ** 50)
+    const module = await loadTask(resolve(positionals[0]), 'process')
+    const input = values.input != null ? new Uint8Array(await readFile(resolve(values.input))) : undefined
+    let on: string | undefined
+    if (values.on != null) {
+      const fabric = await readFabric(dir)
+      on = fabric.nodes.find(n => n.name === values.on)?.peerId ?? values.on
+    }
+    const { api, close } = await connectNode(dir, values.node ?? 'rendezvous')
+    try {
+      const p = await api.procSpawn({ module, input, topics, on, name: basename(positionals[0]), ...(fuelLimit != null ? { fuelLimit } : {}) })
+      if (values.detach === true) {
+        out(json, p, () => `${p.id}`)
+        return 0
+      }
+      if (!json) console.error(`process ${p.id} running on …${p.peer.slice(-8)} (Ctrl-C detaches; \`webfabric proc kill ${p.id}\` stops it)`)
+      const end = await api.procWait(p.id, (e: ProcEvent) => printEvent(e, json))
+      if (json) console.log(JSON.stringify({ event: 'end', ...end }))
+      else console.error(describeProc(end))
+      return procExit(end)
+    } finally {
+      close()
+    }
+  }
+  const { api, close } = await connectNode(dir, values.node ?? 'rendezvous')
+  try {
+    switch (sub) {
+      case 'ls': {
+        const list = await api.procList()
+        const now = Date.now()
+        out(json, list, () => `${list.length} process(es)\n${table(['ID', 'NAME', 'STATE', 'STATUS', 'NODE', 'STARTED'],
+          list.map(p => [p.id, p.name, p.state, p.status ?? '', `…${p.peer.slice(-8)}`, ago(now - p.startedAt)]))}`)
+        return 0
+      }
+      case 'kill': {
+        if (positionals.length !== 1) throw new UsageError(usage)
+        const p = await api.procKill(positionals[0])
+        out(json, p, () => describeProc(p))
+        return 0
+      }
+      case 'wait': {
+        if (positionals.length !== 1) throw new UsageError(usage)
+        const end = await api.procWait(positionals[0], (e: ProcEvent) => printEvent(e, json))
+        if (json) console.log(JSON.stringify({ event: 'end', ...end }))
+        else console.error(describeProc(end))
+        return procExit(end)
+      }
+      default:
+        throw new UsageError(usage)
+    }
+  } finally {
+    close()
+  }
 }

@@ -26,5 +26,6 @@ export const commands: Record<string, Command> = {
   status: lazy(client, 'status'),
   run: lazy(compute, 'run'),
   receipts: lazy(compute, 'receipts'),
+  proc: lazy(compute, 'proc'),
   demo: lazy(async () => await import('./demo.ts'), 'demo')
 }

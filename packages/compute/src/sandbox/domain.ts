@@ -126,7 +126,7 @@ export class SandboxDomain {
   async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
     if (this.closed) throw new DomainClosedError()
     if (this.current != null) throw new Error('a sandbox domain runs one execution at a time; use a SandboxPool')
-    opts.signal?.throwIfAborted()
+    if (opts.signal?.aborted === true) throw new DomainAbortedError()
     const id = this.nextId++
     const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
     const pending: Pending = { id, resolve, reject, started: performance.now(), opts }
@@ -149,6 +149,8 @@ export class SandboxDomain {
     if (opts.signal != null) {
       pending.onAbort = () => this.abort()
       opts.signal.addEventListener('abort', pending.onAbort, { once: true })
+      // aborted while the worker was starting: the state was just reset to run
+      if (opts.signal.aborted) this.abort()
     }
     const req: RunRequest = {
       type: 'run',
