@@ -3,7 +3,7 @@
 // submits the job to the fabric's coordinator through its admin API, draws a
 // progress bar, and writes every output plus summary.json.
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
-import { basename, extname, join, resolve } from 'node:path'
+import { basename, dirname, extname, join, resolve } from 'node:path'
 import type { JobProgress, JobReport, ProcEvent, ProcInfo } from '@webfabric/runtime'
 import { UsageError, ago, out, parse, parseNumber, table } from '../cli-util.ts'
 import { connectNode, fabricDir, readFabric } from '../fabric-file.ts'
@@ -33,6 +33,14 @@ export async function loadInputs (paths: string[]): Promise<Array<{ name: string
     }
   }
   return inputs
+}
+
+/** A job's name from its task's path: the file's name, or its project's for an `assembly/index.ts`. */
+export function taskName (path: string): string {
+  const base = basename(path, extname(path))
+  if (base !== 'index') return base
+  const dir = dirname(path)
+  return basename(basename(dir) === 'assembly' ? dirname(dir) : dir)
 }
 
 /** A one-line progress bar for a terminal. */
@@ -120,7 +128,7 @@ export async function run (args: string[]): Promise<number> {
     const report = await api.submitJob({
       module,
       inputs: inputs.map(i => i.bytes),
-      name: basename(task, extname(task)),
+      name: taskName(task),
       ...(replicas != null ? { replicas } : {}),
       ...(quorum != null ? { quorum } : {}),
       ...(fuelLimit != null ? { fuelLimit } : {})
