@@ -23,7 +23,7 @@ import {
 } from './constants.ts'
 import { hashPeer, hashRecord } from './hash.ts'
 import { PeerIndex } from './peer-index.ts'
-import { Rng } from './prng.ts'
+import { Prng } from '@webfabric/protocol'
 import type {
   Heartbeat, HeartbeatBody, Member, MemberInfo, MembershipEffect, MembershipInit, MembershipInput,
   MembershipMessage, MemberStatus, Records, Suspicion, SyncPushMessage, SyncSummaryMessage, Version
@@ -108,7 +108,7 @@ export class Membership {
   private readonly inc: number
   private readonly seeds: string[]
   private readonly cfg: Config
-  private readonly rng: Rng
+  private readonly rng: Prng
   private info: MemberInfo
   // Members other than self live in dense slots (struct of arrays: a view of
   // 10,000 members is a few flat arrays, not 10,000 objects); removal moves
@@ -116,14 +116,15 @@ export class Membership {
   private readonly index: PeerIndex
   // peer id → slot + 1 (0: not a member)
   private slotById = new Int32Array(64)
-  private readonly others: string[] = []
+  // slot → peer id; `count` slots are in use. Peer ids and their digest
+  // hashes live in the (possibly shared) index, not once per view.
+  private ids = new Int32Array(16)
+  private count = 0
   private readonly hbs: Heartbeat[] = []
   private seen = new Float64Array(16)
   // versions copied out of the heartbeats: comparisons touch no objects
   private incs = new Float64Array(16)
   private seqs = new Float64Array(16)
-  private hashes = new Uint32Array(16)
-  private recs = new Uint32Array(16)
   private readonly sus = new Map<string, Sus>()
   private readonly tombs = new Map<string, Tomb>()
   private readonly relays = new Map<number, Relay>()
@@ -137,7 +138,9 @@ export class Membership {
   private readonly queue: BroadcastQueue
   // message → the heartbeats in it handed to the driver for verification
   private readonly vouched = new WeakMap<MembershipMessage, Heartbeat[]>()
-  private probeOrder: string[] = []
+  // peer ids in probe order; the first `probeLen` are this cycle's
+  private probeOrder = new Int32Array(16)
+  private probeLen = 0
   private probePos = 0
   private probe: Probe | undefined
   private nonce: number
@@ -171,7 +174,7 @@ export class Membership {
     this.inc = init.incarnation
     this.info = copyInfo(init.info)
     this.seeds = (init.seeds ?? []).filter(s => s !== init.self)
-    this.rng = new Rng(init.seed)
+    this.rng = new Prng(init.seed)
     this.index = init.index ?? new PeerIndex()
     this.nonce = this.rng.next()
     const intervalMs = init.intervalMs ?? INTERVAL_MS
@@ -243,8 +246,8 @@ export class Membership {
   view (): Member[] {
     const out: Member[] = []
     if (this.selfHb !== undefined && this.status === 'alive') out.push({ peer: this.self, heartbeat: this.selfHb, lastSeen: this.selfSeen, suspect: false })
-    for (let i = 0; i < this.others.length; i++) {
-      const peer = this.others[i]
+    for (let i = 0; i < this.count; i++) {
+      const peer = this.peerAt(i)
       out.push({ peer, heartbeat: this.hbs[i], lastSeen: this.seen[i], suspect: this.sus.has(peer) })
     }
     return out
@@ -257,7 +260,7 @@ export class Membership {
 
   // Number of live members including self.
   get size (): number {
-    return this.others.length + (this.selfHb !== undefined && this.status === 'alive' ? 1 : 0)
+    return this.count + (this.selfHb !== undefined && this.status === 'alive' ? 1 : 0)
   }
 
   // Records waiting for dissemination (a load indicator for tests and metrics).
@@ -273,7 +276,9 @@ export class Membership {
   heartbeatsToVerify (message: MembershipMessage): Heartbeat[] {
     const out: Heartbeat[] = []
     for (const hb of message.heartbeats) if (this.wouldAccept(hb.body)) out.push(hb)
-    this.vouched.set(message, out)
+    // nothing recorded means nothing to apply: most messages repeat what we hold
+    if (out.length > 0) this.vouched.set(message, out)
+    else this.vouched.delete(message)
     return out
   }
 
@@ -318,7 +323,7 @@ export class Membership {
     this.base[this.selfH & MASK] ^= this.selfRec
     this.lastSignedAt = this.now
     if (b.status === 'left') {
-      const n = Math.min(this.others.length, Math.max(8, 3 * this.cfg.fanout))
+      const n = Math.min(this.count, Math.max(8, 3 * this.cfg.fanout))
       for (const to of this.pickMembers(n, undefined)) this.send(to, { type: 'gossip', heartbeats: [hb], suspects: [] })
       this.stopped = true
       return
@@ -404,12 +409,11 @@ export class Membership {
     if (i !== undefined) {
       if (!newer(b.inc, b.seq, this.incs[i], this.seqs[i])) return
       if (b.status === 'left') { this.remove(p, i, 'left', hb); return }
-      this.base[this.hashes[i] & MASK] ^= this.recs[i]
+      const h = this.index.hash(this.ids[i])
+      this.base[h & MASK] ^= hashRecord(h, this.incs[i], this.seqs[i]) ^ hashRecord(h, b.inc, b.seq)
       this.hbs[i] = hb
       this.incs[i] = b.inc
       this.seqs[i] = b.seq
-      this.recs[i] = hashRecord(this.hashes[i], b.inc, b.seq)
-      this.base[this.hashes[i] & MASK] ^= this.recs[i]
       this.seen[i] = this.now
       const s = this.sus.get(p)
       if (s !== undefined && newer(b.inc, b.seq, s.inc, s.seq)) {
@@ -431,12 +435,17 @@ export class Membership {
       this.queue.push(p, hb, undefined, URGENT, this.cfg.maxQueue)
       return
     }
-    this.addMember(p, hb, h)
+    const id = this.addMember(p, hb)
     // SWIM: a new member goes to a random place among those not yet probed
+    if (this.probeLen === this.probeOrder.length) {
+      const grown = new Int32Array(2 * this.probeLen)
+      grown.set(this.probeOrder)
+      this.probeOrder = grown
+    }
     const order = this.probeOrder
-    const j = this.probePos + this.rng.int(order.length - this.probePos + 1)
-    if (j === order.length) order.push(p)
-    else { order.push(order[j]); order[j] = p }
+    const j = this.probePos + this.rng.int(this.probeLen - this.probePos + 1)
+    order[this.probeLen++] = order[j]
+    order[j] = id
     if (!bulk) this.queue.push(p, hb, undefined, JOIN, this.cfg.maxJoinQueue)
     this.changes++
     this.out.push({ type: 'join', peer: p, heartbeat: hb })
@@ -514,7 +523,7 @@ export class Membership {
   }
 
   // slot -1 removes
-  private slotSet (peer: string, slot: number): void {
+  private slotSet (peer: string, slot: number): number {
     const id = this.index.id(peer)
     if (id >= this.slotById.length) {
       const grown = new Int32Array(Math.max(2 * this.slotById.length, id + 1))
@@ -522,11 +531,20 @@ export class Membership {
       this.slotById = grown
     }
     this.slotById[id] = slot + 1
+    return id
   }
 
-  private addMember (peer: string, hb: Heartbeat, h: number): void {
-    const i = this.others.length
+  private peerAt (i: number): string {
+    return this.index.name(this.ids[i])
+  }
+
+  // Adds `peer` in a new slot; returns its id in the index.
+  private addMember (peer: string, hb: Heartbeat): number {
+    const i = this.count
     if (i === this.seen.length) {
+      const ids = new Int32Array(2 * i)
+      ids.set(this.ids)
+      this.ids = ids
       const seen = new Float64Array(2 * i)
       seen.set(this.seen)
       this.seen = seen
@@ -536,41 +554,33 @@ export class Membership {
       const seqs = new Float64Array(2 * i)
       seqs.set(this.seqs)
       this.seqs = seqs
-      const hashes = new Uint32Array(2 * i)
-      hashes.set(this.hashes)
-      this.hashes = hashes
-      const recs = new Uint32Array(2 * i)
-      recs.set(this.recs)
-      this.recs = recs
     }
-    this.others.push(peer)
+    this.count++
     this.hbs.push(hb)
-    this.slotSet(peer, i)
+    const id = this.slotSet(peer, i)
+    this.ids[i] = id
     this.seen[i] = this.now
     this.incs[i] = hb.body.inc
     this.seqs[i] = hb.body.seq
-    this.hashes[i] = h
-    this.recs[i] = hashRecord(h, hb.body.inc, hb.body.seq)
-    this.base[h & MASK] ^= this.recs[i]
+    const h = this.index.hash(id)
+    this.base[h & MASK] ^= hashRecord(h, hb.body.inc, hb.body.seq)
+    return id
   }
 
   private remove (peer: string, i: number, reason: 'timeout' | 'left', leftHb: Heartbeat | undefined): void {
-    const h = this.hashes[i]
+    const h = this.index.hash(this.ids[i])
     const held = { inc: this.incs[i], seq: this.seqs[i] }
-    this.base[h & MASK] ^= this.recs[i]
-    const last = this.others.length - 1
+    this.base[h & MASK] ^= hashRecord(h, held.inc, held.seq)
+    const last = this.count - 1
     if (i !== last) {
-      const moved = this.others[last]
-      this.others[i] = moved
+      this.ids[i] = this.ids[last]
       this.hbs[i] = this.hbs[last]
       this.seen[i] = this.seen[last]
       this.incs[i] = this.incs[last]
       this.seqs[i] = this.seqs[last]
-      this.hashes[i] = this.hashes[last]
-      this.recs[i] = this.recs[last]
-      this.slotSet(moved, i)
+      this.slotById[this.ids[i]] = i + 1
     }
-    this.others.pop()
+    this.count--
     this.hbs.pop()
     this.slotSet(peer, -1)
     const s = this.sus.get(peer)
@@ -672,7 +682,7 @@ export class Membership {
       if (now - at < this.cfg.probeTimeoutMs) break
       this.requested.delete(peer)
     }
-    if (this.others.length === 0) {
+    if (this.count === 0) {
       this.joinSync()
       return
     }
@@ -698,14 +708,17 @@ export class Membership {
   }
 
   private nextTarget (): string | undefined {
-    for (let tries = 0; tries <= this.others.length; tries++) {
-      if (this.probePos >= this.probeOrder.length) {
-        this.probeOrder = this.shuffle([...this.others])
+    for (let tries = 0; tries <= this.count; tries++) {
+      if (this.probePos >= this.probeLen) {
+        if (this.probeOrder.length < this.count) this.probeOrder = new Int32Array(this.ids.length)
+        this.probeOrder.set(this.ids.subarray(0, this.count))
+        this.probeLen = this.count
+        this.shuffle(this.probeOrder, this.probeLen)
         this.probePos = 0
-        if (this.probeOrder.length === 0) return undefined
+        if (this.probeLen === 0) return undefined
       }
-      const peer = this.probeOrder[this.probePos++]
-      if (this.slotHas(peer)) return peer
+      const id = this.probeOrder[this.probePos++]
+      if (id < this.slotById.length && this.slotById[id] !== 0) return this.index.name(id)
     }
     return undefined
   }
@@ -720,8 +733,8 @@ export class Membership {
 
   private syncRound (): void {
     let target: string | undefined
-    if (this.others.length === 0 || this.rng.float() < SYNC_OUTSIDE_SHARE) target = this.outsider()
-    if (target === undefined && this.others.length > 0) target = this.others[this.rng.int(this.others.length)]
+    if (this.count === 0 || this.rng.float() < SYNC_OUTSIDE_SHARE) target = this.outsider()
+    if (target === undefined && this.count > 0) target = this.peerAt(this.rng.int(this.count))
     if (target !== undefined) this.sendSync(target)
   }
 
@@ -783,7 +796,7 @@ export class Membership {
     if (n > 0 && theirs === 1) {
       const all: Records = { heartbeats: [], suspects: [] }
       this.offer(this.self, all)
-      for (const peer of this.others) this.offer(peer, all)
+      for (let i = 0; i < this.count; i++) this.offer(this.peerAt(i), all)
       for (const peer of this.tombs.keys()) this.offer(peer, all)
       this.pushPages(from, nonce, [], all)
       this.send(from, { type: 'sync-summary', nonce, buckets: 1, cover: [], have: [], settled: 0, heartbeats: [], suspects: [] })
@@ -807,12 +820,13 @@ export class Membership {
     }
     if (n > 0) {
       if (this.selfHb !== undefined && differs[this.selfH & (theirs - 1)] === 1) add(this.now - this.selfSeen >= settle ? old : young, this.selfH & mask, version(this.selfHb))
-      for (let i = 0; i < this.others.length; i++) {
-        const h = this.hashes[i]
+      for (let i = 0; i < this.count; i++) {
+        const h = this.index.hash(this.ids[i])
         if (differs[h & (theirs - 1)] === 0) continue
-        const s = this.sus.size > 0 ? this.sus.get(this.others[i]) : undefined
-        if (s !== undefined) add(claims, h & mask, { peer: this.others[i], inc: s.inc, seq: s.seq })
-        else add(this.now - this.seen[i] >= settle ? old : young, h & mask, { peer: this.others[i], inc: this.incs[i], seq: this.seqs[i] })
+        const peer = this.peerAt(i)
+        const s = this.sus.size > 0 ? this.sus.get(peer) : undefined
+        if (s !== undefined) add(claims, h & mask, { peer, inc: s.inc, seq: s.seq })
+        else add(this.now - this.seen[i] >= settle ? old : young, h & mask, { peer, inc: this.incs[i], seq: this.seqs[i] })
       }
       for (const [peer, t] of this.tombs) {
         if (differs[t.h & (theirs - 1)] === 0) continue
@@ -856,13 +870,13 @@ export class Membership {
   // Whether `diff` differing records make a large divergence (an eighth of
   // the view): worth an exchange every period rather than every syncMs.
   private bulk (diff: number): boolean {
-    return diff > Math.max(DIGEST_LOAD, (this.others.length + 1) / 8)
+    return diff > Math.max(DIGEST_LOAD, (this.count + 1) / 8)
   }
 
   // How long a record must have been held to count as old news: twice the
   // rounds an eager push needs to reach everyone.
   private settleMs (): number {
-    const rounds = Math.ceil(Math.log(this.others.length + 2) / Math.log(this.cfg.fanout + 1))
+    const rounds = Math.ceil(Math.log(this.count + 2) / Math.log(this.cfg.fanout + 1))
     return 2 * rounds * this.cfg.gossipMs
   }
 
@@ -890,8 +904,10 @@ export class Membership {
       if (this.compareHeld(c.peer, c.inc, c.seq) > 0 && (c.peer === this.self || this.slotHas(c.peer))) this.offer(c.peer, out)
     }
     if (this.selfHb !== undefined && covered[this.selfH & mask] === 1 && !mentioned.has(this.self)) out.heartbeats.push(this.selfHb)
-    for (let i = 0; i < this.others.length; i++) {
-      if (covered[this.hashes[i] & mask] === 1 && !mentioned.has(this.others[i])) this.offer(this.others[i], out)
+    for (let i = 0; i < this.count; i++) {
+      if (covered[this.index.hash(this.ids[i]) & mask] === 0) continue
+      const peer = this.peerAt(i)
+      if (!mentioned.has(peer)) this.offer(peer, out)
     }
     for (const [peer, t] of this.tombs) {
       if (covered[t.h & mask] === 1 && !mentioned.has(peer)) this.offer(peer, out)
@@ -972,7 +988,7 @@ export class Membership {
 
   private bucketCount (): number {
     let b = 1
-    const target = Math.ceil((this.others.length + 1) / DIGEST_LOAD)
+    const target = Math.ceil((this.count + 1) / DIGEST_LOAD)
     while (b < target && b < MAX_BUCKETS) b *= 2
     return b
   }
@@ -990,7 +1006,7 @@ export class Membership {
     const heartbeats: Heartbeat[] = []
     const suspects: Suspicion[] = []
     if (withSelf && this.selfHb !== undefined) heartbeats.push(this.selfHb)
-    const n = this.others.length + 1
+    const n = this.count + 1
     const limit = this.cfg.retransmitMult * Math.max(1, Math.ceil(Math.log10(n + 1)))
     // a dedicated push (fresh records only) carries a page; piggybacks stay small
     const max = freshOnly ? GOSSIP_RECORDS : this.cfg.maxPiggyback - heartbeats.length
@@ -999,24 +1015,28 @@ export class Membership {
   }
 
   private pickMembers (k: number, exclude: string | undefined): string[] {
-    const n = this.others.length
-    if (n <= k) return this.others.filter(p => p !== exclude)
+    const n = this.count
+    if (n <= k) {
+      const all: string[] = []
+      for (let i = 0; i < n; i++) if (this.peerAt(i) !== exclude) all.push(this.peerAt(i))
+      return all
+    }
     const picked = new Set<string>()
     for (let tries = 0; picked.size < k && tries < 4 * k + 8; tries++) {
-      const p = this.others[this.rng.int(n)]
+      const p = this.peerAt(this.rng.int(n))
       if (p !== exclude) picked.add(p)
     }
     return [...picked]
   }
 
-  private shuffle<T> (arr: T[]): T[] {
-    for (let i = arr.length - 1; i > 0; i--) {
+  // Shuffles the first `len` entries of `arr` in place.
+  private shuffle (arr: Int32Array, len: number): void {
+    for (let i = len - 1; i > 0; i--) {
       const j = this.rng.int(i + 1)
       const t = arr[i]
       arr[i] = arr[j]
       arr[j] = t
     }
-    return arr
   }
 
   private nextNonce (): number {
