@@ -25,7 +25,7 @@ export const PAGE_BYTES = 65536
 export const DEFAULT_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
 /** Tables are capped at this many entries (V8 allows 10M; other engines less): initial above it is refused, max lowered to it. */
 export const TABLE_LIMIT = 1 << 20
-/** Most locals a function may declare (V8's limit is 50,000; the instrumenter adds 4). */
+/** Most locals a function may declare (V8's limit is 50,000; the instrumenter adds up to 5). */
 export const MAX_LOCALS = 49_990
 /**
  * The stack budget, in units of roughly one 8-byte stack slot. Every call to a function that makes calls
@@ -41,6 +41,12 @@ export const FRAME_BASE_UNITS = 8
  * when its heaviest call chain takes at most this many units (the caller that is counted pays for it).
  */
 export const CHAIN_FREE_UNITS = 1024
+/**
+ * A counted loop (see CountedLoop) whose iterations cost at most this much fuel in all is charged once, with
+ * one check, before it starts, instead of a charge and a check per iteration; a longer one is left as it is.
+ * This bounds the work between two checks (and so the length of a slice past its budget).
+ */
+export const PREPAY_MAX_FUEL = 65_536
 /** Bulk memory and table operations are charged 1 fuel per 2^BULK_SHIFT bytes (or entries) on top of their static cost. */
 export const BULK_SHIFT = 4
 
@@ -530,6 +536,66 @@ const K_BLOCK = 11 // opens a label; no new basic block
 const K_FINAL_END = 12
 const K_CALL_INDIRECT = 13
 
+/**
+ * A counted loop, `loop { if (i < n) { body; i = i + 1; br 0 } }` with `i` a local, `n` a local or an i32
+ * constant, `<` signed or unsigned (or `n > i`), and a body that writes neither `i` (but for the increment) nor `n`, has no
+ * loop, call, return, bulk operation or branch out of the `if`: its head runs exactly `n - i + 1` times (0
+ * when `n <= i`), so its head charges can be paid, and checked, once before it (see PREPAY_MAX_FUEL).
+ */
+interface CountedLoop {
+  /** index of the instruction that ends the loop */
+  end: number
+  /** index of the instruction reading `i`, and of the one reading `n` (local.get or i32.const) */
+  counter: number
+  bound: number
+  /** an unsigned comparison */
+  unsigned: boolean
+  /** static cost of the whole loop, an upper bound of one iteration's fuel */
+  work: number
+}
+
+/** Finds the counted loops of a decoded body, keyed by the index of their `loop` instruction. */
+function countedLoops (body: Uint8Array, starts: number[], kinds: number[], costs: number[]): Map<number, CountedLoop> {
+  const found = new Map<number, CountedLoop>()
+  const op = (j: number): number => body[starts[j]]
+  const imm = (j: number): number => new Reader(body, starts[j] + 1, starts[j + 1]).u32()
+  for (let i = 0; i + 10 < kinds.length; i++) {
+    if (kinds[i] !== K_LOOP || body[starts[i] + 1] !== 0x40) continue
+    const cmp = op(i + 3) // i32.lt_s, lt_u (i < n), gt_s, gt_u (n > i)
+    if (cmp < 0x48 || cmp > 0x4b || op(i + 4) !== 0x04 || body[starts[i + 4] + 1] !== 0x40) continue
+    const at = cmp <= 0x49 ? i + 1 : i + 2
+    const nAt = cmp <= 0x49 ? i + 2 : i + 1
+    if (op(at) !== 0x20 || (op(nAt) !== 0x20 && op(nAt) !== 0x41)) continue
+    const counter = imm(at)
+    const bound = op(nAt) === 0x20 ? imm(nAt) : -1
+    let depth = 0
+    let j = i + 5
+    let ok = true
+    let work = costs[i] + costs[i + 1] + costs[i + 2] + costs[i + 3] + costs[i + 4]
+    for (; j < kinds.length && ok; j++) {
+      const o = op(j)
+      const k = kinds[j]
+      if (o === 0x0b) { if (depth === 0) break; depth-- } else if (o === 0x02 || o === 0x04) depth++
+      else if (o === 0x05) ok = depth > 0
+      else if (o === 0x0c || o === 0x0d) ok = imm(j) < depth || (o === 0x0c && depth === 0 && imm(j) === 1 && op(j + 1) === 0x0b)
+      else if (o === 0x0e) {
+        const t = new Reader(body, starts[j] + 1, starts[j + 1])
+        const n = t.u32()
+        for (let x = 0; x <= n; x++) if (t.u32() >= depth) ok = false
+      } else if (o === 0x21 || o === 0x22) ok = imm(j) !== bound && (imm(j) !== counter || (o === 0x21 && depth === 0 && op(j + 1) === 0x0c))
+      else if (k === K_LOOP || k === K_CALL || k === K_CALL_INDIRECT || k === K_RETURN_CALL || k === K_RETURN_CALL_INDIRECT || k === K_RETURN || k === K_BULK) ok = false
+      work += costs[j]
+    }
+    // the then-arm ends `local.get i; i32.const 1; i32.add; local.set i; br 1`, then the if's end and the loop's
+    if (!ok || j + 1 >= kinds.length || op(j + 1) !== 0x0b || j - 5 < i + 5) continue
+    if (op(j - 1) !== 0x0c || op(j - 2) !== 0x21 || imm(j - 2) !== counter || op(j - 3) !== 0x6a) continue
+    if (op(j - 4) !== 0x41 || body[starts[j - 4] + 1] !== 0x01 || starts[j - 3] !== starts[j - 4] + 2) continue
+    if (op(j - 5) !== 0x20 || imm(j - 5) !== counter) continue
+    found.set(i, { end: j + 1, counter: at, bound: nAt, unsigned: cmp === 0x49 || cmp === 0x4b, work })
+  }
+  return found
+}
+
 /** A decoded function body, ready to emit once the module-wide depth accounting is known. */
 interface Decoded {
   /** frame weight in stack units: FRAME_BASE_UNITS + params + locals */
@@ -621,6 +687,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const T32 = nLocals + 1
   const TF32 = nLocals + 2
   const TF64 = nLocals + 3
+  const TRIP = nLocals + 4
   const nTypes = ctx.types.length
   const nFuncs = ctx.funcTypeIdx.length
 
@@ -628,6 +695,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const starts: number[] = []
   const kinds: number[] = []
   const args: number[] = []
+  const costs: number[] = [] // static cost of each instruction
   // cost of the block starting after instruction i (index i+1 → cost), block 0 = entry
   const blockCost: number[] = [0]
   let open = 0 // open labels inside the body
@@ -773,6 +841,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     starts.push(at)
     kinds.push(kind)
     args.push(arg)
+    costs.push(cost)
     blockCost[blockCost.length - 1] += cost
     if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) { blockCost.push(nextInit); nextInit = 0 }
     if (loopsOpen > 0) {
@@ -783,6 +852,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   }
   if (!ended) r.fail('function body has no end (truncated)')
   starts.push(r.pos)
+  const prepaid = countedLoops(body, starts, kinds, costs)
 
   const callees: number[] = []
   const refs: number[] = []
@@ -800,12 +870,13 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   function emitBody (units: number): Uint8Array {
   const counted = units > 0
   const w = new Writer(body.length * 2 + 64)
-  w.u32(decls.length + 4)
+  w.u32(decls.length + (prepaid.size > 0 ? 5 : 4))
   for (const d of decls) { w.u32(d.n); w.u8(d.t) }
   w.u32(1); w.u8(I64)
   w.u32(1); w.u8(I32)
   w.u32(1); w.u8(F32)
   w.u32(1); w.u8(F64)
+  if (prepaid.size > 0) { w.u32(1); w.u8(I64) } // TRIP
 
   const F = ctx.fuelGlobal
   const D = ctx.depthGlobal
@@ -821,6 +892,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     w.u8(0x42); w.sleb(cost) // i64.const cost
     w.u8(0x7d) // i64.sub
     if (!checked) { w.u8(cached ? 0x21 : 0x24); w.u32(cached ? T64 : F); return }
+    check()
+  }
+  const check = (): void => { // the counter minus the charges is on the stack: store it, end the slice if below 0
     w.u8(0x22); w.u32(T64) // local.tee T64
     w.u8(0x24); w.u32(F) // global.set F
     w.u8(0x20); w.u32(T64)
@@ -870,6 +944,37 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   let block = 0
   let depth = 0
   for (let i = 0; i < kinds.length; i++) {
+    const loop = prepaid.get(i)
+    if (loop === undefined) { emit(i, true); continue }
+    // `if (trip <= maxTrips) { charge head × (trip + 1), check; the loop without head charges } else { the loop }`
+    const operand = (j: number): void => { w.bytes(body.subarray(starts[j], starts[j + 1])) }
+    const ext = loop.unsigned ? 0xad : 0xac // i64.extend_i32_u / _s
+    operand(loop.bound); w.u8(ext); operand(loop.counter); w.u8(ext); w.u8(0x7d) // n - i
+    w.u8(0x42); w.u8(0) // 0
+    operand(i + 1); operand(i + 2); w.u8(body[starts[i + 3]]) // i < n
+    w.u8(0x1b) // select
+    w.u8(0x22); w.u32(TRIP)
+    w.u8(0x42); w.sleb(Math.floor(PREPAY_MAX_FUEL / loop.work)); w.u8(0x58) // i64.le_u
+    w.u8(0x04); w.u8(0x40)
+    const head = blockCost[block + 1]
+    if (cached) { w.u8(0x20); w.u32(T64) } else { w.u8(0x23); w.u32(F) }
+    w.u8(0x20); w.u32(TRIP); w.u8(0x42); w.sleb(head); w.u8(0x7e) // trip × head
+    w.u8(0x42); w.sleb(head); w.u8(0x7c) // + head
+    w.u8(0x7d)
+    check()
+    const first = block
+    for (let j = i; j <= loop.end; j++) emit(j, j !== i && j !== loop.end)
+    w.u8(0x05)
+    block = first
+    for (let j = i; j <= loop.end; j++) emit(j, j !== loop.end)
+    w.u8(0x0b)
+    charge(blockCost[block], false)
+    i = loop.end
+  }
+  return w.finish()
+
+  /** Emits instruction i; `charged`: also the charge (and check) of the block it starts, if it is a leader. */
+  function emit (i: number, charged: boolean): void {
     const kind = kinds[i]
     const raw = body.subarray(starts[i], starts[i + 1])
     switch (kind) {
@@ -898,10 +1003,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     }
     if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) {
       block++
-      charge(blockCost[block], kind === K_LOOP)
+      if (charged) charge(blockCost[block], kind === K_LOOP)
     }
   }
-  return w.finish()
   }
 }
 
