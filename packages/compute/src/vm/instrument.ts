@@ -715,6 +715,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   let loopsOpen = 0
   let loopCharges = 0 // charge points inside loops
   let loopCalls = 0 // calls inside loops
+  let charges = 0 // charge points
+  let calls = 0
   let ended = false
   while (!r.done) {
     if (ended) r.fail('bytes after the end of a function body')
@@ -844,6 +846,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     costs.push(cost)
     blockCost[blockCost.length - 1] += cost
     if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) { blockCost.push(nextInit); nextInit = 0 }
+    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) charges++
+    else if (kind === K_CALL || kind === K_CALL_INDIRECT) calls++
     if (loopsOpen > 0) {
       if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) loopCharges++
       else if (kind === K_CALL || kind === K_CALL_INDIRECT) loopCalls++
@@ -880,9 +884,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
 
   const F = ctx.fuelGlobal
   const D = ctx.depthGlobal
-  // Functions whose loops charge more often than they call keep the fuel counter in a local (T64) and write
-  // it back to the global before every call, at each loop-head check and on exit; others charge the global.
-  const cached = hasLoop && loopCharges > loopCalls
+  // Functions whose loops charge more often than they call, and loop-free ones with more charge points than
+  // calls + 1 (the load at entry and the store at exit), keep the fuel counter in a local (T64) and write it
+  // back to the global before every call, at each loop-head check and on exit; others charge the global.
+  const cached = hasLoop ? loopCharges > loopCalls : charges > calls + 1
   const wrapped = counted || cached
   const writeBack = (): void => { if (cached) { w.u8(0x20); w.u32(T64); w.u8(0x24); w.u32(F) } }
   const reload = (): void => { if (cached) { w.u8(0x23); w.u32(F); w.u8(0x21); w.u32(T64) } }
