@@ -84,9 +84,28 @@ function recordsOf (m: MembershipMessage): number {
   return r
 }
 
+// Wall time between progress lines on stderr (a long run shows it is alive).
+const PROGRESS_MS = 30_000
+
 function runOne (n: number, loss: number, seed: number): Result {
   const t0 = performance.now()
   let rss = 0
+  let lastProgress = t0
+  const progress = (phase: string): void => {
+    const t = performance.now()
+    if (t - lastProgress < PROGRESS_MS) return
+    lastProgress = t
+    const mem = process.memoryUsage().rss
+    rss = Math.max(rss, mem)
+    process.stderr.write(`membership n=${n}: ${phase}, virtual ${(h.sim.now() / 1000).toFixed(1)} s, ${h.sim.events} events, RSS ${Math.round(mem / 1e6)} MB, wall ${Math.round((t - t0) / 1000)} s\n`)
+  }
+  // runs to virtual time `until` in 1 s steps (the same events as one run)
+  const runTo = (until: number, phase: string): void => {
+    while (h.sim.now() < until) {
+      h.sim.run(Math.min(until, h.sim.now() + 1000))
+      progress(phase)
+    }
+  }
   let records = 0
   let bytes = 0
   let counting = false
@@ -101,9 +120,10 @@ function runOne (n: number, loss: number, seed: number): Result {
   }
   const boot = bootMs(n)
   for (let i = 0; i < n; i++) h.sim.at(Math.floor(i * boot / n), () => h.add(`n${i}`))
-  h.sim.run(boot)
+  runTo(boot, 'boot')
   const every = n >= 10_000 ? 500 : 100
   const done = h.sim.runUntil(() => {
+    progress('converging')
     rss = Math.max(rss, process.memoryUsage().rss)
     for (const id of h.liveIds()) if (h.sim.node(id).core.size !== n) return false
     return true
@@ -111,10 +131,10 @@ function runOne (n: number, loss: number, seed: number): Result {
   // let the join wave's queues drain, then measure a quiet window
   const warm = n >= 10_000 ? 10_000 : 20_000
   const window = n >= 10_000 ? 10_000 : 30_000
-  h.sim.run(h.sim.now() + warm)
+  runTo(h.sim.now() + warm, 'warm-up')
   h.sim.resetMetrics()
   counting = true
-  h.sim.run(h.sim.now() + window)
+  runTo(h.sim.now() + window, 'window')
   counting = false
   rss = Math.max(rss, process.memoryUsage().rss)
   const perNodeS = (x: number): number => Math.round(x / n / (window / 1000) * 100) / 100
@@ -149,9 +169,9 @@ if (child !== undefined) {
   const results: Result[] = []
   for (const n of sizes) {
     const heap = n >= 10_000 ? ['--max-old-space-size=16000'] : []
-    const r = spawnSync(process.execPath, [...heap, import.meta.filename, '--child', String(n), '--loss', loss, '--seed', seed], { encoding: 'utf8', maxBuffer: 1 << 20 })
+    const r = spawnSync(process.execPath, [...heap, import.meta.filename, '--child', String(n), '--loss', loss, '--seed', seed], { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'inherit'] })
     if (r.status !== 0) {
-      console.error(`size ${n} failed (exit ${r.status ?? r.signal}):\n${r.stderr}`)
+      console.error(`size ${n} failed (exit ${r.status ?? r.signal})`)
       process.exit(1)
     }
     const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Result
