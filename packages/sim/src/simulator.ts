@@ -3,7 +3,7 @@
 // insertion order. Given the same seed and the same driving script, every run
 // produces the same sequence of events (and so the same trace hash).
 
-import { Prng } from './prng.ts'
+import { Prng } from '@webfabric/protocol'
 import { EventQueue, type Scheduled } from './queue.ts'
 
 // What a node sees of the world. Calls made after the node crashed are ignored.

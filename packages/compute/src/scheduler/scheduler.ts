@@ -10,7 +10,7 @@ import {
   DuplicateJobError, DuplicateResultError, MalformedInputError, MalformedJobError, NotAssignedError,
   UnknownAssignmentError, UnknownJobError
 } from './errors.ts'
-import { Rng } from './rng.ts'
+import { Prng } from '@webfabric/protocol'
 import type {
   Job, ReputationSnapshot, SchedulerEffect, SchedulerInit, SchedulerInput, SchedulerStats, Task, WorkerInfo,
   WorkerReputation
@@ -203,7 +203,7 @@ function rate (x: unknown, name: string): number {
 /** The coordinator's scheduler for one origin. */
 export class Scheduler {
   private readonly self: string
-  private readonly rng: Rng
+  private readonly rng: Prng
   private readonly k: number
   private readonly q: number
   private readonly maxReplicas: number
@@ -235,7 +235,7 @@ export class Scheduler {
   constructor (init: SchedulerInit) {
     if (!isText(init.self, 4096)) throw new RangeError('self must be the coordinator\'s peer id')
     this.self = init.self
-    this.rng = new Rng(init.seed)
+    this.rng = new Prng(init.seed)
     this.k = init.replicas ?? C.REPLICAS
     this.q = init.quorum ?? C.QUORUM
     this.maxReplicas = init.maxReplicas ?? Math.max(C.MAX_REPLICAS, this.k)

@@ -1,6 +1,7 @@
-// A small, fast, seedable PRNG (sfc32, seeded through splitmix32). Every
-// random choice of the simulator and of the nodes it runs comes from one, so
-// a seed replays a run exactly.
+// A small, fast, seedable PRNG (sfc32, seeded through splitmix32): the one
+// source of randomness of the simulator and of every protocol core (a core's
+// randomness is an input — its seed — so it is deterministic given its
+// inputs, and a simulation seed replays a run exactly). Not cryptographic.
 
 const TWO_32 = 4294967296
 
@@ -60,9 +61,11 @@ export class Prng {
     return min + this.int(max - min + 1)
   }
 
-  // True with probability p.
+  // True with probability p; draws nothing when p ≤ 0 or p ≥ 1.
   chance (p: number): boolean {
-    return p > 0 && this.float() < p
+    if (p <= 0) return false
+    if (p >= 1) return true
+    return this.float() < p
   }
 
   // A uniformly chosen element; throws on an empty array.
