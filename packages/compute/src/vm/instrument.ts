@@ -308,6 +308,8 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
   /** functions whose reference is taken (tables, ref.func): callable indirectly, so counted for depth */
   const referenced = new Set<number>()
   const refFunc = (i: number): number => { referenced.add(i); return remapFunc(i) }
+  /** functions the host calls (exports, the start function) */
+  const entered = new Set<number>()
   if (memory === null) throw new MissingExportError('memory', 'module defines no memory: a task must define one memory and export it as "memory"')
 
   // types we may add
@@ -355,6 +357,7 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       if (name.startsWith(RESERVED_PREFIX)) throw new InvalidModuleError(`module exports ${name}: names starting with ${RESERVED_PREFIX} are reserved for the VM; rename it`)
       if (kind > 4) s.fail(`export ${name} has unknown kind ${kind}`)
       if (kind === 0 && idx >= funcCount) s.fail(`export ${name} names function ${idx}, which does not exist`)
+      if (kind === 0) entered.add(idx)
       if (name === 'memory') {
         if (kind !== 2) throw new MissingExportError('memory', 'module exports "memory" but not as a memory: export its memory as "memory"')
         memoryFound = true
@@ -445,7 +448,16 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
         decoded.push(d)
       }
       if (!s.done) s.fail('code section has trailing bytes')
-      const units = depthUnits(decoded, importedFuncs, referenced)
+      const { units, order } = depthUnits(decoded, importedFuncs, referenced)
+      // A function only ever called directly, that does not count depth, has its entry block charged at its
+      // call sites (with the block holding the call) instead of on entry: one charge less per call. Callees
+      // first, so a moved entry block already holds the entry blocks of the functions it calls.
+      if (start !== null) entered.add(start)
+      const moved = new Array<number>(n).fill(0)
+      for (const i of order) {
+        decoded[i].chargeCallees(f => f < importedFuncs ? 0 : moved[f - importedFuncs])
+        if (units[i] === 0 && !referenced.has(i + importedFuncs) && !entered.has(i + importedFuncs)) moved[i] = decoded[i].takeEntry()
+      }
       for (let i = 0; i < n; i++) {
         const out = decoded[i].emit(units[i])
         codeOut.u32(out.length)
@@ -608,6 +620,10 @@ interface Decoded {
   refs: number[]
   /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry) */
   emit: (units: number) => Uint8Array
+  /** adds the entry cost of each directly called function (by index) to the block holding the call */
+  chargeCallees: (entryCost: (f: number) => number) => void
+  /** stops charging the entry block (its callers pay it) and returns its cost */
+  takeEntry: () => number
 }
 
 /**
@@ -616,8 +632,9 @@ interface Decoded {
  * is taken, and any whose uncounted call chain would exceed CHAIN_FREE_UNITS. Every recursion passes through
  * a counted function, so an uncounted function appears at most once on any stack; a counted function
  * takes its own weight plus the heaviest uncounted chain below it, so the budget covers the whole stack.
+ * Also returns the functions in an order that puts callees before callers (but within a cycle).
  */
-function depthUnits (fns: Decoded[], imported: number, referenced: Set<number>): number[] {
+function depthUnits (fns: Decoded[], imported: number, referenced: Set<number>): { units: number[], order: number[] } {
   const n = fns.length
   // Tarjan's SCC, iterative (a hostile call graph must not overflow our own stack); SCCs come out callees first
   const index = new Int32Array(n).fill(-1)
@@ -666,7 +683,7 @@ function depthUnits (fns: Decoded[], imported: number, referenced: Set<number>):
     units[f] = counted ? own : 0
     chain[f] = counted ? 0 : own
   }
-  return units
+  return { units, order }
 }
 
 /** Decodes one function body (locals + code); the result emits it instrumented. */
@@ -705,7 +722,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const ctl: { isIf: boolean, isLoop: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
   let lastUncond = false
   let nextInit = 0
+  const hoistedInto = new Map<number, number>() // a then-arm's first block → the block that pays it
+  const refundOf = new Map<number, number>() // … → the block that refunds it
+  const callBlock: number[] = [] // per direct call (call, return_call) in order: the block holding it
   const hoist = (c: { parent: number, thenFirst: number }): void => {
+    hoistedInto.set(c.thenFirst, c.parent)
+    refundOf.set(c.thenFirst, blockCost.length)
     const c1 = blockCost[c.thenFirst]
     blockCost[c.parent] += c1
     blockCost[c.thenFirst] = 0
@@ -840,6 +862,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           r.fail(`unknown opcode 0x${op.toString(16)}`)
         }
     }
+    if (kind === K_CALL || kind === K_RETURN_CALL) callBlock.push(blockCost.length - 1)
     starts.push(at)
     kinds.push(kind)
     args.push(arg)
@@ -868,7 +891,28 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     else if (k === K_CALL_INDIRECT || k === K_RETURN_CALL_INDIRECT) indirect = true
   }
   const weight = FRAME_BASE_UNITS + type.params.length + locals
-  return { weight, callees, indirect, refs, emit: units => emitBody(units) }
+  const addCost = (b: number, cost: number): void => { // as if `cost` had been in block b before hoisting
+    for (;;) {
+      const into = hoistedInto.get(b)
+      if (into === undefined) { blockCost[b] += cost; return }
+      blockCost[refundOf.get(b)!] -= cost
+      b = into
+    }
+  }
+  return {
+    weight,
+    callees,
+    indirect,
+    refs,
+    emit: units => emitBody(units),
+    chargeCallees: entryCost => {
+      let c = 0
+      for (let i = 0; i < kinds.length; i++) {
+        if (kinds[i] === K_CALL || kinds[i] === K_RETURN_CALL) addCost(callBlock[c++], entryCost(args[i]))
+      }
+    },
+    takeEntry: () => { const c = blockCost[0]; blockCost[0] = 0; return c }
+  }
 
   // pass 2: emit
   function emitBody (units: number): Uint8Array {
