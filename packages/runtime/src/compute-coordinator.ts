@@ -121,6 +121,7 @@ export class JobRefusedError extends Error {
 }
 
 interface Assignment { id: string, job: string, task: string, worker: string, frame?: ResultFrame, receipt?: Receipt }
+type OutFrame = RunFrame | CancelFrame | { k: 'accept', ac: Uint8Array, r: Uint8Array, c?: Uint8Array }
 interface JobState {
   id: string
   spec: JobSpec
@@ -132,6 +133,7 @@ interface JobState {
   started: number
   executions: number
   verifications: number
+  accepted: number
 }
 interface WorkerLink {
   peer: string
@@ -140,6 +142,9 @@ interface WorkerLink {
   opening?: Promise<void>
   sentCredential: boolean
   writes: Promise<void>
+  /** frames waiting for the write in flight to finish; they go out together */
+  outbox: Array<{ frame: OutFrame, done: PromiseWithResolvers<void> }>
+  flushQueued: boolean
   pending: Set<string>
 }
 
@@ -155,6 +160,8 @@ export class ComputeCoordinator {
   private readonly outputs = new Map<string, Uint8Array>()
   private readonly jobs = new Map<string, JobState>()
   private readonly assignments = new Map<string, Assignment>()
+  /** the same assignments by "job task", for countersigning without a scan */
+  private readonly byTask = new Map<string, Assignment[]>()
   private readonly links = new Map<string, WorkerLink>()
   private timer?: ReturnType<typeof setTimeout>
   private timerAt = Infinity
@@ -223,7 +230,7 @@ export class ComputeCoordinator {
       inputs.push(cid)
     }
     const id = `${(spec.name ?? 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
-    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0 }
+    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0 }
     this.jobs.set(id, job)
     this.setMembers(this.members)
     try {
@@ -271,7 +278,12 @@ export class ComputeCoordinator {
   private apply (e: SchedulerEffect): void {
     switch (e.type) {
       case 'assign': {
-        this.assignments.set(e.assignment, { id: e.assignment, job: e.job, task: e.task, worker: e.worker })
+        const a: Assignment = { id: e.assignment, job: e.job, task: e.task, worker: e.worker }
+        this.assignments.set(e.assignment, a)
+        const key = `${e.job} ${e.task}`
+        const list = this.byTask.get(key)
+        if (list == null) this.byTask.set(key, [a])
+        else list.push(a)
         void this.send(e.worker, e.assignment, e.job, e.task, e.module, e.input, e.fuelLimit)
         break
       }
@@ -288,6 +300,7 @@ export class ComputeCoordinator {
         const job = this.jobs.get(e.job)
         if (job == null) break
         const outcome = this.outcomes.get(`${e.job} ${e.task} ${e.commitment}`)
+        if (job.results.get(e.task)?.state !== 'accepted') job.accepted++
         job.results.set(e.task, {
           task: e.task,
           index: Number(e.task.slice(1)),
@@ -310,23 +323,26 @@ export class ComputeCoordinator {
         if (a?.receipt != null) void this.sendAcceptance(a, false)
         break
       }
-      case 'reopened':
-        this.jobs.get(e.job)?.results.delete(e.task)
+      case 'reopened': {
+        const job = this.jobs.get(e.job)
+        if (job?.results.get(e.task)?.state === 'accepted') job.accepted--
+        job?.results.delete(e.task)
         break
+      }
       case 'blacklisted':
         this.init.log?.(`worker ${e.worker} returned a wrong result for ${e.job}/${e.task}: blacklisted for this origin`)
         this.init.onReputation?.(this.scheduler.reputation())
         break
       case 'task-failed': {
         const job = this.jobs.get(e.job)
+        if (job?.results.get(e.task)?.state === 'accepted') job.accepted--
         job?.results.set(e.task, { task: e.task, index: Number(e.task.slice(1)), state: 'failed', reason: e.reason })
         break
       }
       case 'progress': {
         const job = this.jobs.get(e.job)
         if (job == null) break
-        const accepted = [...job.results.values()].filter(r => r.state === 'accepted').length
-        job.onProgress?.({ job: e.job, done: e.done, total: e.total, accepted, failed: e.done - accepted, executions: job.executions })
+        job.onProgress?.({ job: e.job, done: e.done, total: e.total, accepted: job.accepted, failed: e.done - job.accepted, executions: job.executions })
         break
       }
       case 'job-done':
@@ -369,6 +385,7 @@ export class ComputeCoordinator {
     // forget the job's bytes and bookkeeping; reputations stay
     this.jobs.delete(jobId)
     for (const [id, a] of this.assignments) if (a.job === jobId) this.assignments.delete(id)
+    for (let i = 0; i < job.inputs.length; i++) this.byTask.delete(`${jobId} t${i}`)
     for (const t of tasks) if (t.outputCid != null) this.outputs.delete(t.outputCid)
     const stillUsed = new Set([...this.jobs.values()].flatMap(j => [j.moduleCid, ...j.inputs]))
     for (const cid of [job.moduleCid, ...job.inputs]) if (!stillUsed.has(cid)) this.blobs.delete(cid)
@@ -424,7 +441,7 @@ export class ComputeCoordinator {
   private async link (peer: string): Promise<WorkerLink> {
     let link = this.links.get(peer)
     if (link == null) {
-      link = { peer, sentCredential: false, writes: Promise.resolve(), pending: new Set() }
+      link = { peer, sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, pending: new Set() }
       this.links.set(peer, link)
     }
     if (link.lp == null) {
@@ -442,15 +459,29 @@ export class ComputeCoordinator {
     void this.readLoop(link, link.lp, stream)
   }
 
-  private async write (link: WorkerLink, frame: RunFrame | CancelFrame | { k: 'accept', ac: Uint8Array, r: Uint8Array, c?: Uint8Array }): Promise<void> {
-    const next = link.writes.then(async () => {
+  /** Queue a frame; frames queued while a write is in flight leave together in one write. */
+  private async write (link: WorkerLink, frame: OutFrame): Promise<void> {
+    const done = Promise.withResolvers<void>()
+    link.outbox.push({ frame, done })
+    if (!link.flushQueued) {
+      link.flushQueued = true
+      link.writes = link.writes.then(async () => { await this.flush(link) })
+    }
+    await done.promise
+  }
+
+  private async flush (link: WorkerLink): Promise<void> {
+    link.flushQueued = false
+    const batch = link.outbox.splice(0)
+    try {
       if (link.lp == null) throw new Error('stream closed')
-      if (!link.sentCredential) frame.c = this.init.credential
-      await link.lp.write(encodeFrame(frame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
+      if (!link.sentCredential) batch[0].frame.c = this.init.credential
+      await link.lp.writeV(batch.map(b => encodeFrame(b.frame)), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
       link.sentCredential = true
-    })
-    link.writes = next.catch(() => {})
-    await next
+      for (const b of batch) b.done.resolve()
+    } catch (err) {
+      for (const b of batch) b.done.reject(err)
+    }
   }
 
   private async readLoop (link: WorkerLink, lp: LengthPrefixedStream<Stream>, stream: Stream): Promise<void> {
@@ -514,7 +545,7 @@ export class ComputeCoordinator {
 
   private async countersign (jobId: string, task: string, commitment: string): Promise<void> {
     // collect first: the job may finish (and forget its assignments) while we sign
-    const answered = [...this.assignments.values()].filter(a => a.job === jobId && a.task === task && a.receipt != null)
+    const answered = (this.byTask.get(`${jobId} ${task}`) ?? []).filter(a => a.receipt != null)
     for (const a of answered) await this.sendAcceptance(a, a.frame?.cm === commitment)
   }
 

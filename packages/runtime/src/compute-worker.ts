@@ -117,10 +117,16 @@ export class ComputeWorker {
     let credential: Uint8Array | undefined
     // this coordinator's runs in progress, to cancel
     const running = new Map<string, AbortController>()
+    // replies queued while a write is in flight leave together in one write
     let writes: Promise<void> = Promise.resolve()
+    const outbox: WorkerFrame[] = []
     const reply = (frame: WorkerFrame): void => {
-      writes = writes.then(async () => { await lp.write(encodeFrame(frame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) }) })
-        .catch(err => { this.init.log?.(`compute reply to ${from} failed: ${(err as Error).message}`) })
+      outbox.push(frame)
+      if (outbox.length > 1) return
+      writes = writes.then(async () => {
+        const batch = outbox.splice(0)
+        await lp.writeV(batch.map(encodeFrame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
+      }).catch(err => { this.init.log?.(`compute reply to ${from} failed: ${(err as Error).message}`) })
     }
     try {
       for (;;) {

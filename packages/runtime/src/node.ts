@@ -193,6 +193,7 @@ export class FabricNode {
     await this.host.stop()
     await this.pool?.close()
     await this.verifyPool?.close()
+    await this.receipts?.close()
     this.stopped.resolve()
   }
 

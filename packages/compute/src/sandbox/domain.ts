@@ -129,6 +129,8 @@ export class SandboxDomain {
     if (opts.signal?.aborted === true) throw new DomainAbortedError()
     const id = this.nextId++
     const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
+    // it may be settled (closed, crashed) while the worker is still starting, before it is awaited
+    promise.catch(() => {})
     const pending: Pending = { id, resolve, reject, started: performance.now(), opts }
     // reserve the domain before the first await, so a pool never double-books it
     this.current = pending
