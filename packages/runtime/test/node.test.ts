@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Connection, Stream } from '@libp2p/interface'
 import { encode } from '@webfabric/protocol'
 import { type FabricNode, MAX_MEMBERSHIP_FRAME, MEMBERSHIP_PROTOCOL, connectAdmin } from '@webfabric/runtime'
 import { type TestOrigin, grant, makeOrigin, sleep, startNode, waitFor } from './fixtures.ts'
+import { connectionOf, lengthPrefixed, sendRaw } from './raw-streams.ts'
 
 describe('fabric nodes on real libp2p (in one process)', () => {
   let origin: TestOrigin
@@ -152,66 +152,6 @@ describe('fabric nodes on real libp2p (in one process)', () => {
     await waitFor('the frame refused', () => victim.membership.rejected > rejectedBefore, 10000)
   })
 })
-
-const carriers = new WeakMap<Stream, Connection>()
-
-/** The connection a test stream was opened on (it may since have closed). */
-function connectionOf (node: FabricNode, stream: Stream): Connection {
-  const c = carriers.get(stream) ?? node.host.getConnections().find(conn => conn.streams.includes(stream))
-  if (c == null) throw new Error('stream has no connection')
-  return c
-}
-
-/** One unsigned-varint length-prefixed frame. */
-function lengthPrefixed (body: Uint8Array): Uint8Array {
-  const prefix: number[] = []
-  let n = body.length
-  while (n >= 0x80) { prefix.push((n & 0x7f) | 0x80); n >>>= 7 }
-  prefix.push(n)
-  const out = new Uint8Array(prefix.length + body.length)
-  out.set(prefix, 0)
-  out.set(body, prefix.length)
-  return out
-}
-
-/**
- * Open a stream and put raw bytes on it. On a loaded machine a fresh stream is
- * now and then closed before we write; that is the environment, not the
- * behaviour under test, so open another.
- */
-async function sendRaw (from: FabricNode, to: FabricNode, protocol: string, bytes: Uint8Array): Promise<Stream> {
-  let last: unknown
-  for (let i = 0; i < 10; i++) {
-    const stream = await openStream(from, to, protocol)
-    try {
-      stream.send(bytes)
-      return stream
-    } catch (err) {
-      last = err
-      await sleep(100)
-    }
-  }
-  throw last
-}
-
-/** Open a stream, redialling while a previous disconnection is still being torn down. */
-async function openStream (from: FabricNode, to: FabricNode, protocol: string): Promise<Stream> {
-  let last: unknown
-  for (let i = 0; i < 20; i++) {
-    try {
-      const stream = await from.host.dialProtocol(to.host.getMultiaddrs(), protocol)
-      const conn = from.host.getConnections(to.host.peerId).find(c => c.streams.includes(stream))
-      if (conn != null) carriers.set(stream, conn)
-      return stream
-    } catch (err) {
-      // a connection the other side just closed can linger here as "open"; drop it and redial
-      last = err
-      await from.host.hangUp(to.host.peerId).catch(() => {})
-      await sleep(100)
-    }
-  }
-  throw last
-}
 
 describe('admin API', () => {
   it('closes a connection that sends garbage or oversized frames and keeps serving others', async () => {
