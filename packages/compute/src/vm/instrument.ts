@@ -740,6 +740,22 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   let charges = 0 // charge points
   let calls = 0
   let ended = false
+  /**
+   * The float on top of the stack was just made by an instruction whose bits are the same on every engine
+   * and CPU, so it needs no canonicalisation: a load (memory holds no engine-made NaN bits, every float store
+   * is canonicalised), a conversion from an integer (never NaN) or a constant that is not a NaN.
+   */
+  const exactTop = (f64: boolean): boolean => {
+    const prev = starts.length - 1
+    if (prev < 0) return false
+    const p = body[starts[prev]]
+    if (f64) {
+      if (p === 0x2b || (p >= 0xb7 && p <= 0xba)) return true
+      return p === 0x44 && ((body[starts[prev] + 8] & 0x7f) !== 0x7f || (body[starts[prev] + 7] & 0xf0) !== 0xf0) // exponent not all ones
+    }
+    if (p === 0x2a || (p >= 0xb2 && p <= 0xb5)) return true
+    return p === 0x43 && ((body[starts[prev] + 4] & 0x7f) !== 0x7f || (body[starts[prev] + 3] & 0x80) !== 0x80)
+  }
   while (!r.done) {
     if (ended) r.fail('bytes after the end of a function body')
     const at = r.pos
@@ -853,11 +869,11 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           const align = r.u32()
           if (align & 0x40) throw new UnsupportedFeatureError('multi-memory')
           r.u32()
-          if (op === 0x38) kind = K_SINK_F32
-          else if (op === 0x39) kind = K_SINK_F64
+          if (op === 0x38 && !exactTop(false)) kind = K_SINK_F32
+          else if (op === 0x39 && !exactTop(true)) kind = K_SINK_F64
         } else if (op >= 0x45 && op <= 0xc4) {
-          if (op === 0xbc || op === 0x98) kind = K_SINK_F32
-          else if (op === 0xbd || op === 0xa6) kind = K_SINK_F64
+          if ((op === 0xbc || op === 0x98) && !exactTop(false)) kind = K_SINK_F32
+          else if ((op === 0xbd || op === 0xa6) && !exactTop(true)) kind = K_SINK_F64
         } else {
           r.fail(`unknown opcode 0x${op.toString(16)}`)
         }
