@@ -4,57 +4,38 @@
 // killed with SIGKILL mid-job, and writes outputs and summary.json;
 // `webfabric receipts` shows what a worker ran. Bad input gets clear errors.
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { execute, loadModule } from '@webfabric/compute'
 import { compileTask } from '@webfabric/sdk'
+import { type FabricJson, cliFails, runCli, startUp, stopUp } from './fixtures.ts'
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
 const SPIN = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/spin.ts', import.meta.url))
 const TICKER = fileURLToPath(new URL('../../../packages/runtime/test/fixtures/assembly/ticker.ts', import.meta.url))
 const BOMB = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/bomb.ts', import.meta.url))
-const execFileP = promisify(execFile)
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
 
 async function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
-  return await execFileP(process.execPath, [BIN, ...args], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024 })
-}
-
-async function cliFails (...args: string[]): Promise<{ code: number, stderr: string }> {
-  try {
-    await execFileP(process.execPath, [BIN, ...args], { timeout: 120_000 })
-  } catch (err) {
-    const e = err as { code: number, stderr: string }
-    return { code: e.code, stderr: e.stderr }
-  }
-  throw new Error(`webfabric ${args.join(' ')} succeeded but should have failed`)
+  return await runCli(args, 240_000)
 }
 
 describe('webfabric run on a local fabric (real processes)', () => {
   let dir: string
   let up: ChildProcess
-  let fabric: { nodes: Array<{ name: string, peerId: string, pid: number, roles: string[] }> }
+  let fabric: FabricJson
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wf-compute-'))
     // node-4 is a saboteur (it returns corrupted results)
-    up = spawn(process.execPath, [BIN, 'up', '--nodes', '4', '--dir', dir, '--interval', '250', '--ttl', '2000', '--saboteur', 'node-4', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: up.stdout! }).on('line', line => { if (line.includes('"event":"up"')) resolve() })
-      up.once('exit', code => reject(new Error(`webfabric up exited with ${code}`)))
-    })
-    fabric = JSON.parse(await readFile(join(dir, 'fabric.json'), 'utf8'))
+    ;({ up, fabric } = await startUp(dir, ['--nodes', '4', '--interval', '250', '--ttl', '2000', '--saboteur', 'node-4']))
   })
 
   after(async () => {
-    up.kill('SIGINT')
-    await new Promise(resolve => up.once('exit', resolve))
+    await stopUp(up)
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -65,7 +46,7 @@ describe('webfabric run on a local fabric (real processes)', () => {
     for (const [i, v] of values.entries()) await writeFile(join(inputs, `in-${String(i).padStart(2, '0')}`), u32(v))
     const out = join(dir, 'out')
     const victim = fabric.nodes.find(n => n.name === 'node-3')!
-    const run = execFileP(process.execPath, [BIN, 'run', SPIN, '--inputs', inputs, '--replicas', '2', '--quorum', '2', '--out', out, '--fabric', dir, '--json'], { timeout: 240_000 })
+    const run = cli('run', SPIN, '--inputs', inputs, '--replicas', '2', '--quorum', '2', '--out', out, '--fabric', dir, '--json')
     // kill a worker once the job is under way
     setTimeout(() => { try { process.kill(victim.pid, 'SIGKILL') } catch {} }, 1500)
     const { stdout } = await run

@@ -1,34 +1,20 @@
 // Real processes: `webfabric up` starts a rendezvous and 5 nodes as separate
 // OS processes; the other CLI commands talk to them through fabric.json.
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { membershipBounds } from '@webfabric/membership'
+import { BIN, type FabricJson, cliFails, runCli, startUp, stopUp } from './fixtures.ts'
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
-const run = promisify(execFile)
 const TTL_MS = 2000
 const INTERVAL_MS = 250
 
 async function cli (...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, ...args], { timeout: 30000 })
-  return stdout
-}
-
-async function cliFails (...args: string[]): Promise<{ code: number, stderr: string }> {
-  try {
-    await run(process.execPath, [BIN, ...args], { timeout: 30000 })
-  } catch (err) {
-    const e = err as { code: number, stderr: string }
-    return { code: e.code, stderr: e.stderr }
-  }
-  throw new Error(`webfabric ${args.join(' ')} succeeded but should have failed`)
+  return (await runCli(args, 30_000)).stdout
 }
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
@@ -36,21 +22,15 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 describe('webfabric up --nodes 5 (real processes)', () => {
   let dir: string
   let up: ChildProcess
-  let fabric: { origin: string, manifest: string, nodes: Array<{ name: string, peerId: string, pid: number, roles: string[] }> }
+  let fabric: FabricJson
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wf-cli-'))
-    up = spawn(process.execPath, [BIN, 'up', '--nodes', '5', '--dir', dir, '--interval', String(INTERVAL_MS), '--ttl', String(TTL_MS), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: up.stdout! }).on('line', line => { if (line.includes('"event":"up"')) resolve() })
-      up.once('exit', code => reject(new Error(`webfabric up exited with ${code}`)))
-    })
-    fabric = JSON.parse(await readFile(join(dir, 'fabric.json'), 'utf8'))
+    ;({ up, fabric } = await startUp(dir, ['--nodes', '5', '--interval', String(INTERVAL_MS), '--ttl', String(TTL_MS)]))
   })
 
   after(async () => {
-    up.kill('SIGINT')
-    await new Promise(resolve => up.once('exit', resolve))
+    await stopUp(up)
     await rm(dir, { recursive: true, force: true })
   })
 
