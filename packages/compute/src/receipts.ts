@@ -2,7 +2,8 @@
 // (what ran, for whom, under which lease, with what result and cost); the
 // coordinator countersigns the receipts whose results it accepted. Receipts
 // are what a participant reads to see everything its device ran, and what
-// an origin keeps as proof of the work it was given. Pure and browser-safe.
+// an origin keeps as proof of the work it was given. A countersignature
+// covers a batch of receipts. Pure and browser-safe.
 import {
   type Identity,
   MalformedError,
@@ -22,6 +23,10 @@ export const RECEIPT_DOMAIN = 'webfabric/receipt/v1'
 export const ACCEPTANCE_DOMAIN = 'webfabric/acceptance/v1'
 /** Largest encoded receipt or acceptance accepted. */
 export const MAX_RECEIPT_BYTES = 4096
+/** Most receipts one acceptance may answer. */
+export const MAX_ACCEPTANCE_RECEIPTS = 512
+/** Largest encoded acceptance accepted. */
+export const MAX_ACCEPTANCE_BYTES = 64 * 1024
 
 /** What a worker signs about one execution. Times in ms since the epoch; CIDs as strings. */
 export interface ReceiptBody {
@@ -53,14 +58,17 @@ export interface ReceiptBody {
 /** A receipt: the body and the worker's Ed25519 signature over it. */
 export interface Receipt { body: ReceiptBody, sig: Uint8Array }
 
-/** The coordinator's countersignature: it accepted (or rejected) the result of a receipt. */
+/**
+ * The coordinator's countersignature over a batch of receipts (by CID): the
+ * results it accepted and those it rejected. One signature covers many
+ * receipts, so countersigning costs a worker one verification per batch.
+ */
 export interface AcceptanceBody {
   v: 1
-  /** CID of the encoded receipt this answers */
-  receipt: string
-  accepted: boolean
   coordinator: string
   at: number
+  accepted: string[]
+  rejected: string[]
 }
 
 /** An acceptance and the coordinator's signature. */
@@ -121,30 +129,45 @@ export async function receiptCid (r: Receipt): Promise<string> {
   return await cidString(encodeReceipt(r))
 }
 
-/** Countersign a receipt as the coordinator that accepted (or rejected) its result. */
-export async function acceptReceipt (coordinator: Identity, r: Receipt, accepted: boolean, now: number): Promise<Acceptance> {
-  const body = await verifyReceipt(r)
-  if (body.coordinator !== coordinator.did) throw new MalformedError('only the coordinator a receipt names may countersign it', { field: 'coordinator' })
-  const ab: AcceptanceBody = { v: 1, receipt: await receiptCid(r), accepted, coordinator: coordinator.did, at: Math.floor(now) }
-  return { body: ab, sig: await coordinator.sign(signingInput(ACCEPTANCE_DOMAIN, ab)) }
+/**
+ * Countersign receipts (by CID) as their coordinator: the results it accepted
+ * and those it rejected. The caller has verified each receipt (and that it
+ * names this coordinator) when its result arrived.
+ */
+export async function acceptReceipts (coordinator: Identity, verdicts: { accepted: string[], rejected: string[] }, now: number): Promise<Acceptance> {
+  const body: AcceptanceBody = { v: 1, coordinator: coordinator.did, at: Math.floor(now), accepted: [...verdicts.accepted], rejected: [...verdicts.rejected] }
+  validateAcceptanceBody(body)
+  return { body, sig: await coordinator.sign(signingInput(ACCEPTANCE_DOMAIN, body)) }
 }
 
-/** Verify an acceptance against the receipt it answers. */
-export async function verifyAcceptance (a: Acceptance, r: Receipt): Promise<AcceptanceBody> {
-  const b = a?.body as unknown as Record<string, unknown>
-  if (b == null || typeof b !== 'object' || b.v !== 1 || typeof b.receipt !== 'string' || typeof b.accepted !== 'boolean' ||
-    !isEd25519Did(b.coordinator) || typeof b.at !== 'number' || Object.keys(b).length !== 5) {
-    throw new MalformedError('an acceptance body is { v: 1, receipt, accepted, coordinator, at }', { field: 'acceptance' })
+function validateAcceptanceBody (x: unknown): AcceptanceBody {
+  const b = x as Record<string, unknown>
+  const cids = (l: unknown): boolean => Array.isArray(l) && l.every(c => typeof c === 'string' && c.length > 0 && c.length <= MAX_FIELD_CHARS)
+  if (b == null || typeof b !== 'object' || b.v !== 1 || !isEd25519Did(b.coordinator) || typeof b.at !== 'number' || !Number.isSafeInteger(b.at) ||
+    !cids(b.accepted) || !cids(b.rejected) || Object.keys(b).length !== 5) {
+    throw new MalformedError('an acceptance body is { v: 1, coordinator, at, accepted: [receipt CID], rejected: [receipt CID] }', { field: 'acceptance' })
   }
+  if ((b.accepted as string[]).length + (b.rejected as string[]).length > MAX_ACCEPTANCE_RECEIPTS) {
+    throw new MalformedError(`an acceptance answers at most ${MAX_ACCEPTANCE_RECEIPTS} receipts`, { field: 'acceptance' })
+  }
+  return b as unknown as AcceptanceBody
+}
+
+/** Verify an acceptance's shape and its coordinator's signature; throws MalformedError or InvalidSignatureError. */
+export async function verifyAcceptance (a: Acceptance): Promise<AcceptanceBody> {
+  const body = validateAcceptanceBody(a?.body)
   if (!(a.sig instanceof Uint8Array)) throw new MalformedError('an acceptance signature is bytes', { field: 'sig' })
-  const body = a.body
-  const receipt = await verifyReceipt(r)
-  if (body.coordinator !== receipt.coordinator) throw new MalformedError('the acceptance is not signed by the receipt\'s coordinator', { field: 'coordinator' })
-  if (body.receipt !== await receiptCid(r)) throw new MalformedError('the acceptance answers another receipt', { field: 'receipt' })
   if (!await verifySignature(publicKeyFromDid(body.coordinator), signingInput(ACCEPTANCE_DOMAIN, body), a.sig)) {
     throw new InvalidSignatureError('acceptance signature does not verify under the coordinator\'s key')
   }
   return body
+}
+
+/** What an acceptance says of one receipt: true (accepted), false (rejected), undefined (not in it). */
+export function verdictOf (a: AcceptanceBody, receiptCidString: string): boolean | undefined {
+  if (a.accepted.includes(receiptCidString)) return true
+  if (a.rejected.includes(receiptCidString)) return false
+  return undefined
 }
 
 /** Canonical bytes of an acceptance. */
@@ -154,7 +177,7 @@ export function encodeAcceptance (a: Acceptance): Uint8Array {
 
 /** Decode an acceptance (shape only; verifyAcceptance checks it). */
 export function decodeAcceptance (bytes: Uint8Array): Acceptance {
-  const x = decode(bytes, { maxBytes: MAX_RECEIPT_BYTES }) as { body?: AcceptanceBody, sig?: unknown }
+  const x = decode(bytes, { maxBytes: MAX_ACCEPTANCE_BYTES }) as { body?: AcceptanceBody, sig?: unknown }
   if (x == null || typeof x !== 'object' || x.body == null || !(x.sig instanceof Uint8Array)) throw new MalformedError('an acceptance is { body, sig }', { field: 'acceptance' })
   return { body: x.body, sig: x.sig }
 }

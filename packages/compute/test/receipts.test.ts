@@ -3,12 +3,14 @@ import { describe, it } from 'node:test'
 import { Identity } from '@webfabric/protocol'
 import {
   type ReceiptBody,
-  acceptReceipt,
+  acceptReceipts,
   decodeAcceptance,
   decodeReceipt,
   encodeAcceptance,
   encodeReceipt,
+  receiptCid,
   signReceipt,
+  verdictOf,
   verifyAcceptance,
   verifyReceipt
 } from '../src/receipts.ts'
@@ -70,20 +72,27 @@ describe('receipts', () => {
     assert.throws(() => decodeReceipt(new Uint8Array([1, 2, 3])), { name: 'MalformedError' })
   })
 
-  it('the coordinator countersigns; the acceptance binds to that receipt only', async () => {
+  it('the coordinator countersigns a batch of receipts: each verdict is bound to its receipt\'s CID', async () => {
     const { worker, coordinator, body } = await fixture()
-    const r = await signReceipt(worker, body)
-    const a = decodeAcceptance(encodeAcceptance(await acceptReceipt(coordinator, r, true, 1_700_000_000_100)))
-    assert.equal((await verifyAcceptance(a, r)).accepted, true)
-    const other = await signReceipt(worker, { ...body, task: 't1' })
-    await assert.rejects(verifyAcceptance(a, other), { name: 'MalformedError' })
-    await assert.rejects(verifyAcceptance({ body: { ...a.body, accepted: false }, sig: a.sig }, r), { name: 'InvalidSignatureError' })
+    const r0 = await signReceipt(worker, body)
+    const r1 = await signReceipt(worker, { ...body, task: 't1' })
+    const r2 = await signReceipt(worker, { ...body, task: 't2' })
+    const [c0, c1, c2] = await Promise.all([r0, r1, r2].map(receiptCid))
+    const a = decodeAcceptance(encodeAcceptance(await acceptReceipts(coordinator, { accepted: [c0, c1], rejected: [c2] }, 1_700_000_000_100)))
+    const v = await verifyAcceptance(a)
+    assert.equal(v.coordinator, coordinator.did)
+    assert.deepEqual([verdictOf(v, c0), verdictOf(v, c1), verdictOf(v, c2)], [true, true, false])
+    assert.equal(verdictOf(v, await receiptCid(await signReceipt(worker, { ...body, task: 't3' }))), undefined)
   })
 
-  it('only the coordinator a receipt names may countersign it', async () => {
-    const { worker, body } = await fixture()
-    const r = await signReceipt(worker, body)
+  it('refuses an altered, malformed or oversized acceptance', async () => {
+    const { worker, coordinator, body } = await fixture()
+    const c0 = await receiptCid(await signReceipt(worker, body))
+    const a = await acceptReceipts(coordinator, { accepted: [c0], rejected: [] }, 1)
+    await assert.rejects(verifyAcceptance({ body: { ...a.body, accepted: [], rejected: [c0] }, sig: a.sig }), { name: 'InvalidSignatureError' })
     const stranger = await Identity.fromSeed(seed(9))
-    await assert.rejects(acceptReceipt(stranger, r, true, 1), { name: 'MalformedError' })
+    await assert.rejects(verifyAcceptance({ body: { ...a.body, coordinator: stranger.did }, sig: a.sig }), { name: 'InvalidSignatureError' })
+    await assert.rejects(verifyAcceptance({ body: { ...a.body, accepted: [7] } as never, sig: a.sig }), { name: 'MalformedError' })
+    await assert.rejects(acceptReceipts(coordinator, { accepted: Array.from({ length: 513 }, () => c0), rejected: [] }, 1), { name: 'MalformedError' })
   })
 })

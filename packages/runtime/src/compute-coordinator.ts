@@ -9,7 +9,6 @@ import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import {
-  type Receipt,
   type ReputationSnapshot,
   type SandboxPool,
   Scheduler,
@@ -17,10 +16,11 @@ import {
   type SchedulerInput,
   type SchedulerStats,
   type WorkerInfo,
-  acceptReceipt,
+  MAX_ACCEPTANCE_RECEIPTS,
+  acceptReceipts,
   decodeReceipt,
   encodeAcceptance,
-  encodeReceipt,
+  receiptCid,
   loadModule,
   verifyReceipt
 } from '@webfabric/compute'
@@ -34,6 +34,7 @@ import {
   MAX_INPUT_BYTES,
   MAX_MODULE_BYTES,
   MAX_OUTPUT_BYTES,
+  type AcceptFrame,
   type CancelFrame,
   type ResultFrame,
   type RunFrame,
@@ -120,8 +121,8 @@ export class JobRefusedError extends Error {
   constructor (message = 'the job was refused', options?: ErrorOptions) { super(message, options); this.name = 'JobRefusedError' }
 }
 
-interface Assignment { id: string, job: string, task: string, worker: string, frame?: ResultFrame, receipt?: Receipt }
-type OutFrame = RunFrame | CancelFrame | { k: 'accept', ac: Uint8Array, r: Uint8Array, c?: Uint8Array }
+interface Assignment { id: string, job: string, task: string, worker: string, frame?: ResultFrame, receipt?: string }
+type OutFrame = RunFrame | CancelFrame | AcceptFrame
 interface JobState {
   id: string
   spec: JobSpec
@@ -146,9 +147,13 @@ interface WorkerLink {
   outbox: Array<{ frame: OutFrame, done: PromiseWithResolvers<void> }>
   flushQueued: boolean
   pending: Set<string>
+  /** receipts (by CID) waiting to be countersigned in one batch */
+  verdicts: { accepted: string[], rejected: string[], timer?: ReturnType<typeof setTimeout> }
 }
 
 const DEFAULT_FUEL = 1e10
+/** How long verdicts wait to be countersigned together (ms). */
+const ACCEPTANCE_BATCH_MS = 50
 const MAX_TASKS = 100_000
 
 /** Coordinates jobs over the fabric's compute workers. */
@@ -255,6 +260,7 @@ export class ComputeCoordinator {
   stop (): void {
     this.running = false
     clearTimeout(this.timer)
+    for (const link of this.links.values()) clearTimeout(link.verdicts.timer)
     for (const link of this.links.values()) link.stream?.abort(new Error('coordinator stopped'))
     this.links.clear()
     for (const job of this.jobs.values()) job.done.reject(new JobRefusedError('the coordinator stopped before the job finished'))
@@ -441,7 +447,7 @@ export class ComputeCoordinator {
   private async link (peer: string): Promise<WorkerLink> {
     let link = this.links.get(peer)
     if (link == null) {
-      link = { peer, sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, pending: new Set() }
+      link = { peer, sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, pending: new Set(), verdicts: { accepted: [], rejected: [] } }
       this.links.set(peer, link)
     }
     if (link.lp == null) {
@@ -532,7 +538,7 @@ export class ComputeCoordinator {
         throw new MalformedError('the receipt does not describe this result', { field: 'rc' })
       }
       if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
-      a.receipt = receipt
+      a.receipt = await receiptCid(receipt)
       this.outputs.set(f.oc, f.o)
       this.outcomes.set(`${a.job} ${a.task} ${f.cm}`, { status: f.st, message: f.msg })
     } catch (err) {
@@ -549,16 +555,32 @@ export class ComputeCoordinator {
     for (const a of answered) await this.sendAcceptance(a, a.frame?.cm === commitment)
   }
 
+  /** Queue a receipt's verdict; a worker's verdicts are countersigned together (one signature per batch). */
   private async sendAcceptance (a: Assignment, accepted: boolean): Promise<void> {
     const receipt = a.receipt
     if (receipt == null) return
     a.receipt = undefined // countersign once
-    try {
-      const acceptance = await acceptReceipt(this.init.identity, receipt, accepted, Date.now())
-      const link = await this.link(a.worker)
-      await this.write(link, { k: 'accept', ac: encodeAcceptance(acceptance), r: encodeReceipt(receipt) })
-    } catch (err) {
-      this.init.log?.(`could not countersign ${a.job}/${a.task} for ${a.worker}: ${(err as Error).message}`)
-    }
+    const link = this.links.get(a.worker)
+    if (link == null) return
+    const v = link.verdicts
+    ;(accepted ? v.accepted : v.rejected).push(receipt)
+    if (v.accepted.length + v.rejected.length >= MAX_ACCEPTANCE_RECEIPTS) this.flushVerdicts(link)
+    else v.timer ??= setTimeout(() => this.flushVerdicts(link), ACCEPTANCE_BATCH_MS)
+  }
+
+  private flushVerdicts (link: WorkerLink): void {
+    const v = link.verdicts
+    clearTimeout(v.timer)
+    link.verdicts = { accepted: [], rejected: [] }
+    if (v.accepted.length + v.rejected.length === 0 || !this.running) return
+    void (async () => {
+      try {
+        const acceptance = await acceptReceipts(this.init.identity, v, Date.now())
+        if (link.lp == null) await this.link(link.peer)
+        await this.write(link, { k: 'accept', ac: encodeAcceptance(acceptance) })
+      } catch (err) {
+        this.init.log?.(`could not countersign ${v.accepted.length + v.rejected.length} receipt(s) for ${link.peer}: ${(err as Error).message}`)
+      }
+    })()
   }
 }

@@ -51,8 +51,8 @@ export interface RunFrame {
 /** coordinator → worker: the assignment is no longer needed; stop it (at its next fuel slice) if it runs. */
 export interface CancelFrame { k: 'cancel', c?: Uint8Array, a: string }
 
-/** coordinator → worker: the countersignature of a receipt (encoded Acceptance). */
-export interface AcceptFrame { k: 'accept', c?: Uint8Array, ac: Uint8Array, r: Uint8Array }
+/** coordinator → worker: a countersignature over a batch of the worker's receipts (encoded Acceptance). */
+export interface AcceptFrame { k: 'accept', c?: Uint8Array, ac: Uint8Array }
 
 /** worker → coordinator: an execution's result and the worker's signed receipt. */
 export interface ResultFrame {
@@ -122,8 +122,8 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
     return cancel
   }
   if (x?.k === 'accept') {
-    const f = map(x, ['k', 'c', 'ac', 'r'])
-    const acc: AcceptFrame = { k: 'accept', ac: bytes(f.ac, 'ac', 4096), r: bytes(f.r, 'r', 4096) }
+    const f = map(x, ['k', 'c', 'ac'])
+    const acc: AcceptFrame = { k: 'accept', ac: bytes(f.ac, 'ac', 64 * 1024) }
     if (f.c !== undefined) acc.c = bytes(f.c, 'c', 16 * 1024)
     return acc
   }

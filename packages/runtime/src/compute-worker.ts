@@ -12,10 +12,8 @@ import {
   type DomainResult,
   type SandboxPool,
   decodeAcceptance,
-  decodeReceipt,
   encodeReceipt,
   rawCid as vmRawCid,
-  receiptCid,
   signReceipt,
   verifyAcceptance
 } from '@webfabric/compute'
@@ -258,15 +256,11 @@ export class ComputeWorker {
 
   private async accept (from: string, f: AcceptFrame): Promise<void> {
     try {
-      const theirs = decodeReceipt(f.r)
-      const cid = await receiptCid(theirs)
-      // check against the receipt we signed, never the copy that came back
-      const ours = this.init.receipts.receipt(cid)
-      if (ours == null) return
       const acceptance = decodeAcceptance(f.ac)
-      const body = await verifyAcceptance(acceptance, ours)
+      const body = await verifyAcceptance(acceptance)
       if (body.coordinator !== didOfPeer(from)) return
-      await this.init.receipts.accept(cid, acceptance)
+      // only receipts we signed for this coordinator are recorded as answered
+      await this.init.receipts.accept(acceptance)
     } catch (err) {
       this.init.log?.(`ignored an acceptance from ${from}: ${(err as Error).message}`)
     }

@@ -23,7 +23,8 @@ export interface ReceiptEntry extends ReceiptBody {
   acceptedAt?: number
 }
 
-interface Line { t: 'r' | 'a', cid: string, b: string }
+/** A log line: a receipt we signed (with its CID), or an acceptance of some of them. */
+interface Line { t: 'r' | 'a', cid?: string, b: string }
 
 /** Most receipts kept in memory for listing (older ones stay on disk). */
 const MAX_IN_MEMORY = 100_000
@@ -32,7 +33,6 @@ const MAX_IN_MEMORY = 100_000
 export class ReceiptLog {
   readonly path: string
   private readonly entries = new Map<string, ReceiptEntry>()
-  private readonly receipts = new Map<string, Receipt>()
   private loaded?: Promise<void>
   private writes: Promise<void> = Promise.resolve()
   private readonly queued: string[] = []
@@ -51,17 +51,30 @@ export class ReceiptLog {
     return cid
   }
 
-  /** The receipt with this CID, if it is still in memory. */
-  receipt (cid: string): Receipt | undefined {
-    return this.receipts.get(cid)
+  /**
+   * Record a verified acceptance: the verdicts on our receipts that name its
+   * coordinator (others in it are ignored). Returns how many it answered.
+   */
+  async accept (acceptance: Acceptance): Promise<number> {
+    await this.load()
+    const n = this.mark(acceptance)
+    if (n > 0) await this.write({ t: 'a', b: toBase64url(encodeAcceptance(acceptance)) })
+    return n
   }
 
-  /** Record a verified acceptance of one of our receipts. */
-  async accept (cid: string, acceptance: Acceptance): Promise<void> {
-    await this.load()
-    const e = this.entries.get(cid)
-    if (e != null) { e.accepted = acceptance.body.accepted; e.acceptedAt = acceptance.body.at }
-    await this.write({ t: 'a', cid, b: toBase64url(encodeAcceptance(acceptance)) })
+  private mark (acceptance: Acceptance): number {
+    const body = acceptance.body
+    let n = 0
+    for (const [list, verdict] of [[body.accepted, true], [body.rejected, false]] as const) {
+      for (const cid of list) {
+        const e = this.entries.get(cid)
+        if (e == null || e.coordinator !== body.coordinator) continue
+        e.accepted = verdict
+        e.acceptedAt = body.at
+        n++
+      }
+    }
+    return n
   }
 
   /** Close the log's file (the node stops); later appends reopen it. */
@@ -83,8 +96,6 @@ export class ReceiptLog {
 
   private remember (cid: string, r: Receipt): void {
     this.entries.set(cid, { ...r.body, cid })
-    this.receipts.set(cid, r)
-    if (this.receipts.size > 4096) this.receipts.delete(this.receipts.keys().next().value as string)
     if (this.entries.size > MAX_IN_MEMORY) this.entries.delete(this.entries.keys().next().value as string)
   }
 
@@ -110,13 +121,8 @@ export class ReceiptLog {
         if (raw.length === 0) continue
         try {
           const line = JSON.parse(raw) as Line
-          if (line.t === 'r') {
-            this.remember(line.cid, decodeReceipt(fromBase64url(line.b)))
-          } else if (line.t === 'a') {
-            const a = decodeAcceptance(fromBase64url(line.b))
-            const e = this.entries.get(line.cid)
-            if (e != null) { e.accepted = a.body.accepted; e.acceptedAt = a.body.at }
-          }
+          if (line.t === 'r' && line.cid != null) this.remember(line.cid, decodeReceipt(fromBase64url(line.b)))
+          else if (line.t === 'a') this.mark(decodeAcceptance(fromBase64url(line.b)))
         } catch {} // a torn last line (crash mid-write) is skipped, not fatal
       }
     })()
