@@ -152,6 +152,8 @@ interface WorkerLink {
 }
 
 const DEFAULT_FUEL = 1e10
+/** Assignments in flight per sandbox domain of a worker. */
+const PIPELINE = 2
 /** How long verdicts wait to be countersigned together (ms). */
 const ACCEPTANCE_BATCH_MS = 50
 const MAX_TASKS = 100_000
@@ -198,7 +200,9 @@ export class ComputeCoordinator {
       .map(m => ({
         peer: m.peerId,
         roles: m.roles,
-        capacity: Math.max(0, Math.min(256, Math.floor(m.capacity.slots ?? m.capacity.cpus ?? 1))),
+        // two assignments per sandbox domain: one runs while the next is on the wire, so the
+        // round trip to the worker does not idle its domains
+        capacity: Math.max(0, Math.min(256, PIPELINE * Math.floor(m.capacity.slots ?? m.capacity.cpus ?? 1))),
         load: Math.max(0, Math.min(1, m.load.cpu ?? 0))
       }))
     this.step({ type: 'members', now: Date.now(), members: workers })
