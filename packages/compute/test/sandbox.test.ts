@@ -135,3 +135,22 @@ describe('sandbox domains', () => {
     }
   })
 })
+
+describe('sandbox domains: module bytes cross once', () => {
+  it('a module named by id is sent once; an evicted one is sent again and the run still succeeds', async () => {
+    const module = await compileTask(SPIN)
+    const d = new SandboxDomain()
+    try {
+      const first = await d.run({ module, moduleId: 'spin', input: u32(10), fuelLimit: 1e6 })
+      const again = await d.run({ module, moduleId: 'spin', input: u32(10), fuelLimit: 1e6 })
+      assert.equal(again.commitment, first.commitment)
+      // the worker forgets it (a restart empties its cache): the next run sends the bytes again
+      await (d as unknown as { restart: () => Promise<void> }).restart()
+      ;(d as unknown as { held: Set<string> }).held.add('spin')
+      const after = await d.run({ module, moduleId: 'spin', input: u32(10), fuelLimit: 1e6 })
+      assert.equal(after.commitment, first.commitment)
+    } finally {
+      await d.close()
+    }
+  })
+})

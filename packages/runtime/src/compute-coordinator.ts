@@ -416,7 +416,7 @@ export class ComputeCoordinator {
     if (job == null || mb == null || ib == null) { this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: 'bytes gone' }); return }
     job.verifications++
     try {
-      const r = await this.init.pool().run({ module: mb, input: ib, fuelLimit, memoryLimitBytes: job.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES })
+      const r = await this.init.pool().run({ module: mb, moduleId: module, input: ib, fuelLimit, memoryLimitBytes: job.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES })
       this.outputs.set(r.outputCid, r.output)
       this.outcomes.set(`${jobId} ${task} ${r.commitment}`, { status: r.status, message: r.message })
       this.step({ type: 'result', now: Date.now(), assignment, worker: self, commitment: r.commitment, output: r.outputCid, fuel: r.fuel })

@@ -169,7 +169,7 @@ export class ComputeWorker {
       if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return }
       let result: DomainResult
       try {
-        result = await this.init.pool.run({ module, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
+        result = await this.init.pool.run({ module, moduleId: f.m, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
       } catch (err) {
         fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
         return

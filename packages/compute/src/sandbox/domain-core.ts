@@ -5,7 +5,7 @@
 // pauses or aborts a run without killing the worker. Browser-safe: no node:
 // imports; the transport (parentPort / self) is the caller's.
 import { type Execution, type LoadedModule, type ProcessHost, execute, loadModule } from '../vm/index.ts'
-import { DomainAbortedError } from './errors.ts'
+import { DomainAbortedError, ModuleNotHeldError } from './errors.ts'
 
 /** Indices into the control block (an Int32Array over a SharedArrayBuffer). */
 export const CTRL_STATE = 0
@@ -27,7 +27,10 @@ export const STATE_ABORT = 2
 export interface RunRequest {
   type: 'run'
   id: number
+  /** the module's bytes; empty when `moduleId` names one this domain already holds */
   module: Uint8Array
+  /** the caller's stable name for the module (e.g. its CID), so its bytes cross once */
+  moduleId?: string
   input: Uint8Array
   fuelLimit: number
   seed?: Uint8Array
@@ -127,7 +130,13 @@ export class DomainCore {
   }
 
   private async load (req: RunRequest): Promise<LoadedModule> {
-    const key = `${req.profile ?? 'task'} ${req.memoryLimitBytes ?? ''} ${hashKey(req.module)}`
+    const named = req.moduleId != null ? `${req.profile ?? 'task'} ${req.memoryLimitBytes ?? ''} id:${req.moduleId}` : undefined
+    if (named != null && req.module.byteLength === 0) {
+      const held = this.modules.get(named)
+      if (held == null) throw new ModuleNotHeldError()
+      return held
+    }
+    const key = named ?? `${req.profile ?? 'task'} ${req.memoryLimitBytes ?? ''} ${hashKey(req.module)}`
     const hit = this.modules.get(key)
     if (hit != null && bytesEqual(hit.bytes, req.module)) return hit
     const mod = await loadModule(req.module, { profile: req.profile ?? 'task', memoryLimitBytes: req.memoryLimitBytes })

@@ -46,6 +46,8 @@ export interface DomainTask {
   publishTopics?: string[]
   /** memory cap of this execution (default: the domain's). Part of the task: replicas must agree on it. */
   memoryLimitBytes?: number
+  /** a stable name for the module (its CID): its bytes then cross to the domain once, not per run */
+  moduleId?: string
 }
 
 /** Options of one run. */
@@ -62,6 +64,9 @@ export interface RunOptions {
 export interface DomainResult extends DomainExecution { wallMs: number }
 
 const DEFAULT_WATCHDOG_MS = 120_000
+const EMPTY = new Uint8Array(0)
+/** Module ids remembered as held; the domain's own cache is larger, so a remembered id is rarely evicted there. */
+const HELD_IDS = 8
 const DEFAULT_HEAP_MB = 96
 
 interface Pending {
@@ -72,6 +77,7 @@ interface Pending {
   timer?: ReturnType<typeof setTimeout>
   opts: RunOptions
   onAbort?: () => void
+  moduleId?: string
 }
 
 /** A worker-thread sandbox domain; runs one execution at a time. */
@@ -81,6 +87,8 @@ export class SandboxDomain {
   private ready?: Promise<void>
   private readonly control = new Int32Array(new SharedArrayBuffer(CTRL_LENGTH * 4))
   private current?: Pending
+  /** module ids whose bytes this domain's worker was sent (it keeps the last few) */
+  private readonly held = new Set<string>()
   private nextId = 1
   private closed = false
   /** executions completed (any status) */
@@ -124,6 +132,18 @@ export class SandboxDomain {
 
   /** Run one execution. Resolves with the VM's result; rejects on watchdog, crash, abort or close. */
   async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
+    const held = task.moduleId != null && this.held.has(task.moduleId)
+    try {
+      return await this.runOnce(task, opts, held)
+    } catch (err) {
+      // evicted in the worker (or the worker restarted): send the bytes this time
+      if ((err as Error).name !== 'ModuleNotHeldError') throw err
+      this.held.clear()
+      return await this.runOnce(task, opts, false)
+    }
+  }
+
+  private async runOnce (task: DomainTask, opts: RunOptions, held: boolean): Promise<DomainResult> {
     if (this.closed) throw new DomainClosedError()
     if (this.current != null) throw new Error('a sandbox domain runs one execution at a time; use a SandboxPool')
     if (opts.signal?.aborted === true) throw new DomainAbortedError()
@@ -131,7 +151,7 @@ export class SandboxDomain {
     const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
     // it may be settled (closed, crashed) while the worker is still starting, before it is awaited
     promise.catch(() => {})
-    const pending: Pending = { id, resolve, reject, started: performance.now(), opts }
+    const pending: Pending = { id, resolve, reject, started: performance.now(), opts, moduleId: task.moduleId }
     // reserve the domain before the first await, so a pool never double-books it
     this.current = pending
     try {
@@ -157,7 +177,8 @@ export class SandboxDomain {
     const req: RunRequest = {
       type: 'run',
       id,
-      module: task.module,
+      module: held ? EMPTY : task.module,
+      moduleId: task.moduleId,
       input: task.input,
       fuelLimit: task.fuelLimit,
       seed: task.seed,
@@ -207,7 +228,7 @@ export class SandboxDomain {
     worker.on('error', err => {
       // resource limits and crashes arrive here; the worker is gone
       this.fail(new DomainCrashedError(`the sandbox domain died: ${err.message}; it was restarted, retry the work`, { cause: err }))
-      if (this.worker === worker) { this.worker = undefined; this.ready = undefined; this.restarts++ }
+      if (this.worker === worker) { this.worker = undefined; this.ready = undefined; this.restarts++; this.held.clear() }
     })
     worker.on('exit', () => {
       if (this.worker === worker) {
@@ -221,6 +242,7 @@ export class SandboxDomain {
   }
 
   private async restart (): Promise<void> {
+    this.held.clear()
     const w = this.worker
     this.worker = undefined
     this.ready = undefined
@@ -238,6 +260,10 @@ export class SandboxDomain {
       case 'done':
         this.settle()
         this.runs++
+        if (p.moduleId != null) {
+          if (this.held.size >= HELD_IDS && !this.held.has(p.moduleId)) this.held.clear()
+          this.held.add(p.moduleId)
+        }
         p.resolve({ ...m.execution, wallMs: performance.now() - p.started })
         return
       case 'error': {

@@ -28,6 +28,15 @@ export class DomainAbortedError extends Error {
   }
 }
 
+/** A run named a module by id that the domain no longer holds (evicted): send its bytes again. */
+export class ModuleNotHeldError extends Error {
+  static name = 'ModuleNotHeldError'
+  constructor (message = 'the sandbox domain no longer holds that module: send its bytes again', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'ModuleNotHeldError'
+  }
+}
+
 /** The domain (or pool) is closed. */
 export class DomainClosedError extends Error {
   static name = 'DomainClosedError'
