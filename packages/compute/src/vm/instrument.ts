@@ -719,7 +719,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // Open constructs, for hoisting: the first block of an `if`'s then-arm is charged with the block that
   // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
   // never falls through), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
-  const ctl: { isIf: boolean, isLoop: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
+  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
   let lastUncond = false
   let nextInit = 0
   const hoistedInto = new Map<number, number>() // a then-arm's first block → the block that pays it
@@ -734,11 +734,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     nextInit = -c1
   }
   let hasLoop = false
-  let loopsOpen = 0
-  let loopCharges = 0 // charge points inside loops
-  let loopCalls = 0 // calls inside loops
-  let charges = 0 // charge points
-  let calls = 0
   let ended = false
   /**
    * The float on top of the stack was just made by an instruction whose bits are the same on every engine
@@ -775,8 +770,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
-        ctl.push({ isIf: op === 0x04, isLoop: op === 0x03, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false })
-        if (op === 0x03) loopsOpen++
+        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
@@ -796,7 +790,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           kind = K_LEADER_UNCHECKED
           const c = ctl.pop()!
           if (c.isIf && !c.hasElse && lastUncond) hoist(c)
-          if (c.isLoop) loopsOpen--
         }
         break
       case 0x0c: case 0x0d: r.u32(); break
@@ -885,12 +878,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     costs.push(cost)
     blockCost[blockCost.length - 1] += cost
     if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) { blockCost.push(nextInit); nextInit = 0 }
-    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) charges++
-    else if (kind === K_CALL || kind === K_CALL_INDIRECT) calls++
-    if (loopsOpen > 0) {
-      if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) loopCharges++
-      else if (kind === K_CALL || kind === K_CALL_INDIRECT) loopCalls++
-    }
     lastUncond = op === 0x0c || op === 0x0e || op === 0x0f || op === 0x00
   }
   if (!ended) r.fail('function body has no end (truncated)')
@@ -944,10 +931,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
 
   const F = ctx.fuelGlobal
   const D = ctx.depthGlobal
-  // Functions whose loops charge more often than they call, and loop-free ones with more charge points than
-  // calls + 1 (the load at entry and the store at exit), keep the fuel counter in a local (T64) and write it
-  // back to the global before every call, at each loop-head check and on exit; others charge the global.
-  const cached = hasLoop ? loopCharges > loopCalls : charges > calls + 1
+  // Every function that charges keeps the fuel counter in a local (T64) and writes it back to the global
+  // before every call, at each loop-head check and on exit: a charge is then a register operation, not a load
+  // and a store of the global, which would also chain every charge of the run through one memory location.
+  const cached = hasLoop || blockCost.some(c => c !== 0)
   const wrapped = counted || cached
   const writeBack = (): void => { if (cached) { w.u8(0x20); w.u32(T64); w.u8(0x24); w.u32(F) } }
   const reload = (): void => { if (cached) { w.u8(0x23); w.u32(F); w.u8(0x21); w.u32(T64) } }
