@@ -40,7 +40,7 @@ const KERNELS: Record<string, number> = {
   mandelbrot: 600,
   sha256: 200_000,
   matmul: 400,
-  wordcount: 1500
+  wordcount: 4000
 }
 
 const { values } = parseArgs({
