@@ -291,3 +291,80 @@ describe('WebDeterministicVM: instrumented modules stay valid', () => {
     assert.equal(e.status, 'ok')
   })
 })
+
+describe('WebDeterministicVM: prepaid counted loops and the NaN rule', () => {
+  // counted loops of many shapes, some prepaid (short), some not (long), with stores that trap for lim > 0
+  const PREPAID = `${AS_PRELUDE}
+export function run(): void {
+  const inp = readInput()
+  const n = load<u32>(inp.dataStart)
+  const m = load<i32>(inp.dataStart + 4)
+  const lim = load<i32>(inp.dataStart + 8)
+  const buf = new StaticArray<u32>(64)
+  let x: u32 = 7
+  for (let k: u32 = 0; k < n; k++) {
+    for (let i: i32 = 0; i < m; i++) { x = x * 1103515245 + 12345; if (x & 1) x ^= <u32>i; unchecked(buf[i & 63] = x) }
+    for (let i: i32 = lim; i > 3; i--) x += 1
+    for (let i: u32 = 5; i < 9; i++) { store<u32>(<usize>(<i32>(x & 0xff) + lim * 1000), x); x++ }
+    if ((k & 7) == 3) { const o = new Uint8Array(4); store<u32>(o.dataStart, x); writeBytes(o) }
+  }
+  const out = new Uint8Array(4); store<u32>(out.dataStart, x); writeBytes(out)
+}`
+  const input = (n: number, m: number, lim: number): Uint8Array => {
+    const b = new Uint8Array(12)
+    const dv = new DataView(b.buffer)
+    dv.setUint32(0, n, true)
+    dv.setInt32(4, m, true)
+    dv.setInt32(8, lim, true)
+    return b
+  }
+
+  it('gives the same commitment for every fuel limit and slice size, completed, out of fuel or trapped', async () => {
+    const mod = await loadModule(await compileAS(PREPAID), { profile: 'task' })
+    for (const [n, m, lim] of [[10, 100, 0], [20, 50, 100000], [5, -3, 0], [12, 5000, 1]]) {
+      const inp = input(n, m, lim)
+      const full = await execute(mod, { input: inp, fuelLimit: 1e12 })
+      for (const limit of [1, 1000, 12345, Math.floor(full.fuel / 2), full.fuel - 1, full.fuel, full.fuel + 1]) {
+        const ref = await execute(mod, { input: inp, fuelLimit: limit })
+        if (limit >= full.fuel) assert.equal(ref.commitment.toString(), full.commitment.toString())
+        for (const sliceFuel of [1, 97, 65536, 1e7]) {
+          const e = await execute(mod, { input: inp, fuelLimit: limit, sliceFuel })
+          assert.equal(e.commitment.toString(), ref.commitment.toString(), `n=${n} m=${m} lim=${lim} limit=${limit} slice=${sliceFuel}`)
+        }
+      }
+    }
+  })
+
+  it('keeps a float copied from memory bit for bit, and canonicalises computed and constant NaNs', async () => {
+    const le64 = (v: bigint): number[] => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, v, true); return [...b] }
+    const i64c = (v: bigint): number[] => {
+      const out: number[] = []
+      let x = BigInt.asIntN(64, v)
+      for (;;) {
+        const b = Number(x & 0x7fn)
+        x >>= 7n
+        if ((x === 0n && (b & 0x40) === 0) || (x === -1n && (b & 0x40) !== 0)) { out.push(b); return out }
+        out.push(b | 0x80)
+      }
+    }
+    const code = [
+      0x41, 0x00, 0x42, ...i64c(0xfff8000000000001n), 0x37, 0x03, 0x00, // [0] = NaN with a payload (as integer bits)
+      0x41, 0x08, 0x41, 0x00, 0x2b, 0x03, 0x00, 0x39, 0x03, 0x00, // [8] = f64.load [0]: a copy keeps its bits
+      0x41, 0x10, 0x41, 0x00, 0x2b, 0x03, 0x00, 0x9a, 0x39, 0x03, 0x00, // [16] = -load [0]: computed, canonical
+      0x41, 0x18, 0x44, ...le64(0x7ff4000000000000n), 0x39, 0x03, 0x00, // [24] = a signalling NaN constant: canonical
+      0x41, 0x20, 0x44, ...le64(0x4000000000000000n), 0x39, 0x03, 0x00, // [32] = 2.0
+      0x41, 0x28, 0x41, 0x7f, 0xb7, 0x39, 0x03, 0x00, // [40] = f64.convert_i32_s(-1)
+      0x41, 0x30, 0x41, 0x00, 0x2b, 0x03, 0x00, 0x41, 0x00, 0x2b, 0x03, 0x00, 0xa0, 0x39, 0x03, 0x00, // [48] = load + load: canonical
+      0x41, 0x38, 0x41, 0x00, 0x2b, 0x03, 0x00, 0xbd, 0x37, 0x03, 0x00, // [56] = i64.reinterpret(load [0]): the bits
+      0x41, 0x00, 0x41, 0xc0, 0x00, 0x10, 0x00]
+    const bytes = taskModule({ types: [funcType([], []), funcType([I32, I32], [])], imports: [['wf', 'output_write', 1]], funcs: [{ type: 0, code }] })
+    const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1e6 })
+    assert.equal(e.status, 'ok')
+    const dv = new DataView(e.output.buffer, e.output.byteOffset)
+    const at = (i: number): string => dv.getBigUint64(i, true).toString(16)
+    assert.deepEqual([0, 8, 16, 24, 32, 40, 48, 56].map(at), [
+      'fff8000000000001', 'fff8000000000001', '7ff8000000000000', '7ff8000000000000',
+      '4000000000000000', 'bff0000000000000', '7ff8000000000000', 'fff8000000000001'
+    ])
+  })
+})
