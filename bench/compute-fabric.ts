@@ -23,6 +23,7 @@
 // worker (its default export), so it keeps its heavy imports inside main().
 import { isMainThread } from 'node:worker_threads'
 import { type LoadedModule, execute, loadModule } from '../packages/compute/src/vm/index.ts'
+import { plainRun } from './lib/plain-host.ts'
 
 /** What the bench hands a piscina worker per task. */
 interface PoolTask { mode: 'metered' | 'plain', module: Uint8Array, input: Uint8Array }
@@ -42,31 +43,6 @@ export default async function runPoolTask (t: PoolTask): Promise<Uint8Array> {
   return plainRun(plain.module, t.input)
 }
 
-/** The unmetered baseline: the original module with a plain host of the same imports (as bench/metering.ts). */
-function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
-  let mem: WebAssembly.Memory | null = null
-  const chunks: Uint8Array[] = []
-  const u8 = (): Uint8Array => new Uint8Array(mem!.buffer)
-  const instance = new WebAssembly.Instance(module, {
-    wf: {
-      input_size: () => input.length,
-      input_read: (dst: number, off: number, len: number) => {
-        const n = Math.max(0, Math.min(len, input.length - off))
-        u8().set(input.subarray(off, off + n), dst)
-        return n
-      },
-      output_write: (src: number, len: number) => { chunks.push(u8().slice(src, src + len)) },
-      random_fill: () => {},
-      log: () => {}
-    },
-    env: { abort: () => { throw new Error('abort') } }
-  })
-  mem = instance.exports.memory as WebAssembly.Memory
-  const start = instance.exports._start as (() => void) | undefined
-  if (start !== undefined) start()
-  ;(instance.exports.run as () => void)()
-  return Buffer.concat(chunks)
-}
 
 if (isMainThread) await main()
 

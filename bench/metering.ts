@@ -27,6 +27,7 @@ import { setFlagsFromString } from 'node:v8'
 import asc from 'assemblyscript/asc'
 import { execute, loadModule, rawCid } from '../packages/compute/src/vm/index.ts'
 import { compileTask } from '../packages/sdk/src/index.ts'
+import { plainRun } from './lib/plain-host.ts'
 import { fmt, median, table } from './lib/stats.ts'
 
 const GOAL = 1.15
@@ -66,31 +67,6 @@ async function compile (name: string): Promise<Uint8Array> {
   return binary
 }
 
-/** The unmetered baseline: the original module with a plain host of the same imports. */
-function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
-  let mem: WebAssembly.Memory | null = null
-  const out: Uint8Array[] = []
-  const u8 = (): Uint8Array => new Uint8Array(mem!.buffer)
-  const instance = new WebAssembly.Instance(module, {
-    wf: {
-      input_size: () => input.length,
-      input_read: (dst: number, off: number, len: number) => {
-        const n = Math.max(0, Math.min(len, input.length - off))
-        u8().set(input.subarray(off, off + n), dst)
-        return n
-      },
-      output_write: (src: number, len: number) => { out.push(u8().slice(src, src + len)) },
-      random_fill: () => {},
-      log: () => {}
-    },
-    env: { abort: () => { throw new Error('abort') } }
-  })
-  mem = instance.exports.memory as WebAssembly.Memory
-  const start = instance.exports._start as (() => void) | undefined
-  if (start !== undefined) start()
-  ;(instance.exports.run as () => void)()
-  return concat(...out)
-}
 
 /** CPU time of this process (user + system) in ms: on a shared machine it counts our work, not our waiting. */
 function cpuMs (): number {
