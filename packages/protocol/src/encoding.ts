@@ -15,6 +15,12 @@ export const DEFAULT_MAX_DECODE_BYTES = 1024 * 1024
 export interface DecodeOptions {
   /** Refuse inputs longer than this many bytes (default DEFAULT_MAX_DECODE_BYTES). */
   maxBytes?: number
+  /**
+   * Also refuse a valid encoding that is not the canonical one (default true). Pass false
+   * only for bytes that are never hashed or signed as they are — transport frames — where
+   * checking costs a second encoding of every frame for nothing.
+   */
+  canonical?: boolean
 }
 
 /** True for a Uint8Array from any realm (Buffer included). */
@@ -72,6 +78,7 @@ export function decode (bytes: Uint8Array, opts: DecodeOptions = {}): unknown {
   let again: Uint8Array
   try {
     value = dagCbor.decode(bytes)
+    if (opts.canonical === false) return value
     again = dagCbor.encode(value)
   } catch (err) {
     // Includes RangeError from pathological nesting: bad bytes never escape as anything but MalformedError.

@@ -61,6 +61,14 @@ describe('encode / decode', () => {
     assert.equal(decode(hex('fb3ff8000000000000')), 1.5)
   })
 
+  it('with canonical: false, takes a valid but non-canonical encoding (transport frames) and still refuses invalid ones', () => {
+    const unsorted = new Uint8Array([0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02]) // {b: 1, a: 2}
+    assert.throws(() => decode(unsorted), { name: 'MalformedError' })
+    assert.deepEqual(decode(unsorted, { canonical: false }), { a: 2, b: 1 })
+    assert.throws(() => decode(new Uint8Array([0x18, 0x01]), { canonical: false }), { name: 'MalformedError' })
+    assert.throws(() => decode(new Uint8Array(10), { canonical: false, maxBytes: 4 }), { name: 'MalformedError' })
+  })
+
   it('refuses garbage, truncation, trailing bytes and non-byte input with MalformedError', async () => {
     const good = encode({ hello: 'world', n: [1, 2, 3] })
     for (let i = 0; i < good.length; i++) await refuses(() => decode(good.subarray(0, i)), 'MalformedError')

@@ -105,7 +105,8 @@ function map (x: unknown, allowed: readonly string[]): Record<string, unknown> {
 
 /** Decode and shape-check a frame a worker received; throws MalformedError. */
 export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
-  const x = decode(data, { maxBytes: MAX_COMPUTE_FRAME }) as { k?: unknown }
+  // frames are never hashed or signed as they are: skip the canonical re-encode
+  const x = decode(data, { maxBytes: MAX_COMPUTE_FRAME, canonical: false }) as { k?: unknown }
   if (x?.k === 'run') {
     const f = map(x, ['k', 'c', 'a', 'j', 't', 'm', 'mb', 'i', 'f', 's', 'mem'])
     const run: RunFrame = { k: 'run', a: str(f.a, 'a'), j: str(f.j, 'j'), t: str(f.t, 't'), m: str(f.m, 'm'), i: bytes(f.i, 'i', MAX_INPUT_BYTES), f: int(f.f, 'f', MAX_FUEL) }
@@ -132,7 +133,7 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
 
 /** Decode and shape-check a frame a coordinator received; throws MalformedError. */
 export function decodeWorkerFrame (data: Uint8Array): WorkerFrame {
-  const x = decode(data, { maxBytes: MAX_OUTPUT_BYTES + 64 * 1024 }) as { k?: unknown }
+  const x = decode(data, { maxBytes: MAX_OUTPUT_BYTES + 64 * 1024, canonical: false }) as { k?: unknown }
   switch (x?.k) {
     case 'result': {
       const f = map(x, ['k', 'a', 'st', 'msg', 'fuel', 'cm', 'oc', 'o', 'rc', 'ms'])

@@ -283,7 +283,8 @@ export class MembershipService extends EventTarget {
           if (credential != null && signal.aborted) { stream.abort(new Error('idle')); return }
           throw err
         }
-        const frame = decode(data.subarray(), { maxBytes: MAX_MEMBERSHIP_FRAME })
+        // a frame is not hashed as it is (heartbeats are verified over their re-encoded body)
+        const frame = decode(data.subarray(), { maxBytes: MAX_MEMBERSHIP_FRAME, canonical: false })
         if (frame == null || typeof frame !== 'object' || Array.isArray(frame)) throw new TypeError('membership frame must be { c?: capability, m: message }')
         const { c, m } = frame as { c?: unknown, m?: unknown }
         if (c !== undefined) {

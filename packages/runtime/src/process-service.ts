@@ -93,7 +93,7 @@ function field<T> (ok: boolean, value: T, name: string, what: string): T {
 }
 
 function decodeSpawn (data: Uint8Array): SpawnFrame {
-  const x = decode(data, { maxBytes: MAX_PROC_FRAME }) as Record<string, unknown>
+  const x = decode(data, { maxBytes: MAX_PROC_FRAME, canonical: false }) as Record<string, unknown>
   if (x == null || typeof x !== 'object' || x.k !== 'spawn') throw new MalformedError('the first process frame is a spawn', { field: 'k' })
   for (const key of Object.keys(x)) if (!['k', 'c', 'id', 'mb', 'i', 'f', 'mem', 'tp'].includes(key)) throw new MalformedError(`unknown process frame field ${key}`, { field: key })
   const tp = field(Array.isArray(x.tp) && x.tp.length <= MAX_PROC_TOPICS && x.tp.every(t => typeof t === 'string' && t.length > 0 && t.length <= MAX_TOPIC_CHARS), x.tp as string[], 'tp', `at most ${MAX_PROC_TOPICS} topic names`)
@@ -110,7 +110,7 @@ function decodeSpawn (data: Uint8Array): SpawnFrame {
 }
 
 function decodeHostFrame (data: Uint8Array): HostFrame {
-  const x = decode(data, { maxBytes: MAX_PROC_FRAME }) as Record<string, unknown>
+  const x = decode(data, { maxBytes: MAX_PROC_FRAME, canonical: false }) as Record<string, unknown>
   switch (x?.k) {
     case 'started': return { k: 'started' }
     case 'out': return { k: 'out', d: field(x.d instanceof Uint8Array, x.d as Uint8Array, 'd', 'bytes') }
