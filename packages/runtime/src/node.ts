@@ -30,7 +30,7 @@ import {
   verifyRevocationSignature
 } from '@webfabric/protocol'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { SandboxPool } from '@webfabric/compute'
+import { type ReputationSnapshot, SandboxPool } from '@webfabric/compute'
 import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
 import { ComputeCoordinator, type JobProgress, type JobSpec } from './compute-coordinator.ts'
 import { COMPUTE_ASSIGN_NEED, MAX_OUTPUT_BYTES } from './compute-wire.ts'
@@ -276,16 +276,22 @@ export class FabricNode {
     const assign = await this.findOptionalCredential(credentials, COMPUTE_ASSIGN_NEED)
     if (assign != null) {
       const repPath = join(this.init.dataDir, 'reputation.json')
-      this.coordinator = new ComputeCoordinator(this.host, {
+      const coordinatorInit = {
         identity: this.identity,
         credential: assign,
         pool: () => (this.verifyPool ??= new SandboxPool({ size: 1, watchdogMs, sliceFuel, outputLimitBytes: MAX_OUTPUT_BYTES })),
         replicas: this.manifest.redundancy.replicas,
         quorum: this.manifest.redundancy.quorum,
-        reputation: await readJson(repPath),
-        onReputation: r => { void writeJson(repPath, r).catch(() => {}) },
+        onReputation: (r: ReputationSnapshot) => { void writeJson(repPath, r).catch(() => {}) },
         log
-      })
+      }
+      try {
+        this.coordinator = new ComputeCoordinator(this.host, { ...coordinatorInit, reputation: await readJson<ReputationSnapshot>(repPath) })
+      } catch (err) {
+        // reputations that do not load are not worth refusing to start over: begin afresh
+        log(`ignoring ${repPath}: ${(err as Error).message}`)
+        this.coordinator = new ComputeCoordinator(this.host, coordinatorInit)
+      }
       let queued = false
       const refresh = (): void => {
         if (queued) return
