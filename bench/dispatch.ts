@@ -28,13 +28,12 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { IDENTITY_ROTATION_MS, epochAt, issue } from '@webfabric/protocol'
-import { type FabricNode, type JobReport, type JobSpec, loadKeyring } from '@webfabric/runtime'
+import type { FabricNode, JobReport, JobSpec } from '@webfabric/runtime'
 import { compileTask } from '@webfabric/sdk'
 import { connectNode } from '../apps/cli/src/fabric-file.ts'
 import { startLocalFabric } from '../apps/cli/src/local-fabric.ts'
 import { SandboxPool } from '../packages/compute/src/index.ts'
-import { makeOrigin, startFabricNode } from './lib/fabric.ts'
+import { didOf, grant, makeOrigin, startNode } from '../packages/runtime/test/fixtures.ts'
 import { fmt, median, table } from './lib/stats.ts'
 
 const GOAL = 1000
@@ -85,17 +84,14 @@ interface Fabric { submit: (spec: JobSpec) => Promise<JobReport>, stop: () => Pr
 async function inprocFabric (): Promise<Fabric> {
   const origin = await makeOrigin()
   const dataDir = join(origin.dir, 'coordinator')
-  const now = Date.now()
-  const did = (await (await loadKeyring(dataDir)).identityFor(origin.identity.did, epochAt(now, IDENTITY_ROTATION_MS))).did
-  const grant = async (resource: string, abilities: string[]): Promise<Uint8Array> =>
-    (await issue(origin.identity, { audience: did, resource, abilities, expiresAt: now + 3600e3, now })).bytes
+  const did = await didOf(origin, dataDir)
   const membership = { intervalMs: 250, ttlMs: 2500 }
-  const coordinator = await startFabricNode(origin, {
+  const coordinator = await startNode(origin, {
     dataDir, rendezvous: true, roles: ['rendezvous'], membership,
-    credentials: [await grant('fabric/membership', ['membership/gossip']), await grant('fabric/compute', ['compute/assign'])]
+    credentials: [(await grant(origin, did, 'fabric/membership', ['membership/gossip'])).bytes, (await grant(origin, did, 'fabric/compute', ['compute/assign'])).bytes]
   })
   const workers: FabricNode[] = []
-  for (let i = 0; i < WORKERS; i++) workers.push(await startFabricNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], membership, compute: { slots: SLOTS } }))
+  for (let i = 0; i < WORKERS; i++) workers.push(await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], membership, compute: { slots: SLOTS } }))
   for (let i = 0; coordinator.membership.view().filter(m => m.roles.includes('compute')).length < WORKERS; i++) {
     if (i > 300) throw new Error('the coordinator never saw 4 compute workers')
     await sleep(100)

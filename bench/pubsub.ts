@@ -199,15 +199,15 @@ async function plainCluster (): Promise<Cluster> {
 // -- ours: FabricNodes with capability-guarded topics -----------------------
 
 async function oursCluster (): Promise<Cluster> {
-  const { makeOrigin, startFabricNode } = await import('./lib/fabric.ts')
+  const { makeOrigin, startNode } = await import('../packages/runtime/test/fixtures.ts')
   const origin = await makeOrigin()
-  const nodes: Awaited<ReturnType<typeof startFabricNode>>[] = []
+  const nodes: Awaited<ReturnType<typeof startNode>>[] = []
   let gossipTopic = ''
   const common = { listen: ['/ip4/127.0.0.1/tcp/0'], membership: { intervalMs: config.membershipMs, ttlMs: 10 * config.membershipMs }, admin: false as const }
   try {
-    nodes.push(await startFabricNode(origin, { ...common, bootstrap: [] }))
+    nodes.push(await startNode(origin, { ...common, bootstrap: [] }))
     const seed = nodes[0].addrs()
-    for (let i = 1; i < NODES; i++) nodes.push(await startFabricNode(origin, { ...common, bootstrap: seed }))
+    for (let i = 1; i < NODES; i++) nodes.push(await startNode(origin, { ...common, bootstrap: seed }))
     const hosts = nodes.map(n => n.host)
     gossipTopic = nodes[0].pubsub.gossipTopic(TOPIC)
     await connectFullMesh(hosts)
