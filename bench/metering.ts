@@ -27,6 +27,7 @@ import { setFlagsFromString } from 'node:v8'
 import asc from 'assemblyscript/asc'
 import { execute, loadModule, rawCid } from '../packages/compute/src/vm/index.ts'
 import { compileTask } from '../packages/sdk/src/index.ts'
+import { concatBytes } from '../packages/protocol/src/index.ts'
 import { plainRun } from './lib/plain-host.ts'
 import { fmt, median, table } from './lib/stats.ts'
 
@@ -104,12 +105,6 @@ function le (...parts: [('u32' | 'u64' | 'f64'), number][]): Uint8Array {
   return b
 }
 
-function concat (...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
 
 const example = (path: string): (() => Promise<Uint8Array>) => () => compileTask(join(here, '..', 'examples', path))
 const MATMUL_N = 384
@@ -126,8 +121,8 @@ const prefix = new TextEncoder().encode('webfabric bench')
 const kernels: Kernel[] = [
   ...Object.entries(KERNELS).map(([name, param]) => ({ name, param, bytes: () => compile(name), input: le(['u32', param]) })),
   { name: 'ex:mandelbrot', param: 400, bytes: example('mandelbrot/assembly/index.ts'), input: le(['u32', 400], ['u32', 400], ['u32', 0], ['u32', 0], ['u32', 400], ['u32', 400], ['u32', 1000], ['f64', -2], ['f64', -1.5], ['f64', 1], ['f64', 1.5]) },
-  { name: 'ex:matmul', param: MATMUL_N, bytes: example('matmul/assembly/index.ts'), input: concat(le(['u32', MATMUL_N], ['u32', MATMUL_N], ['u32', MATMUL_N]), matrix(31), matrix(17)) },
-  { name: 'ex:sha256-pow', param: 100_000, bytes: example('sha256-pow/assembly/index.ts'), input: concat(le(['u32', prefix.length]), prefix, le(['u32', 256], ['u64', 0], ['u64', 100_000])) },
+  { name: 'ex:matmul', param: MATMUL_N, bytes: example('matmul/assembly/index.ts'), input: concatBytes(le(['u32', MATMUL_N], ['u32', MATMUL_N], ['u32', MATMUL_N]), matrix(31), matrix(17)) },
+  { name: 'ex:sha256-pow', param: 100_000, bytes: example('sha256-pow/assembly/index.ts'), input: concatBytes(le(['u32', prefix.length]), prefix, le(['u32', 256], ['u64', 0], ['u64', 100_000])) },
   { name: 'ex:wordcount', param: text.length, bytes: example('wordcount/assembly/map.ts'), input: text }
 ]
 

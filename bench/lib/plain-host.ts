@@ -1,6 +1,7 @@
 // The unmetered baseline of compute benchmarks: a task module instantiated
 // with a plain host implementing the task ABI's imports (no fuel, no limits,
 // no commitment), run once. Random bytes are zeros and logs are dropped.
+import { concatBytes } from '../../packages/protocol/src/index.ts'
 
 /** Run `module`'s `run` on `input` with a plain host; returns its output. */
 export function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8Array {
@@ -25,10 +26,5 @@ export function plainRun (module: WebAssembly.Module, input: Uint8Array): Uint8A
   const start = instance.exports._start as (() => void) | undefined
   if (start !== undefined) start()
   ;(instance.exports.run as () => void)()
-  let n = 0
-  for (const p of out) n += p.byteLength
-  const all = new Uint8Array(n)
-  let at = 0
-  for (const p of out) { all.set(p, at); at += p.byteLength }
-  return all
+  return concatBytes(...out)
 }
