@@ -20,7 +20,6 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import * as dagCbor from '@ipld/dag-cbor'
 import { MissingAbilityError, bytesEqual, decode, decodeCapability, encode } from '@webfabric/protocol'
 import { CID } from 'multiformats/cid'
 import { FRAME_TIMEOUT_MS, MAX_CAPABILITY_BYTES, MAX_PUBSUB_MESSAGE } from './constants.ts'
@@ -28,6 +27,7 @@ import type { CredentialVerifier } from './credentials.ts'
 import { InvalidTopicError, MessageTooLargeError } from './errors.ts'
 import { disconnect } from './guard.ts'
 import type { Host } from './host.ts'
+import { isTransportFailure } from './stream-errors.ts'
 
 /** Abilities of the pub-sub service. */
 export const PUBLISH = 'pubsub/publish'
@@ -354,8 +354,7 @@ export class PubSubService extends EventTarget {
       if (bytes != null) this.capsServed++
       await stream.close().catch(() => {})
     } catch (err) {
-      const name = (err as Error).name
-      if (name === 'AbortError' || name === 'TimeoutError' || name === 'StreamResetError' || name === 'StreamStateError') {
+      if (isTransportFailure(err)) {
         stream.abort(err as Error)
         return
       }
@@ -378,12 +377,8 @@ interface Envelope { i: Uint8Array, c?: Uint8Array, d: Uint8Array }
  */
 function decodeEnvelope (data: Uint8Array): Envelope {
   if (data.byteLength > MAX_PUBSUB_MESSAGE) throw new MessageTooLargeError()
-  let env: unknown
-  try {
-    env = dagCbor.decode(data)
-  } catch (err) {
-    throw new TypeError(`envelope is not DAG-CBOR: ${(err as Error).message}`)
-  }
+  // the author's signature covers these exact bytes; nothing hashes the envelope again
+  const env = decode(data, { maxBytes: MAX_PUBSUB_MESSAGE, canonical: false })
   if (env == null || typeof env !== 'object' || Array.isArray(env)) throw new TypeError('envelope must be { i, c?, d }')
   const { i, c, d } = env as Record<string, unknown>
   if (!(i instanceof Uint8Array) || i.length === 0 || i.length > MAX_CAP_ID_BYTES) throw new TypeError('envelope field i must be a capability id (CID bytes)')
