@@ -238,7 +238,7 @@ export class ComputeCoordinator {
       this.blobs.set(cid, input)
       inputs.push(cid)
     }
-    const id = `${(spec.name ?? 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
+    const id = `${(typeof spec.name === 'string' ? spec.name : 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
     const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0 }
     this.jobs.set(id, job)
     this.setMembers(this.members)

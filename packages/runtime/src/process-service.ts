@@ -313,6 +313,12 @@ export class ProcessManager {
     if (!Array.isArray(topics) || topics.length > MAX_PROC_TOPICS || topics.some(t => typeof t !== 'string' || t.length === 0 || t.length > MAX_TOPIC_CHARS)) {
       throw new ProcessError(`a process may be granted at most ${MAX_PROC_TOPICS} topics of 1..${MAX_TOPIC_CHARS} characters`)
     }
+    // checked here, so a bad request is the caller's error rather than a frame the host disconnects us for
+    const fuel = spec.fuelLimit ?? MAX_FUEL
+    if (!Number.isSafeInteger(fuel) || fuel < 1 || fuel > MAX_FUEL) throw new ProcessError(`fuelLimit must be an integer from 1 to ${MAX_FUEL}`)
+    const mem = spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES
+    if (!Number.isSafeInteger(mem) || mem < 65536 || mem > MAX_MEMORY_BYTES) throw new ProcessError(`memoryLimitBytes must be an integer from 65536 to ${MAX_MEMORY_BYTES}`)
+    if (spec.on != null && typeof spec.on !== 'string') throw new ProcessError('on must be a peer id')
     const workers = members.filter(m => !m.self && m.roles.includes('compute'))
     let peer: string
     if (spec.on != null) {
@@ -326,7 +332,7 @@ export class ProcessManager {
     }
     const id = `p${this.next++}-${Date.now().toString(36)}`
     const entry: Entry = {
-      info: { id, name: spec.name ?? 'process', peer, module: await rawCid(spec.module), topics, state: 'starting', startedAt: Date.now() },
+      info: { id, name: typeof spec.name === 'string' ? spec.name.slice(0, 64) : 'process', peer, module: await rawCid(spec.module), topics, state: 'starting', startedAt: Date.now() },
       events: [],
       kept: 0,
       listeners: new Set(),
@@ -341,7 +347,7 @@ export class ProcessManager {
       entry.stream = stream
       entry.lp = lpStream(stream, { maxDataLength: MAX_PROC_FRAME })
       await entry.lp.write(encode({
-        k: 'spawn', c: this.init.credential, id, mb: spec.module, i: input, f: spec.fuelLimit ?? MAX_FUEL, mem: spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES, tp: topics
+        k: 'spawn', c: this.init.credential, id, mb: spec.module, i: input, f: fuel, mem, tp: topics
       }), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
     } catch (err) {
       this.end(entry, { state: 'failed', message: `could not reach ${peer}: ${(err as Error).message}` })

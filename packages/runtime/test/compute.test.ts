@@ -205,9 +205,11 @@ describe('compute on real libp2p (in one process)', () => {
       await waitFor('the process gone from its host', () => host.processHost!.count === 0)
     })
 
-    it('refuses to place a process on a peer that is not a compute member, by name', async () => {
+    it('refuses to place a process on a peer that is not a compute member, or with bad limits, by name', async () => {
       await assert.rejects(coordinator.spawnProcess({ module: ticker, on: coordinator.peerId }), { name: 'ProcessError' })
       await assert.rejects(coordinator.spawnProcess({ module: ticker, topics: Array.from({ length: 17 }, (_, i) => `t${i}`) }), { name: 'ProcessError' })
+      await assert.rejects(coordinator.spawnProcess({ module: ticker, fuelLimit: -1 }), { name: 'ProcessError' })
+      await assert.rejects(coordinator.spawnProcess({ module: ticker, memoryLimitBytes: 2 ** 40 }), { name: 'ProcessError' })
     })
 
     it('a member without compute/spawn cannot start a process', async () => {
