@@ -1,0 +1,72 @@
+// Reading an object: verify the root against the capability, check the key
+// before fetching anything, then verify, reconstruct and decrypt chunk by chunk.
+import { createErasureCodec, type ErasureCodec, joinShards } from '../erasure/index.ts'
+import { verifyBlock } from './block.ts'
+import type { ReadCapability } from './capability.ts'
+import { decryptChunk, importChunkKey, keyCheckOf } from './crypto.ts'
+import { CorruptObjectError, TooFewSharesError, WrongKeyError } from './errors.ts'
+import { decodeRoot, needOf, type ObjectRoot, positionsOf } from './root.ts'
+
+/** Opens an object for reading from its root block and read capability. */
+export class ObjectReader {
+  readonly root: ObjectRoot
+  private readonly cryptoKey: CryptoKey
+  private readonly codec: ErasureCodec | undefined
+
+  private constructor (root: ObjectRoot, cryptoKey: CryptoKey, codec: ErasureCodec | undefined) {
+    this.root = root
+    this.cryptoKey = cryptoKey
+    this.codec = codec
+  }
+
+  /**
+   * Verifies `rootBytes` against the capability's root CID (TamperedBlockError), decodes it
+   * (MalformedRootError) and checks the key (WrongKeyError) — all before any chunk is fetched.
+   */
+  static async open (cap: ReadCapability, rootBytes: Uint8Array): Promise<ObjectReader> {
+    await verifyBlock(cap.root, rootBytes)
+    const root = decodeRoot(rootBytes)
+    const check = await keyCheckOf(cap.key)
+    if (!check.every((b, i) => b === root.keyCheck[i])) throw new WrongKeyError()
+    const codec = root.redundancy.kind === 'erasure' ? await createErasureCodec(root.redundancy.k, root.redundancy.m) : undefined
+    return new ObjectReader(root, await importChunkKey(cap.key), codec)
+  }
+
+  /** Shares needed per chunk: 1 block for replicas, k shards for erasure. */
+  get need (): number { return needOf(this.root.redundancy) }
+
+  /**
+   * Plaintext of chunk `index` from its blocks by position (undefined where missing). Each present
+   * block is verified against the root (TamperedBlockError); TooFewSharesError when fewer than `need`.
+   */
+  async chunk (index: number, blocks: Array<Uint8Array | undefined>): Promise<Uint8Array> {
+    const c = this.root.chunks[index]
+    if (c == null) throw new RangeError(`chunk ${index} is outside 0..${this.root.chunks.length - 1}`)
+    let cipher: Uint8Array
+    if (this.codec == null) {
+      const b = blocks.find(x => x != null)
+      if (b == null) throw new TooFewSharesError(`chunk ${index}: no copy of its block was found`)
+      await verifyBlock(c.blocks[0], b)
+      cipher = b
+    } else {
+      const n = positionsOf(this.root.redundancy)
+      const slots: Array<Uint8Array | undefined> = Array.from({ length: n }, () => undefined)
+      let present = 0
+      for (let p = 0; p < n; p++) {
+        const b = blocks[p]
+        if (b == null) continue
+        await verifyBlock(c.blocks[p], b)
+        slots[p] = b
+        present++
+      }
+      if (present < this.codec.k) throw new TooFewSharesError(`chunk ${index}: ${present} of the ${this.codec.k} shards needed were found`)
+      const all = present === n || slots.slice(0, this.codec.k).every(s => s != null) ? slots as Uint8Array[] : this.codec.reconstruct(slots)
+      cipher = joinShards(all.slice(0, this.codec.k), this.codec.k, c.cipherLength)
+    }
+    try {
+      return await decryptChunk(this.cryptoKey, index, cipher)
+    } catch (err) {
+      throw new CorruptObjectError(undefined, { cause: err })
+    }
+  }
+}
