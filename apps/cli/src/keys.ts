@@ -89,4 +89,11 @@ export async function coordinatorCredential (origin: Identity, audience: string,
   return await issue(origin, { audience, resource: 'fabric/compute', abilities: ['compute/assign', 'compute/spawn'], expiresAt: now + ttlMs, now })
 }
 
+/** A storage capability: holders get storage/hold + storage/get; clients storage/put + storage/get. */
+export async function storageCredential (origin: Identity, audience: string, ttlMs: number, role: 'holder' | 'client'): Promise<Capability> {
+  const now = Date.now()
+  const abilities = role === 'holder' ? ['storage/hold', 'storage/get'] : ['storage/put', 'storage/get']
+  return await issue(origin, { audience, resource: 'fabric/storage', abilities, expiresAt: now + ttlMs, now })
+}
+
 export const originKeyPath = (dir: string): string => join(dir, 'origin.json')

@@ -19,7 +19,7 @@ import {
 } from '@webfabric/protocol'
 import { ensureDir, libp2pKeyOf, loadKeyring, readJson, writeJson } from '@webfabric/runtime'
 import type { FabricFile, FabricNodeEntry } from './fabric-file.ts'
-import { coordinatorCredential, loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials } from './keys.ts'
+import { coordinatorCredential, loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials, storageCredential } from './keys.ts'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
 
@@ -41,6 +41,8 @@ export interface LocalFabricInit {
   slots?: number
   /** names of nodes that return wrong results (demos and tests of byzantine tolerance) */
   saboteurs?: string[]
+  /** storage each node lends, MiB (default: the manifest's default) */
+  storageMiB?: number
 }
 
 /** A running local fabric. */
@@ -91,25 +93,28 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   const rvListen = [`/ip4/127.0.0.1/tcp/${tcpPort}`, `/ip4/127.0.0.1/tcp/${wsPort}/ws`]
 
   const previous = await readJson<{ manifest?: { version?: number } }>(join(dir, 'manifest.signed.json'))
+  const base = defaultManifest(origin.did, 'local fabric', now)
   const manifest = validateManifest({
-    ...defaultManifest(origin.did, 'local fabric', now),
+    ...base,
     version: (previous?.manifest?.version ?? 0) + 1,
-    roles: ['compute', 'rendezvous'],
+    roles: ['compute', 'storage', 'rendezvous'],
+    qos: { ...base.qos, ...(init.storageMiB != null ? { storageMiB: init.storageMiB } : {}) },
     rendezvous: rvListen.map(a => `${a}/p2p/${rvPeer}`)
   })
   const manifestPath = join(dir, 'manifest.signed.json')
   await writeJson(manifestPath, signedManifestToJSON(await signManifest(origin, manifest)))
 
   const specs: Array<{ name: string, dataDir: string, args: string[] }> = []
-  // the rendezvous is also the fabric's compute coordinator
-  await saveCredentials(join(rvDir, 'credentials.json'), [...await memberCredentials(origin, rvIdentity.did, ttl), await coordinatorCredential(origin, rvIdentity.did, ttl)])
+  // the rendezvous is also the fabric's compute coordinator and its storage client (put, get)
+  await saveCredentials(join(rvDir, 'credentials.json'), [...await memberCredentials(origin, rvIdentity.did, ttl), await coordinatorCredential(origin, rvIdentity.did, ttl), await storageCredential(origin, rvIdentity.did, ttl, 'client')])
   specs.push({ name: 'rendezvous', dataDir: rvDir, args: ['--rendezvous', ...rvListen.flatMap(a => ['--listen', a])] })
   for (let i = 1; i <= init.nodes; i++) {
     const name = `node-${i}`
     const dataDir = join(dir, name)
     const id = await (await loadKeyring(dataDir)).identityFor(origin.did, epoch)
-    await saveCredentials(join(dataDir, 'credentials.json'), await memberCredentials(origin, id.did, ttl))
-    specs.push({ name, dataDir, args: init.saboteurs?.includes(name) === true ? ['--saboteur', 'wrong'] : [] })
+    // every node computes and holds data
+    await saveCredentials(join(dataDir, 'credentials.json'), [...await memberCredentials(origin, id.did, ttl), await storageCredential(origin, id.did, ttl, 'holder')])
+    specs.push({ name, dataDir, args: ['--roles', 'compute,storage', ...(init.saboteurs?.includes(name) === true ? ['--saboteur', 'wrong'] : [])] })
   }
 
   const children = new Map<string, ChildProcess>()

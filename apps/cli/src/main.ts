@@ -31,6 +31,13 @@ compute
   proc spawn|ls|kill|wait                  long-running wasm processes, their output streamed
   demo [--keep]                            the main job (what \`npm start\` runs)
 
+storage
+  put FILE [--replicas r | --erasure k+m]  store a file encrypted; prints its read capability
+  get CAP [-o FILE]                        read it back, every block verified
+  stat CAP                                 its holders and redundancy health
+  pin CAP | unpin CAP                      keep it, or let holders drop it when their lease ends
+  scrub --node NAME                        re-verify a node's blocks now, healing what fails
+
 Commands that talk to a running fabric find it through DIR/fabric.json
 (default ./.webfabric; --fabric DIR to point elsewhere).`
 

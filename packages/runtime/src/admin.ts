@@ -13,6 +13,9 @@ import type { JobProgress, JobReport, JobSpec } from './compute-coordinator.ts'
 import type { MemberView } from './membership-service.ts'
 import type { ProcEvent, ProcInfo, ProcSpec } from './process-service.ts'
 import type { ReceiptEntry } from './receipt-log.ts'
+import type { ScrubReport } from './storage-runtime.ts'
+import type { Holding, PutResult, StatResult, StorageProgress } from './storage-service.ts'
+import type { GetReader, PutSessionOptions, PutWriter } from './storage-session.ts'
 
 /** The operations a node exposes to its operator (implemented by FabricNode). */
 export interface AdminOps {
@@ -32,6 +35,53 @@ export interface AdminOps {
   procList (): Promise<ProcInfo[]>
   procKill (id: string): Promise<ProcInfo>
   procWait (id: string, onEvent?: (e: ProcEvent) => void): Promise<ProcInfo>
+  /** Start a put fed by write() calls (nodes with storage/put). */
+  storagePut (opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): Promise<PutWriter>
+  /** Open an object for reading by its read capability. */
+  storageGet (cap: string, onProgress?: (p: StorageProgress) => void): Promise<GetReader>
+  storageStat (cap: string): Promise<StatResult>
+  storagePin (cap: string, pin: boolean): Promise<unknown>
+  /** Re-verify every block this node holds now; heal what fails. */
+  storageScrub (): Promise<ScrubReport>
+  /** What this node holds. */
+  storageHeld (): Promise<Holding[]>
+}
+
+/** A put in progress, held by the admin client that started it. */
+class AdminPut extends RpcTarget {
+  private readonly w: PutWriter
+  private readonly release: () => void
+  constructor (w: PutWriter, release: () => void) { super(); this.w = w; this.release = release }
+  async write (bytes: Uint8Array): Promise<void> { await named(() => this.w.write(bytes)) }
+  async finish (): Promise<PutResult> {
+    try {
+      return await named(() => this.w.finish())
+    } finally {
+      this.release()
+    }
+  }
+
+  abort (reason?: string): void { this.w.abort(typeof reason === 'string' ? reason : undefined); this.release() }
+  [Symbol.dispose] (): void { this.w.abort('the client went away'); this.release() }
+}
+
+/** A get in progress, held by the admin client that opened it. */
+class AdminGet extends RpcTarget {
+  private readonly r: GetReader
+  private readonly release: () => void
+  constructor (r: GetReader, release: () => void) { super(); this.r = r; this.release = release }
+  /** the object's plaintext size */
+  size (): number { return this.r.size }
+  async read (): Promise<Uint8Array | null> { return await named(() => this.r.read()) }
+  close (): void { this.r.close(); this.release() }
+  [Symbol.dispose] (): void { this.close() }
+}
+
+/** Dup a callback stub so it outlives the call that passed it; returns it and its disposer. */
+function keep<F> (cb: F | undefined): { fn: F | undefined, release: () => void } {
+  if (typeof cb !== 'function') return { fn: undefined, release: () => {} }
+  const fn = (cb as unknown as { dup?: () => F }).dup?.() ?? cb
+  return { fn, release: () => { (fn as unknown as { [Symbol.dispose]?: () => void })[Symbol.dispose]?.() } }
 }
 
 /** A live subscription handed to an admin client; disposing it unsubscribes. */
@@ -120,6 +170,29 @@ export class AdminApi extends RpcTarget {
     return await named(() => this.ops.receipts({ limit: o.limit, job: typeof o.job === 'string' ? o.job : undefined }))
   }
   async shutdown (): Promise<void> { await this.ops.shutdown() }
+
+  async storagePut (opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): Promise<AdminPut> {
+    if (opts == null || typeof opts !== 'object') throw new TypeError('storagePut takes { redundancy, chunkSize?, pin? }')
+    const cb = keep(onProgress)
+    const w = await named(() => this.ops.storagePut(opts, cb.fn == null ? undefined : p => { Promise.resolve(cb.fn!(p)).catch(() => {}) }))
+    return new AdminPut(w, cb.release)
+  }
+
+  async storageGet (cap: string, onProgress?: (p: StorageProgress) => void): Promise<AdminGet> {
+    const cb = keep(onProgress)
+    try {
+      const r = await named(() => this.ops.storageGet(String(cap), cb.fn == null ? undefined : p => { Promise.resolve(cb.fn!(p)).catch(() => {}) }))
+      return new AdminGet(r, cb.release)
+    } catch (err) {
+      cb.release()
+      throw err
+    }
+  }
+
+  async storageStat (cap: string): Promise<StatResult> { return await named(() => this.ops.storageStat(String(cap))) }
+  async storagePin (cap: string, pin: boolean): Promise<unknown> { return await named(() => this.ops.storagePin(String(cap), pin === true)) }
+  async storageScrub (): Promise<ScrubReport> { return await named(() => this.ops.storageScrub()) }
+  async storageHeld (): Promise<Holding[]> { return await named(() => this.ops.storageHeld()) }
 }
 
 /** The only object reachable without the token. */
@@ -240,4 +313,10 @@ export interface AdminClient {
   procList (): Promise<ProcInfo[]>
   procKill (id: string): Promise<ProcInfo>
   procWait (id: string, onEvent?: (e: ProcEvent) => void): Promise<ProcInfo>
+  storagePut (opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): Promise<{ write (b: Uint8Array): Promise<void>, finish (): Promise<PutResult>, abort (reason?: string): Promise<void> }>
+  storageGet (cap: string, onProgress?: (p: StorageProgress) => void): Promise<{ size (): Promise<number>, read (): Promise<Uint8Array | null>, close (): Promise<void> }>
+  storageStat (cap: string): Promise<StatResult>
+  storagePin (cap: string, pin: boolean): Promise<{ root: string, pinned: boolean, holders: number, answered: number }>
+  storageScrub (): Promise<ScrubReport>
+  storageHeld (): Promise<Holding[]>
 }

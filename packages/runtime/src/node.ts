@@ -46,6 +46,10 @@ import { libp2pKeyOf } from './peer-identity.ts'
 import { PROC_SPAWN_NEED, type ProcEvent, ProcessHost, ProcessManager, type ProcSpec } from './process-service.ts'
 import { PubSubService } from './pubsub-service.ts'
 import { ReceiptLog } from './receipt-log.ts'
+import { StorageRuntime } from './storage-runtime.ts'
+import { startGet, startPut } from './storage-session.ts'
+import { STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED } from './storage-wire.ts'
+import { parseReadCap } from '@webfabric/storage'
 
 /** Options of {@link FabricNode}. */
 export interface FabricNodeInit {
@@ -69,13 +73,15 @@ export interface FabricNodeInit {
   membership?: { intervalMs?: number, ttlMs?: number }
   /** Compute: sandbox domains lent to the fabric (default: cores × the manifest's cpuShare, at least 1) and their watchdog. */
   compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong' }
+  /** Storage: how often to collect garbage and to scrub (re-verify) every block. */
+  storage?: { gcMs?: number, scrubMs?: number, repair?: { graceMs?: number, antiEntropyMs?: number, rebuildTimeoutMs?: number } }
   log?: (msg: string) => void
   /** Clock, for tests. */
   now?: () => number
 }
 
 /** A lease this node granted to the origin, as recorded in its data directory. */
-interface LeaseRecord { id: string, token: string, revoked?: boolean }
+interface LeaseRecord { id: string, token: string, revoked?: boolean, kind?: 'compute' | 'storage', expiresAt?: number }
 
 /** WebFabricRuntime: a running fabric node. */
 export class FabricNode {
@@ -100,6 +106,8 @@ export class FabricNode {
   processHost?: ProcessHost
   /** set when the origin granted this node `compute/spawn`: places processes */
   processes?: ProcessManager
+  /** set when the node holds data (storage role) or may put and get */
+  storage?: StorageRuntime
   private pool?: SandboxPool
   private verifyPool?: SandboxPool
   private keyring!: Keyring
@@ -154,7 +162,7 @@ export class FabricNode {
       identity: this.identity,
       credential: this.memberCredential,
       verifier: this.verifier,
-      info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20), slots }, load: { cpu: 0 }, addrs },
+      info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20), slots, ...(this.roles.includes('storage') ? { storageMiB: this.manifest.qos.storageMiB } : {}) }, load: { cpu: 0 }, addrs },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
       intervalMs: this.init.membership?.intervalMs,
       ttlMs: this.init.membership?.ttlMs,
@@ -169,6 +177,7 @@ export class FabricNode {
     await this.membership.start()
     await this.grantRoleLease()
     await this.startCompute(credentials, slots, log)
+    await this.startStorage(credentials, log)
 
     if (this.init.admin !== false) {
       this.adminToken = newAdminToken()
@@ -188,6 +197,7 @@ export class FabricNode {
     this.processes?.stop()
     await this.processHost?.stop()
     await this.computeWorker?.stop()
+    await this.storage?.stop()
     await this.membership.stop()
     this.pubsub.stop()
     await this.host.stop()
@@ -303,12 +313,50 @@ export class FabricNode {
     }
   }
 
-  /** The compute lease in force: granted at start, not revoked, not expired. */
-  private activeLease (): { id: string } | undefined {
+  /** The lease of `kind` in force: granted at start, not revoked, not expired. */
+  private activeLease (kind: 'compute' | 'storage' = 'compute'): { id: string, expiresAt: number } | undefined {
     if (!this.running) return undefined
-    const rec = this.leases[this.leases.length - 1]
+    const rec = this.leases.findLast(l => (l.kind ?? 'compute') === kind)
     if (rec == null || this.revocations.revokers(rec.id).includes(this.did)) return undefined
-    return { id: rec.id }
+    if (rec.expiresAt != null && rec.expiresAt <= this.now()) return undefined
+    return { id: rec.id, expiresAt: rec.expiresAt ?? Number.MAX_SAFE_INTEGER }
+  }
+
+  // -- storage ---------------------------------------------------------------
+
+  private async startStorage (credentials: Uint8Array[], log: (msg: string) => void): Promise<void> {
+    const hold = this.roles.includes('storage') ? await this.findOptionalCredential(credentials, STORAGE_HOLD_NEED) : undefined
+    if (this.roles.includes('storage') && hold == null) log('this node has the storage role but no storage/hold capability from the origin: it holds no data')
+    let client = await this.findOptionalCredential(credentials, STORAGE_PUT_NEED)
+    client ??= await this.findOptionalCredential(credentials, STORAGE_GET_NEED)
+    if (hold == null && client == null) return
+    this.storage = await StorageRuntime.start({
+      host: this.host,
+      identity: this.identity,
+      verifier: this.verifier,
+      dataDir: this.init.dataDir,
+      holdCredential: hold,
+      clientCredential: client,
+      quotaBytes: this.manifest.qos.storageMiB * 2 ** 20,
+      lease: () => this.activeLease('storage'),
+      members: () => this.membership.view(),
+      gcMs: this.init.storage?.gcMs,
+      scrubMs: this.init.storage?.scrubMs,
+      repair: this.init.storage?.repair,
+      log
+    })
+    let queued = false
+    const refresh = (): void => {
+      if (queued) return
+      queued = true
+      queueMicrotask(() => { queued = false; if (this.running) this.storage?.viewChanged() })
+    }
+    for (const ev of ['join', 'update', 'leave']) this.membership.addEventListener(ev, refresh)
+  }
+
+  private storageService (): StorageRuntime {
+    if (this.storage == null) throw new NotRunningError('this node takes no part in storage: the origin granted it no storage capability')
+    return this.storage
   }
 
   private async findOptionalCredential (credentials: Uint8Array[], need: { resource: string, ability: string }): Promise<Uint8Array | undefined> {
@@ -387,14 +435,17 @@ export class FabricNode {
     const path = join(this.init.dataDir, 'leases.json')
     this.leases = await this.unexpiredLeases(await readJson<LeaseRecord[]>(path) ?? [])
     const q = this.manifest.qos
-    const lease = await grantLease(this.identity, {
-      origin: this.manifest.origin,
-      kind: 'compute',
-      qos: { cpuShare: q.cpuShare, memoryMiB: q.memoryMiB, storageMiB: q.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
-      durationMs: q.leaseMaxMs,
-      now: this.now()
-    })
-    this.leases.push({ id: lease.id, token: toBase64url(lease.bytes) })
+    const kinds: Array<'compute' | 'storage'> = this.roles.includes('storage') ? ['compute', 'storage'] : ['compute']
+    for (const kind of kinds) {
+      const lease = await grantLease(this.identity, {
+        origin: this.manifest.origin,
+        kind,
+        qos: { cpuShare: q.cpuShare, memoryMiB: q.memoryMiB, storageMiB: q.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
+        durationMs: q.leaseMaxMs,
+        now: this.now()
+      })
+      this.leases.push({ id: lease.id, token: toBase64url(lease.bytes), kind, expiresAt: lease.payload.exp })
+    }
     await writeJson(path, this.leases)
     // the fabric may use this device only while the lease lasts
     this.leaseTimer = setTimeout(() => { void this.stop() }, Math.min(q.leaseMaxMs, 2 ** 31 - 1))
@@ -463,7 +514,9 @@ export class FabricNode {
       },
       leases: async () => await this.leasesGranted(),
       revokeLease: async id => await this.revokeLease(id),
-      stats: () => ({
+      stats: async () => {
+        const storageStats = this.storage != null ? await this.storage.stats() : {}
+        return {
         connections: this.host.getConnections().length,
         membershipRejected: this.membership.rejected,
         guardViolations: this.violations.length,
@@ -472,15 +525,23 @@ export class FabricNode {
         computeSlots: this.pool?.size ?? 0,
         computeRuns: this.computeWorker?.runs ?? 0,
         computeRefused: this.computeWorker?.refused ?? 0,
+        ...storageStats,
         ...(this.coordinator != null ? { coordinatorAssigned: this.coordinator.stats().assigned, coordinatorAccepted: this.coordinator.stats().accepted, coordinatorBlacklisted: this.coordinator.stats().blacklisted } : {})
-      }),
+        }
+      },
       shutdown: async () => { setTimeout(() => { void this.stop() }, 50) },
       submitJob: async (spec, onProgress) => { live(); return await this.submitJob(spec, onProgress) },
       receipts: async opts => await this.receipts.list(opts),
       procSpawn: async spec => { live(); return await this.manager().spawn(spec, this.membership.view()) },
       procList: async () => this.manager().list(),
       procKill: async id => await this.manager().kill(id),
-      procWait: async (id, onEvent) => await this.manager().wait(id, onEvent)
+      procWait: async (id, onEvent) => await this.manager().wait(id, onEvent),
+      storagePut: async (opts, onProgress) => { live(); return startPut(this.storageService().service, opts, onProgress) },
+      storageGet: async (cap, onProgress) => { live(); return await startGet(this.storageService().service, cap, onProgress) },
+      storageStat: async cap => { live(); return await this.storageService().service.stat(parseReadCap(cap)) },
+      storagePin: async (cap, pin) => { live(); return await this.storageService().service.pin(parseReadCap(cap), pin) },
+      storageScrub: async () => { live(); return await this.storageService().scrub() },
+      storageHeld: async () => this.storage?.service.held() ?? []
     }
   }
 }

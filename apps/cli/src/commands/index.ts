@@ -11,6 +11,7 @@ const origin = async (): Promise<Record<string, unknown>> => await import('./ori
 const node = async (): Promise<Record<string, unknown>> => await import('./node.ts')
 const client = async (): Promise<Record<string, unknown>> => await import('./client.ts')
 const compute = async (): Promise<Record<string, unknown>> => await import('./compute.ts')
+const storage = async (): Promise<Record<string, unknown>> => await import('./storage.ts')
 
 export const commands: Record<string, Command> = {
   keygen: lazy(origin, 'keygen'),
@@ -27,5 +28,11 @@ export const commands: Record<string, Command> = {
   run: lazy(compute, 'run'),
   receipts: lazy(compute, 'receipts'),
   proc: lazy(compute, 'proc'),
+  put: lazy(storage, 'put'),
+  get: lazy(storage, 'get'),
+  stat: lazy(storage, 'stat'),
+  pin: lazy(storage, 'pin'),
+  unpin: lazy(storage, 'unpin'),
+  scrub: lazy(storage, 'scrub'),
   demo: lazy(async () => await import('./demo.ts'), 'demo')
 }

@@ -65,10 +65,11 @@ export async function up (args: string[]): Promise<number> {
   process, on 127.0.0.1; writes D/fabric.json (default D: ./.webfabric) and stays in the foreground
   until Ctrl-C
   --slots N          sandbox domains per node (default: cores × the manifest's cpuShare)
+  --storage-mib N    storage each node lends the fabric, MiB (default: the manifest's default, 1024)
   --saboteur NAME    DEMOS AND TESTS ONLY: node NAME (e.g. node-3) returns wrong results (repeatable)`
   const { values } = parse(args, {
     nodes: { type: 'string' }, dir: { type: 'string' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' },
-    slots: { type: 'string' }, saboteur: { type: 'string', multiple: true }
+    slots: { type: 'string' }, saboteur: { type: 'string', multiple: true }, 'storage-mib': { type: 'string' }
   }, usage)
   const nodes = parseNumber(values.nodes ?? '3', '--nodes', 1, 64)!
   if (!Number.isInteger(nodes)) throw new UsageError('--nodes must be a whole number')
@@ -83,6 +84,7 @@ export async function up (args: string[]): Promise<number> {
     ttlMs: parseNumber(values.ttl, '--ttl', 100, 3600000),
     slots: parseNumber(values.slots, '--slots', 1, 256),
     saboteurs: values.saboteur,
+    storageMiB: parseNumber(values['storage-mib'], '--storage-mib', 1, 2 ** 30),
     log: line => say(line)
   })
   if (json) {

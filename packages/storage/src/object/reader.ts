@@ -28,7 +28,7 @@ export class ObjectReader {
     const root = decodeRoot(rootBytes)
     const check = await keyCheckOf(cap.key)
     if (!check.every((b, i) => b === root.keyCheck[i])) throw new WrongKeyError()
-    const codec = root.redundancy.kind === 'erasure' ? await createErasureCodec(root.redundancy.k, root.redundancy.m) : undefined
+    const codec = root.redundancy.kind === 'erasure' ? createErasureCodec(root.redundancy.k, root.redundancy.m) : undefined
     return new ObjectReader(root, await importChunkKey(cap.key), codec)
   }
 

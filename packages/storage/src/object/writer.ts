@@ -60,7 +60,7 @@ export class ObjectWriter {
     }
     const key = init.key ?? newObjectKey()
     if (!(key instanceof Uint8Array) || key.length !== 32) throw new StorageOptionsError('an object key is 32 bytes', { field: 'key' })
-    const codec = redundancy.kind === 'erasure' ? await createErasureCodec(redundancy.k, redundancy.m) : undefined
+    const codec = redundancy.kind === 'erasure' ? createErasureCodec(redundancy.k, redundancy.m) : undefined
     return new ObjectWriter(redundancy, chunkSize, key, await keyCheckOf(key), await importChunkKey(key), codec)
   }
 

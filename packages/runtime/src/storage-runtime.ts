@@ -1,0 +1,223 @@
+// Storage on a node: builds the blockstore (on disk, under the storage
+// lease's quota), loads and saves what the node holds, runs the storage
+// service, and keeps stored data healthy on timers — garbage collection of
+// expired, unpinned holdings and orphan blocks; a scrubber that re-verifies
+// every block and heals this node's positions from the other holders.
+import { join } from 'node:path'
+import type { Identity } from '@webfabric/protocol'
+import { type AnchorReceipt, QuotaBlockstore, type Blockstore, nextAnchor, rootsDigest } from '@webfabric/storage'
+import { FsBlockstore } from '@webfabric/storage/fs'
+import { LocalAnchorLog } from '@webfabric/storage/local-log'
+import type { CID } from 'multiformats/cid'
+import type { CredentialVerifier } from './credentials.ts'
+import { readJson, writeJson } from './datadir.ts'
+import type { Host } from './host.ts'
+import type { MemberView } from './membership-service.ts'
+import { RepairDriver } from './storage-repair.ts'
+import { type Holding, StorageService } from './storage-service.ts'
+
+/** Defaults: how often unreferenced data is collected, and how often every block is re-verified. */
+export const GC_INTERVAL_MS = 60_000
+export const SCRUB_INTERVAL_MS = 60 * 60_000
+
+/** Options of startStorage. */
+export interface StorageRuntimeInit {
+  host: Host
+  identity: Identity
+  verifier: CredentialVerifier
+  dataDir: string
+  /** hold data for the fabric (storage role + storage/hold capability) */
+  holdCredential?: Uint8Array
+  /** act as a client (storage/put + storage/get capability) */
+  clientCredential?: Uint8Array
+  /** quota from the storage lease, bytes */
+  quotaBytes: number
+  lease: () => { id: string, expiresAt: number } | undefined
+  members: () => MemberView[]
+  gcMs?: number
+  scrubMs?: number
+  /** repair timing (defaults: the repair core's) */
+  repair?: { graceMs?: number, antiEntropyMs?: number, rebuildTimeoutMs?: number }
+  log?: (msg: string) => void
+}
+
+/** After a pin change, wait this long for more before anchoring the pinned set (ms). */
+export const ANCHOR_DEBOUNCE_MS = 500
+
+/** What a scrub found and did. */
+export interface ScrubReport { checked: number, corrupt: number, healed: number, unhealed: string[] }
+
+/** Storage running on a node. */
+export class StorageRuntime {
+  readonly service: StorageService
+  readonly store?: Blockstore
+  /** the repair core's driver (holders only) */
+  repair?: RepairDriver
+  private readonly init: StorageRuntimeInit
+  private timers: Array<ReturnType<typeof setInterval>> = []
+  private scrubbing?: Promise<ScrubReport>
+  private anchors?: LocalAnchorLog
+  private anchoring: Promise<unknown> = Promise.resolve()
+  private anchorTimer?: ReturnType<typeof setTimeout>
+  private anchoredDigest = ''
+  /** the receipt of the last anchored commitment to this node's pinned roots */
+  lastAnchor?: AnchorReceipt
+  /** blocks found corrupt and healed, over the node's life */
+  corruptFound = 0
+  healed = 0
+
+  private constructor (init: StorageRuntimeInit, service: StorageService, store?: Blockstore) {
+    this.init = init
+    this.service = service
+    this.store = store
+  }
+
+  /** Starts storage: the holder side when the node holds data, the client side when it may put/get. */
+  static async start (init: StorageRuntimeInit): Promise<StorageRuntime> {
+    const dir = join(init.dataDir, 'storage')
+    let store: Blockstore | undefined
+    let holdings: Holding[] = []
+    if (init.holdCredential != null) {
+      // blocks are hashed as they arrive (their CID is computed from them), so a put need not re-verify
+      store = new QuotaBlockstore(new FsBlockstore(dir, { verifyOnPut: false, log: init.log }), { limitBytes: init.quotaBytes })
+      try {
+        holdings = await readJson<Holding[]>(join(dir, 'holdings.json')) ?? []
+      } catch (err) {
+        init.log?.(`ignoring unreadable ${join(dir, 'holdings.json')}: ${(err as Error).message}`)
+      }
+    }
+    const service = new StorageService(init.host, {
+      identity: init.identity,
+      verifier: init.verifier,
+      clientCredential: init.clientCredential,
+      holdCredential: init.holdCredential,
+      store,
+      quotaBytes: store != null ? init.quotaBytes : undefined,
+      lease: init.lease,
+      members: init.members,
+      holdings,
+      saveHoldings: async h => { await writeJson(join(dir, 'holdings.json'), h) },
+      log: init.log
+    })
+    const rt = new StorageRuntime(init, service, store)
+    service.onCorrupt = (root: string, _cid: CID) => { rt.corruptFound++; void rt.healRoot(root) }
+    await service.start()
+    if (store != null) {
+      // WebAnchorProvider: a signed, hash-chained commitment to the pinned roots after every change
+      rt.anchors = new LocalAnchorLog(join(dir, 'anchors.log'), { log: init.log })
+      await rt.anchors.open()
+      service.onPinChange = () => rt.anchorSoon()
+      rt.anchorSoon()
+      rt.repair = new RepairDriver(rt, {
+        self: init.host.peerId.toString(),
+        dataDir: init.dataDir,
+        members: () => service.storageMembers(),
+        ...init.repair,
+        log: init.log
+      })
+      await rt.repair.start()
+      await service.collect().catch(err => init.log?.(`storage: collection failed: ${(err as Error).message}`))
+      rt.timers.push(setInterval(() => { void service.collect().catch(() => {}) }, init.gcMs ?? GC_INTERVAL_MS))
+      rt.timers.push(setInterval(() => { void rt.scrub().catch(() => {}) }, init.scrubMs ?? SCRUB_INTERVAL_MS))
+      for (const t of rt.timers) t.unref()
+    }
+    return rt
+  }
+
+  /** Re-verifies every held block; corrupt ones are deleted and their positions healed from other holders. */
+  async scrub (): Promise<ScrubReport> {
+    this.scrubbing ??= this.runScrub().finally(() => { this.scrubbing = undefined })
+    return await this.scrubbing
+  }
+
+  private async runScrub (): Promise<ScrubReport> {
+    const store = this.store
+    if (store == null) return { checked: 0, corrupt: 0, healed: 0, unhealed: [] }
+    let checked = 0
+    const bad: CID[] = []
+    for await (const finding of store.scrub({ onProgress: p => { checked = p.checked } })) {
+      bad.push(finding.cid)
+      await store.delete(finding.cid)
+    }
+    this.corruptFound += bad.length
+    if (bad.length > 0) this.init.log?.(`storage: scrub found ${bad.length} corrupt block(s); healing`)
+    const report: ScrubReport = { checked, corrupt: bad.length, healed: 0, unhealed: [] }
+    // every holding that lost a block (or all, cheaply: heal() only fetches what is missing)
+    for (const h of this.service.held()) {
+      try {
+        report.healed += await this.service.heal(h.root)
+      } catch (err) {
+        report.unhealed.push(h.root)
+        this.init.log?.(`storage: could not heal ${h.root}: ${(err as Error).message}`)
+        this.onUnhealable?.(h.root)
+      }
+    }
+    this.healed += report.healed
+    return report
+  }
+
+  /** Set by the repair driver: a position of ours could not be healed in place. */
+  onUnhealable?: (root: string) => void
+
+  private async healRoot (root: string): Promise<void> {
+    try {
+      this.healed += await this.service.heal(root)
+    } catch (err) {
+      this.init.log?.(`storage: could not heal ${root}: ${(err as Error).message}`)
+      this.onUnhealable?.(root)
+    }
+  }
+
+  /** Anchor the pinned set shortly (changes within ANCHOR_DEBOUNCE_MS share one commitment). */
+  anchorSoon (): void {
+    if (this.anchors == null || this.anchorTimer != null) return
+    this.anchorTimer = setTimeout(() => {
+      this.anchorTimer = undefined
+      this.anchoring = this.anchoring.then(async () => { await this.anchorNow() }).catch(err => this.init.log?.(`storage: could not anchor the pinned roots: ${(err as Error).message}`))
+    }, ANCHOR_DEBOUNCE_MS)
+    this.anchorTimer.unref?.()
+  }
+
+  /** Publish a commitment to the pinned roots now, unless it would repeat the last one. */
+  async anchorNow (): Promise<AnchorReceipt | undefined> {
+    if (this.anchors == null) return undefined
+    const roots = this.service.pinnedRoots()
+    const digest = (await rootsDigest(roots)).toString()
+    if (digest === this.anchoredDigest) return this.lastAnchor
+    const latest = await this.anchors.latest(this.init.identity.did)
+    const anchor = await nextAnchor(this.init.identity, latest, roots, Date.now())
+    this.lastAnchor = await this.anchors.publish(anchor)
+    this.anchoredDigest = digest
+    return this.lastAnchor
+  }
+
+  /** Membership changed: the repair core gets the new view. */
+  viewChanged (): void { this.repair?.viewChanged() }
+
+  /** Counters for `webfabric status`. */
+  async stats (): Promise<Record<string, number>> {
+    const s = this.store != null ? await this.store.stat() : { blocks: 0, bytes: 0 }
+    return {
+      storageHoldings: this.service.held().length,
+      storageBlocks: s.blocks,
+      storageBytes: s.bytes,
+      storageQuotaBytes: this.store != null ? this.init.quotaBytes : 0,
+      storageRefused: this.service.refused,
+      storageCorruptFound: this.corruptFound,
+      storageHealed: this.healed,
+      storageAnchorSeq: this.lastAnchor?.seq ?? 0,
+      ...this.repair?.stats()
+    }
+  }
+
+  async stop (): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    await this.scrubbing?.catch(() => {})
+    await this.repair?.stop()
+    clearTimeout(this.anchorTimer)
+    await this.anchoring
+    await this.service.stop()
+    await this.anchors?.close()
+  }
+}

@@ -1,0 +1,971 @@
+// The storage service (WebCASStore on a node): the holder side of
+// /webfabric/storage/1.0.0 (store, fetch, root, pin, repair) over a
+// persistent blockstore, and the client side (put, get, stat, pin) that any
+// node holding storage/put or storage/get runs for the CLI. Placement is
+// rendezvous hashing over the members with the storage role; a put is
+// acknowledged only when every position is durably stored; repair is the
+// storage package's pure core, driven here by real streams and timers.
+import type { Connection, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { type Identity, cidOf, toBase64url } from '@webfabric/protocol'
+import {
+  type Blockstore,
+  type ChunkBlocks,
+  ObjectReader,
+  ObjectWriter,
+  type ObjectRoot,
+  type PlacementRecord,
+  type ReadCapability,
+  type Redundancy,
+  TooFewSharesError,
+  blockCid,
+  blocksOfPosition,
+  createErasureCodec,
+  decodeRoot,
+  formatReadCap,
+  keyCheckOf,
+  needOf,
+  positionsOf,
+  rankHolders,
+  shareBytes,
+  verifyBlock
+} from '@webfabric/storage'
+import { CID } from 'multiformats/cid'
+import { FRAME_TIMEOUT_MS } from './constants.ts'
+import type { CredentialVerifier, Need } from './credentials.ts'
+import { disconnect } from './guard.ts'
+import type { Host } from './host.ts'
+import type { MemberView } from './membership-service.ts'
+import { isTransportFailure } from './stream-errors.ts'
+import {
+  MAX_FETCH_CIDS,
+  MAX_STORAGE_FRAME,
+  MAX_STREAM_BUFFER,
+  STORE_WINDOW_BYTES,
+  STORAGE_GET_NEED,
+  STORAGE_HOLD_NEED,
+  STORAGE_PROTOCOL,
+  STORAGE_PUT_NEED,
+  type StorageReply,
+  type StorageRequest,
+  decodeReply,
+  decodeRequest,
+  decodeStoreFrame,
+  encodeStorageFrame
+} from './storage-wire.ts'
+
+/** Chunks fetched per round of a get or a rebuild (per holder, one request). */
+const FETCH_WINDOW = 8
+/** How long a store may sit between two frames before the holder gives up on it. */
+const STORE_IDLE_MS = FRAME_TIMEOUT_MS * 6
+
+/** An object this node holds: its position, placement record and retention. */
+export interface Holding {
+  root: string
+  /** the storage index placement ranks by (base64url of the root's key check) */
+  index?: string
+  position: number
+  record: PlacementRecord
+  pinned: boolean
+  /** when an unpinned holding may be collected: the storage lease's end when it was stored */
+  expiresAt: number
+  storedAt: number
+}
+
+/** Progress of a put or get, in plaintext bytes. */
+export interface StorageProgress { type: 'storage:put:bytes' | 'storage:get:bytes', bytes: number, total?: number }
+
+/** Options of put. */
+export interface PutOptions {
+  redundancy: Redundancy
+  /** the plaintext size when known: holders refuse at once what would exceed their quota */
+  size?: number
+  chunkSize?: number
+  pin?: boolean
+  onProgress?: (p: StorageProgress) => void
+  signal?: AbortSignal
+}
+
+/** What a put returns: the read capability and where the object went. */
+export interface PutResult { cap: string, root: string, size: number, redundancy: Redundancy, holders: string[], chunks: number, wallMs: number }
+
+/** One holder's state as `stat` sees it. */
+export interface HolderStat { peer: string, position: number, live: boolean, holds: boolean, pinned?: boolean }
+
+/** What stat returns: redundancy health of an object. */
+export interface StatResult { root: string, size: number, chunks: number, redundancy: Redundancy, version: number, need: number, positions: number, healthy: number, holders: HolderStat[] }
+
+/** Dependencies of the storage service. */
+export interface StorageServiceInit {
+  identity: Identity
+  verifier: CredentialVerifier
+  /** this node's storage/put + storage/get capability (it may act as a client) */
+  clientCredential?: Uint8Array
+  /** this node's storage/hold capability (it holds data for the fabric) */
+  holdCredential?: Uint8Array
+  /** the holder's blockstore (holders only) */
+  store?: Blockstore
+  /** the storage lease's quota in bytes (holders) */
+  quotaBytes?: number
+  /** the storage lease in force: holders store only while it lasts */
+  lease: () => { id: string, expiresAt: number } | undefined
+  /** the live membership view */
+  members: () => MemberView[]
+  /** persist holdings (holders) */
+  saveHoldings?: (h: Holding[]) => Promise<void>
+  holdings?: Holding[]
+  log?: (msg: string) => void
+}
+
+/** A storage request failed on every holder that could serve it. */
+export class StorageUnavailableError extends Error {
+  static name = 'StorageUnavailableError'
+  constructor (message = 'no holder of this object answered: it may be stored on another fabric, or its holders are all away', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'StorageUnavailableError'
+  }
+}
+
+/** Too few members with the storage role to place an object with the asked redundancy. */
+export class InsufficientHoldersError extends Error {
+  static name = 'InsufficientHoldersError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'InsufficientHoldersError'
+  }
+}
+
+/** A holder refused or failed a put and no replacement could take its place. */
+export class PutFailedError extends Error {
+  static name = 'PutFailedError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'PutFailedError'
+  }
+}
+
+/** An error a remote holder answered with, carrying its name (e.g. QuotaExceededError). */
+export class RemoteStorageError extends Error {
+  constructor (name: string, message: string) {
+    super(message)
+    this.name = name
+  }
+}
+
+/** Hex of the object's storage index: where rendezvous hashing places it; derived one-way from its key. */
+export async function storageIndex (key: Uint8Array): Promise<string> {
+  return toBase64url(await keyCheckOf(key))
+}
+
+/** A request stream to one holder: typed frames in and out. */
+class Call {
+  readonly peer: string
+  readonly stream: Stream
+  readonly lp: LengthPrefixedStream<Stream>
+
+  constructor (peer: string, stream: Stream) {
+    this.peer = peer
+    this.stream = stream
+    this.lp = lpStream(stream, { maxDataLength: MAX_STORAGE_FRAME, maxBufferSize: MAX_STREAM_BUFFER })
+  }
+
+  async send (frame: object): Promise<void> {
+    await this.lp.write(encodeStorageFrame(frame), { signal: AbortSignal.timeout(STORE_IDLE_MS) })
+  }
+
+  async reply (timeoutMs = STORE_IDLE_MS): Promise<StorageReply> {
+    const r = decodeReply((await this.lp.read({ signal: AbortSignal.timeout(timeoutMs) })).subarray())
+    if (r.k === 'error') throw new RemoteStorageError(r.name, `${this.peer.slice(-8)}: ${r.message}`)
+    return r
+  }
+
+  async close (): Promise<void> { await this.stream.close().catch(() => {}) }
+  abort (err: Error): void { this.stream.abort(err) }
+}
+
+/**
+ * The writer's side of a store: block sends wait for room in the holder's window
+ * (STORE_WINDOW_BYTES unacknowledged); `end` waits for the holder's `stored`.
+ */
+export class StoreSession {
+  readonly call: Call
+  private sent = 0
+  private acked = 0
+  private ackedCount = 0
+  private readonly sizes: number[] = []
+  private failed?: Error
+  private wake?: () => void
+  private readonly done = Promise.withResolvers<void>()
+
+  private constructor (call: Call) {
+    this.call = call
+    this.done.promise.catch(() => {})
+    void this.readLoop()
+  }
+
+  /** Opens a store of position `p` on `peer` and waits for the holder's go-ahead (or its refusal). */
+  static async open (call: Call, frame: Record<string, unknown>): Promise<StoreSession> {
+    await call.send(frame)
+    const r = await call.reply(FRAME_TIMEOUT_MS)
+    if (r.k !== 'ok') throw new PutFailedError(`${call.peer.slice(-8)} answered the store with ${r.k}`)
+    return new StoreSession(call)
+  }
+
+  get peer (): string { return this.call.peer }
+
+  private async readLoop (): Promise<void> {
+    try {
+      for (;;) {
+        const r = await this.call.reply(STORE_IDLE_MS * 2)
+        if (r.k === 'ack') {
+          // acks are cumulative counts of blocks stored
+          while (this.ackedCount < r.n && this.sizes.length > 0) { this.acked += this.sizes.shift()!; this.ackedCount++ }
+          this.wake?.()
+          continue
+        }
+        if (r.k === 'stored') { this.done.resolve(); return }
+        throw new PutFailedError(`${this.peer.slice(-8)} answered ${r.k} during a store`)
+      }
+    } catch (err) {
+      this.failed = err as Error
+      this.done.reject(err)
+      this.wake?.()
+    }
+  }
+
+  /** Sends one block once the window has room; throws the holder's refusal if it gave one. */
+  async block (bytes: Uint8Array): Promise<void> {
+    while (this.failed == null && this.sent - this.acked > 0 && this.sent - this.acked + bytes.length > STORE_WINDOW_BYTES) {
+      await new Promise<void>(resolve => { this.wake = resolve })
+    }
+    if (this.failed != null) throw this.failed
+    this.sizes.push(bytes.length)
+    this.sent += bytes.length
+    await this.call.send({ k: 'block', b: bytes })
+  }
+
+  /** Sends the root and record, and waits until the holder has stored everything durably. */
+  async end (root: Uint8Array, rec: PlacementRecord): Promise<void> {
+    if (this.failed != null) throw this.failed
+    await this.call.send({ k: 'end', root, rec })
+    await this.done.promise
+    await this.call.close()
+  }
+
+  abort (err: Error): void { this.call.abort(err) }
+}
+
+/** The storage service of one node: holder handlers and client operations. */
+export class StorageService {
+  private readonly host: Host
+  private readonly init: StorageServiceInit
+  private readonly holdings = new Map<string, Holding>()
+  /** CIDs (multihash base64) received by stores still in progress: never collected */
+  private readonly staged = new Map<string, number>()
+  private started = false
+  private saving: Promise<void> = Promise.resolve()
+  /** requests refused (bad capability, malformed frames) */
+  refused = 0
+
+  constructor (host: Host, init: StorageServiceInit) {
+    this.host = host
+    this.init = init
+    for (const h of init.holdings ?? []) this.holdings.set(h.root, h)
+  }
+
+  /** Registers the holder handler (holders only). */
+  async start (): Promise<void> {
+    if (this.init.store == null) return
+    await this.init.store.open()
+    await this.host.handle(STORAGE_PROTOCOL, (stream, conn) => { void this.onStream(stream, conn) }, { maxInboundStreams: 64 })
+    this.started = true
+  }
+
+  /** Stops serving; the blockstore is closed. */
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.host.unhandle(STORAGE_PROTOCOL)
+    await this.saving
+    await this.init.store?.close()
+  }
+
+  /** What this node holds, by root. */
+  held (): Holding[] { return [...this.holdings.values()] }
+
+  // -- holder side -------------------------------------------------------------
+
+  private async onStream (stream: Stream, conn: Connection): Promise<void> {
+    const from = conn.remotePeer.toString()
+    const call = new Call(from, stream)
+    let req: StorageRequest
+    try {
+      req = decodeRequest((await call.lp.read({ signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })).subarray())
+      await this.checkAny(from, req.c, req.k === 'store' ? [STORAGE_PUT_NEED, STORAGE_HOLD_NEED] : req.k === 'pin' ? [STORAGE_PUT_NEED] : req.k === 'repair' ? [STORAGE_HOLD_NEED] : [STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED])
+    } catch (err) {
+      if (isTransportFailure(err)) { stream.abort(err as Error); return }
+      this.offence(from, call, err as Error)
+      return
+    }
+    try {
+      switch (req.k) {
+        case 'store': await this.onStore(call, req.r, req.p, req.pin, req.size); break
+        case 'fetch': await this.onFetch(call, req.root, req.cids); break
+        case 'root': await this.onRoot(call, req.root); break
+        case 'pin': await this.onPin(call, req.root, req.pin); break
+        case 'repair': this.onRepair?.(from, req.msg); await call.close(); break
+      }
+    } catch (err) {
+      if (req.k === 'store') this.init.log?.(`storage: a store from ${from} failed: ${(err as Error).name}: ${(err as Error).message}`)
+      if (isTransportFailure(err)) { stream.abort(err as Error); return }
+      if ((err as Error).name === 'MalformedError') { this.offence(from, call, err as Error); return }
+      await call.send({ k: 'error', name: (err as Error).name, message: (err as Error).message.slice(0, 1000) }).catch(() => {})
+      await call.close()
+    }
+  }
+
+  /** Set by the repair driver: a repair message arrived from a fellow holder. */
+  onRepair?: (from: string, msg: unknown) => void
+
+  private offence (from: string, call: Call, err: Error): void {
+    this.refused++
+    this.init.log?.(`refused a storage request from ${from} and disconnected it: ${err.message}`)
+    call.abort(err)
+    disconnect(this.host, peerIdFromString(from), err)
+  }
+
+  private async checkAny (from: string, cap: Uint8Array, needs: Need[]): Promise<void> {
+    let first: unknown
+    for (const need of needs) {
+      try {
+        await this.init.verifier.check(from, cap, need)
+        return
+      } catch (err) {
+        first ??= err
+      }
+    }
+    throw first
+  }
+
+  private store (): Blockstore {
+    if (this.init.store == null) throw new RemoteStorageError('NotHolderError', 'this node does not hold data for the fabric (no storage role)')
+    return this.init.store
+  }
+
+  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size?: number): Promise<void> {
+    const lease = this.init.lease()
+    if (lease == null) throw new RemoteStorageError('NoLeaseError', 'this device holds no storage lease for the origin in force')
+    const store = this.store()
+    if (size != null && this.init.quotaBytes != null) {
+      // refuse up front what cannot fit, before a byte is sent
+      const share = Math.ceil(size / (redundancy.kind === 'replicas' ? 1 : redundancy.k))
+      const used = (await store.stat()).bytes
+      if (used + share > this.init.quotaBytes) {
+        throw new RemoteStorageError('QuotaExceededError', `position ${position} needs about ${share} bytes but this holder has ${Math.max(0, this.init.quotaBytes - used)} of its ${this.init.quotaBytes}-byte storage lease free: store less, or on a fabric with more storage`)
+      }
+    }
+    await call.send({ k: 'ok' })
+    const received = new Set<string>()
+    let committed = false
+    let blocks = 0
+    const stage = (cid: CID): void => {
+      const key = toBase64url(cid.multihash.bytes)
+      this.staged.set(key, (this.staged.get(key) ?? 0) + 1)
+      received.add(key)
+    }
+    try {
+      for (;;) {
+        const frame = decodeStoreFrame((await call.lp.read({ signal: AbortSignal.timeout(STORE_IDLE_MS) })).subarray())
+        if (frame.k === 'block') {
+          const cid = await blockCid(frame.b)
+          stage(cid)
+          await store.put(cid, frame.b)
+          await call.send({ k: 'ack', n: ++blocks })
+          continue
+        }
+        // the end: the root must hash to the record's root, describe the same redundancy, and list us at `position`
+        const rootCid = await cidOf(frame.root)
+        const rec = frame.rec
+        if (rootCid.toString() !== rec.root) throw new RemoteStorageError('TamperedBlockError', 'the root block does not hash to the record\'s root')
+        const root = decodeRoot(frame.root)
+        if (!sameRedundancy(root.redundancy, redundancy) || !sameRedundancy(rec.redundancy, redundancy)) throw new RemoteStorageError('MalformedRootError', 'the store, the record and the root disagree on the redundancy')
+        if (rec.holders[position] !== this.host.peerId.toString()) throw new RemoteStorageError('MalformedRootError', `the record does not list this node at position ${position}`)
+        const missing: string[] = []
+        for (const cid of blocksOfPosition(root, position)) {
+          if (!received.has(toBase64url(cid.multihash.bytes)) && !await store.has(cid)) missing.push(cid.toString())
+        }
+        if (missing.length > 0) throw new RemoteStorageError('IncompleteShareError', `the store ended with ${missing.length} block(s) of position ${position} missing (first ${missing[0]})`)
+        await store.put(rootCid, frame.root)
+        const prev = this.holdings.get(rec.root)
+        if (prev != null && prev.position !== position && (this.currentRecord?.(rec.root) ?? prev.record).holders[prev.position] === this.host.peerId.toString()) {
+          // one holder, one position: a second would make two of the n shares fail together
+          throw new RemoteStorageError('AlreadyHolderError', `this node already holds position ${prev.position} of ${rec.root}; choose another holder for position ${position}`)
+        }
+        const h: Holding = { root: rec.root, index: toBase64url(root.keyCheck), position, record: newer(prev?.record, rec), pinned: pin || (prev?.pinned ?? false), expiresAt: lease.expiresAt, storedAt: Date.now() }
+        this.holdings.set(rec.root, h)
+        committed = true
+        await this.persist()
+        if (h.pinned) this.onPinChange?.()
+        await this.onHold?.(h)
+        await call.send({ k: 'stored' })
+        await call.close()
+        return
+      }
+    } finally {
+      for (const key of received) {
+        const n = (this.staged.get(key) ?? 1) - 1
+        if (n <= 0) this.staged.delete(key)
+        else this.staged.set(key, n)
+      }
+      // a store that never completed leaves blocks nothing references: free their quota now
+      if (!committed && received.size > 0) void this.collect().catch(() => {})
+    }
+  }
+
+  /** Set by the repair driver: this node now durably holds a position. */
+  onHold?: (h: Holding) => void | Promise<void>
+
+  private async onFetch (call: Call, root: string, cids: string[]): Promise<void> {
+    const store = this.store()
+    for (const text of cids) {
+      let cid: CID
+      try {
+        cid = CID.parse(text)
+      } catch {
+        await call.send({ k: 'missing', cid: text })
+        continue
+      }
+      try {
+        await call.send({ k: 'block', b: await store.get(cid) })
+      } catch (err) {
+        if (isTransportFailure(err)) throw err
+        if ((err as Error).name === 'CorruptBlockError') this.onCorrupt?.(root, cid)
+        await call.send({ k: 'missing', cid: text })
+      }
+    }
+    await call.close()
+  }
+
+  /** Set by the repair driver: a block of `root` failed its hash here (it has been deleted). */
+  onCorrupt?: (root: string, cid: CID) => void
+
+  private async onRoot (call: Call, root: string): Promise<void> {
+    const h = this.holdings.get(root)
+    if (h == null || this.init.store == null) {
+      await call.send({ k: 'missing', cid: root })
+    } else {
+      const bytes = await this.init.store.get(CID.parse(root))
+      await call.send({ k: 'held', root: bytes, rec: this.currentRecord?.(root) ?? h.record, p: h.position, pin: h.pinned })
+    }
+    await call.close()
+  }
+
+  /** Set by the repair driver: the newest placement record the repair core knows for `root`. */
+  currentRecord?: (root: string) => PlacementRecord | undefined
+
+  private async onPin (call: Call, root: string, pin: boolean): Promise<void> {
+    const h = this.holdings.get(root)
+    if (h == null) throw new RemoteStorageError('NotHeldError', `this node does not hold ${root}`)
+    h.pinned = pin
+    await this.persist()
+    this.onPinChange?.()
+    await call.send({ k: 'ok' })
+    await call.close()
+  }
+
+  /** Set by the node: the set of pinned roots changed (anchor it). */
+  onPinChange?: () => void
+
+  /** Pinned roots held here. */
+  pinnedRoots (): string[] { return [...this.holdings.values()].filter(h => h.pinned).map(h => h.root) }
+
+  /** Replace a holding's record (repair installed a newer one). */
+  updateRecord (root: string, rec: PlacementRecord): void {
+    const h = this.holdings.get(root)
+    if (h == null) return
+    h.record = rec
+    void this.persist()
+  }
+
+  /** Forget a holding and delete its blocks not used by another (repair moved it, or it expired). */
+  async release (root: string): Promise<void> {
+    if (!this.holdings.delete(root)) return
+    await this.persist()
+    this.onPinChange?.()
+    await this.collect()
+  }
+
+  /**
+   * Garbage collection: drops unpinned holdings whose lease ended, then deletes every block no
+   * holding references and no store in progress is receiving. Returns the blocks deleted.
+   */
+  async collect (now = Date.now()): Promise<number> {
+    const store = this.init.store
+    if (store == null) return 0
+    let changed = false
+    for (const [root, h] of this.holdings) {
+      if (!h.pinned && h.expiresAt <= now) { this.holdings.delete(root); changed = true }
+    }
+    if (changed) { await this.persist(); this.onPinChange?.() }
+    const live = new Set<string>()
+    for (const h of this.holdings.values()) {
+      const rootCid = CID.parse(h.root)
+      live.add(toBase64url(rootCid.multihash.bytes))
+      let root: ObjectRoot
+      try {
+        root = decodeRoot(await store.get(rootCid))
+      } catch {
+        continue // its blocks stay until the root is healed or the holding dropped
+      }
+      for (const cid of blocksOfPosition(root, h.position)) live.add(toBase64url(cid.multihash.bytes))
+    }
+    let deleted = 0
+    for await (const cid of store.cids()) {
+      const key = toBase64url(cid.multihash.bytes)
+      if (live.has(key) || this.staged.has(key)) continue
+      await store.delete(cid)
+      deleted++
+    }
+    return deleted
+  }
+
+  private async persist (): Promise<void> {
+    const save = this.init.saveHoldings
+    if (save == null) return
+    const snapshot = [...this.holdings.values()]
+    this.saving = this.saving.then(async () => { await save(snapshot) }).catch(err => { this.init.log?.(`could not save holdings: ${(err as Error).message}`) })
+    await this.saving
+  }
+
+  // -- client side -------------------------------------------------------------
+
+  private credential (): Uint8Array {
+    const c = this.init.clientCredential ?? this.init.holdCredential
+    if (c == null) throw new RemoteStorageError('NotRunningError', 'this node may not use the fabric\'s storage: the origin granted it no storage/put or storage/get capability')
+    return c
+  }
+
+  /** Live members with the storage role and their weights (their storage capacity in MiB). */
+  storageMembers (): Array<{ peer: string, weight: number }> {
+    return this.init.members()
+      .filter(m => m.roles.includes('storage'))
+      .map(m => ({ peer: m.peerId, weight: Math.max(1, Number(m.capacity?.storageMiB) || 1) }))
+  }
+
+  private async open (peer: string, signal?: AbortSignal): Promise<Call> {
+    const stream = await this.host.dialProtocol(peerIdFromString(peer), STORAGE_PROTOCOL, { signal: signal ?? AbortSignal.timeout(FRAME_TIMEOUT_MS) })
+    return new Call(peer, stream)
+  }
+
+  /**
+   * Stores a stream of plaintext: encrypts, chunks, erasure-codes and ships each position to its
+   * holder as the bytes come; acknowledged once every position is durably stored. A holder that
+   * fails mid-put is replaced by the next in the ranking, rebuilt from the others.
+   */
+  async put (source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
+    const started = performance.now()
+    const cred = this.credential()
+    const writer = await ObjectWriter.create({ redundancy: opts.redundancy, chunkSize: opts.chunkSize })
+    const n = positionsOf(writer.redundancy)
+    const members = this.storageMembers()
+    if (members.length < n) {
+      throw new InsufficientHoldersError(`${n} holders are needed for ${n === 1 ? 'one copy' : `${n} positions`} but the fabric has ${members.length} member(s) with the storage role; lower the redundancy or add storage nodes`)
+    }
+    const index = toBase64url(writer.keyCheck)
+    const ranked = rankHolders(index, members, members.length)
+    const pin = opts.pin ?? true
+    const sessions: Array<StoreSession | undefined> = Array.from({ length: n }, () => undefined)
+    const failures: string[] = []
+    const refusals: RemoteStorageError[] = []
+    const fail = (peer: string, err: Error): void => {
+      failures.push(`${peer.slice(-8)}: ${err.message}`)
+      if (err instanceof RemoteStorageError) refusals.push(err)
+    }
+    // when every refusal is the same (e.g. QuotaExceededError), the put fails with that name
+    const failure = (message: string): Error => {
+      const names = new Set(refusals.map(r => r.name))
+      return names.size === 1 ? new RemoteStorageError(refusals[0].name, `${message} (${failures.join('; ')})`) : new PutFailedError(`${message} (${failures.join('; ')})`)
+    }
+    const storeFrame = (p: number): Record<string, unknown> => ({ k: 'store', c: cred, r: writer.redundancy, p, pin, size: opts.size })
+    await Promise.all(Array.from({ length: n }, async (_, p) => {
+      try {
+        sessions[p] = await StoreSession.open(await this.open(ranked[p], opts.signal), storeFrame(p))
+      } catch (err) {
+        fail(ranked[p], err as Error)
+      }
+    }))
+    const ship = async (chunks: ChunkBlocks[]): Promise<void> => {
+      for (const chunk of chunks) {
+        await Promise.all(sessions.map(async (session, p) => {
+          if (session == null) return
+          try {
+            await session.block(chunk.blocks[writer.redundancy.kind === 'replicas' ? 0 : p].bytes)
+          } catch (err) {
+            sessions[p] = undefined
+            fail(session.peer, err as Error)
+            session.abort(err as Error)
+          }
+        }))
+        if (sessions.filter(s => s != null).length < needOf(writer.redundancy)) {
+          throw failure('too many holders failed during the put')
+        }
+      }
+    }
+    let total = 0
+    for await (const piece of source) {
+      opts.signal?.throwIfAborted()
+      if (!(piece instanceof Uint8Array)) throw new TypeError('put reads Uint8Array chunks')
+      await ship(await writer.write(piece))
+      total += piece.length
+      opts.onProgress?.({ type: 'storage:put:bytes', bytes: total })
+    }
+    const done = await writer.finish()
+    await ship(done.chunks)
+    const root = done.rootValue
+    const holders = ranked.slice(0, n)
+    // positions whose holder failed: rebuild them on the next candidates from the others
+    let next = n
+    for (let p = 0; p < n; p++) {
+      while (sessions[p] == null) {
+        if (next >= ranked.length) throw failure(`position ${p} found no holder`)
+        const target = ranked[next++]
+        try {
+          const session = await StoreSession.open(await this.open(target, opts.signal), storeFrame(p))
+          const sources = sessions.flatMap((s, q) => s == null ? [] : [{ peer: holders[q], position: q }])
+          await this.rebuildInto(session, done.root.cid, root, p, sources, opts.signal)
+          sessions[p] = session
+          holders[p] = target
+        } catch (err) {
+          fail(target, err as Error)
+        }
+      }
+    }
+    const record: PlacementRecord = { root: done.root.cid.toString(), redundancy: writer.redundancy, holders, version: 1, shareBytes: shareBytes(root) }
+    const results = await Promise.allSettled(sessions.map(async session => { await session!.end(done.root.bytes, record) }))
+    const bad = results.flatMap((r, p) => r.status === 'rejected' ? [`${holders[p].slice(-8)}: ${(r.reason as Error).message}`] : [])
+    if (bad.length > 0) {
+      // a refusal at the end names its cause; what the others stored is collected as unreferenced
+      const err = (results.find(r => r.status === 'rejected') as PromiseRejectedResult).reason as Error
+      if (err instanceof RemoteStorageError) throw new RemoteStorageError(err.name, `the put was not acknowledged: ${bad.join('; ')}`)
+      throw new PutFailedError(`the put was not acknowledged: ${bad.join('; ')}`)
+    }
+    return { cap: formatReadCap(done.cap), root: record.root, size: root.size, redundancy: writer.redundancy, holders, chunks: root.chunks.length, wallMs: performance.now() - started }
+  }
+
+  /**
+   * Streams the blocks of position `p` of an object into an open store call: fetched from
+   * `sources` (copies, or ≥ k shards reconstructed), each checked against the root.
+   */
+  async rebuildInto (session: StoreSession, rootCid: CID, root: ObjectRoot, p: number, sources: Array<{ peer: string, position: number }>, signal?: AbortSignal): Promise<void> {
+    const codec = root.redundancy.kind === 'erasure' ? createErasureCodec(root.redundancy.k, root.redundancy.m) : undefined
+    for (let first = 0; first < root.chunks.length; first += FETCH_WINDOW) {
+      const chunks = range(first, Math.min(root.chunks.length, first + FETCH_WINDOW))
+      const got = await this.fetchChunks(rootCid, root, chunks, sources, signal)
+      for (const c of chunks) {
+        const blocks = got.get(c)!
+        let block: Uint8Array
+        if (codec == null) {
+          block = blocks.find(b => b != null)!
+        } else {
+          const all = codec.reconstruct(blocks)
+          block = all[p]
+          await verifyBlock(root.chunks[c].blocks[p], block)
+        }
+        await session.block(block)
+      }
+    }
+  }
+
+  /**
+   * For each chunk, fetches at least `need` verified blocks (by position) from `sources`,
+   * batching one request per holder per round and falling back to others on a miss.
+   */
+  private async fetchChunks (rootCid: CID, root: ObjectRoot, chunks: number[], sources: Array<{ peer: string, position: number }>, signal?: AbortSignal): Promise<Map<number, Array<Uint8Array | undefined>>> {
+    const n = positionsOf(root.redundancy)
+    const need = needOf(root.redundancy)
+    const replicas = root.redundancy.kind === 'replicas'
+    const out = new Map<number, Array<Uint8Array | undefined>>()
+    const tried = new Map<number, Set<number>>()
+    for (const c of chunks) { out.set(c, Array.from({ length: n }, () => undefined)); tried.set(c, new Set()) }
+    const have = (c: number): number => out.get(c)!.filter(b => b != null).length
+    // `sources` come in preference order (live first; data shards, which need no decoding, first)
+    const order = sources
+    for (let round = 0; round <= order.length; round++) {
+      const asks = new Map<number, number[]>() // source index → chunks
+      for (const c of chunks) {
+        let missing = need - have(c)
+        if (missing <= 0) continue
+        const seen = tried.get(c)!
+        // replicas spread chunks over copies; shards take the lowest positions not yet tried
+        const start = replicas ? (c + round) % order.length : 0
+        for (let i = 0; i < order.length && missing > 0; i++) {
+          const s = (start + i) % order.length
+          if (seen.has(s)) continue
+          seen.add(s)
+          asks.set(s, [...(asks.get(s) ?? []), c])
+          missing--
+        }
+      }
+      if (asks.size === 0) break
+      await Promise.all([...asks].map(async ([s, cs]) => {
+        const src = order[s]
+        const cids = cs.map(c => root.chunks[c].blocks[replicas ? 0 : src.position])
+        try {
+          if (src.peer === this.host.peerId.toString()) {
+            // a source that is this node reads its own store
+            for (const [j, cid] of cids.entries()) {
+              try {
+                out.get(cs[j])![src.position] = await this.store().get(cid)
+              } catch {}
+            }
+            return
+          }
+          // one request carries at most a window's worth of blocks: what a stream buffers unread is bounded
+          const blockBytes = replicas ? root.chunkSize + 16 : Math.ceil((root.chunkSize + 16) / need)
+          const perCall = Math.max(1, Math.min(MAX_FETCH_CIDS, Math.floor(STORE_WINDOW_BYTES / blockBytes)))
+          for (let i = 0; i < cids.length; i += perCall) {
+            const part = cids.slice(i, i + perCall)
+            const call = await this.open(src.peer, signal)
+            try {
+              await call.send({ k: 'fetch', c: this.credential(), root: rootCid.toString(), cids: part.map(x => x.toString()) })
+              for (const [j, cid] of part.entries()) {
+                const r = await call.reply()
+                if (r.k !== 'block') continue
+                try {
+                  await verifyBlock(cid, r.b)
+                } catch {
+                  continue // a holder serving bad bytes: another holder will do
+                }
+                out.get(cs[i + j])![src.position] = r.b
+              }
+            } finally {
+              await call.close()
+            }
+          }
+        } catch (err) { if (process.env.WF_DEBUG != null) console.error('fetch failed', src.peer.slice(-8), err) } // this holder is away: the next round asks another
+      }))
+    }
+    for (const c of chunks) {
+      if (have(c) < need) throw new TooFewSharesError(`chunk ${c}: ${have(c)} of the ${need} ${replicas ? 'copy' : 'shards'} needed could be fetched from ${sources.length} holder(s)`)
+    }
+    return out
+  }
+
+  /** Finds an object: asks the members ranked for its storage index for its root block and record. */
+  async locate (cap: ReadCapability | { root: CID, index: string }, signal?: AbortSignal, candidates?: string[]): Promise<{ rootBytes: Uint8Array, record: PlacementRecord }> {
+    const index = 'key' in cap ? await storageIndex(cap.key) : cap.index
+    const members = this.storageMembers()
+    const ranked = candidates ?? rankHolders(index, members, members.length)
+    const root = cap.root.toString()
+    const cred = this.credential()
+    // ask in waves of 4, best-ranked first: the holders are near the top unless churn moved them
+    for (let i = 0; i < ranked.length; i += 4) {
+      const wave = ranked.slice(i, i + 4)
+      const answers = await Promise.all(wave.map(async peer => {
+        try {
+          const call = await this.open(peer, signal)
+          try {
+            await call.send({ k: 'root', c: cred, root })
+            const r = await call.reply(FRAME_TIMEOUT_MS)
+            if (r.k !== 'held') return undefined
+            await verifyBlock(cap.root, r.root)
+            return { rootBytes: r.root, record: r.rec }
+          } finally {
+            await call.close()
+          }
+        } catch {
+          return undefined
+        }
+      }))
+      const found = answers.filter(a => a != null)
+      if (found.length > 0) return found.reduce((a, b) => b.record.version > a.record.version ? b : a)
+    }
+    throw new StorageUnavailableError(`no member with the storage role holds ${root} (asked ${ranked.length}): the capability may belong to another fabric, or every holder is away`)
+  }
+
+  /**
+   * Opens an object for reading: locates it, verifies its root and checks the key (errors surface
+   * here), then `chunks` yields the plaintext in order, every block verified on the way.
+   */
+  async get (cap: ReadCapability, opts: { onProgress?: (p: StorageProgress) => void, signal?: AbortSignal } = {}): Promise<{ size: number, record: PlacementRecord, chunks: AsyncGenerator<Uint8Array> }> {
+    const { rootBytes, record } = await this.locate(cap, opts.signal)
+    const reader = await ObjectReader.open(cap, rootBytes)
+    const root = reader.root
+    const live = new Set(this.init.members().map(m => m.peerId))
+    // live holders first, lowest positions (data shards: no decoding) first; away ones last
+    const sources = record.holders.map((peer, position) => ({ peer, position }))
+      .sort((a, b) => Number(live.has(b.peer)) - Number(live.has(a.peer)) || a.position - b.position)
+    const windowAt = async (first: number): Promise<Map<number, Array<Uint8Array | undefined>>> =>
+      await this.fetchChunks(cap.root, root, range(first, Math.min(root.chunks.length, first + FETCH_WINDOW)), sources, opts.signal)
+    async function * chunks (): AsyncGenerator<Uint8Array> {
+      let bytes = 0
+      let next = root.chunks.length > 0 ? windowAt(0) : undefined
+      for (let first = 0; first < root.chunks.length; first += FETCH_WINDOW) {
+        const got = await next!
+        // fetch the next window while this one is decrypted and handed out
+        next = first + FETCH_WINDOW < root.chunks.length ? windowAt(first + FETCH_WINDOW) : undefined
+        next?.catch(() => {})
+        for (const [c, blocks] of got) {
+          const plain = await reader.chunk(c, blocks)
+          bytes += plain.length
+          yield plain
+        }
+        opts.onProgress?.({ type: 'storage:get:bytes', bytes, total: root.size })
+      }
+    }
+    return { size: root.size, record, chunks: chunks() }
+  }
+
+  /** Redundancy health: each holder of the record, whether it is live and holds its position. */
+  async stat (cap: ReadCapability, signal?: AbortSignal): Promise<StatResult> {
+    const { rootBytes, record } = await this.locate(cap, signal)
+    const root = decodeRoot(rootBytes)
+    const live = new Set(this.init.members().map(m => m.peerId))
+    const cred = this.credential()
+    const holders = await Promise.all(record.holders.map(async (peer, position): Promise<HolderStat> => {
+      if (!live.has(peer)) return { peer, position, live: false, holds: false }
+      try {
+        const call = await this.open(peer, signal)
+        try {
+          await call.send({ k: 'root', c: cred, root: record.root })
+          const r = await call.reply(FRAME_TIMEOUT_MS)
+          return r.k === 'held' && r.p === position ? { peer, position, live: true, holds: true, pinned: r.pin } : { peer, position, live: true, holds: false }
+        } finally {
+          await call.close()
+        }
+      } catch {
+        return { peer, position, live: false, holds: false }
+      }
+    }))
+    return {
+      root: record.root,
+      size: root.size,
+      chunks: root.chunks.length,
+      redundancy: root.redundancy,
+      version: record.version,
+      need: needOf(root.redundancy),
+      positions: positionsOf(root.redundancy),
+      healthy: holders.filter(h => h.holds).length,
+      holders
+    }
+  }
+
+  /** Pins (keeps) or unpins (collectable when each holder's lease ends) an object on all its holders. */
+  async pin (cap: ReadCapability, pin: boolean, signal?: AbortSignal): Promise<{ root: string, pinned: boolean, holders: number, answered: number }> {
+    const { record } = await this.locate(cap, signal)
+    const cred = this.credential()
+    const ok = await Promise.all(record.holders.map(async peer => {
+      try {
+        const call = await this.open(peer, signal)
+        try {
+          await call.send({ k: 'pin', c: cred, root: record.root, pin })
+          return (await call.reply(FRAME_TIMEOUT_MS)).k === 'ok'
+        } finally {
+          await call.close()
+        }
+      } catch {
+        return false
+      }
+    }))
+    const answered = ok.filter(Boolean).length
+    if (answered === 0) throw new StorageUnavailableError(`none of the ${record.holders.length} holders of ${record.root} answered the ${pin ? 'pin' : 'unpin'}`)
+    return { root: record.root, pinned: pin, holders: record.holders.length, answered }
+  }
+
+  /**
+   * Restores this node's own position of `root` after blocks failed their hash (and were
+   * deleted): the missing blocks are fetched from the other holders (reconstructed from k shards
+   * for erasure) and stored again. Returns how many blocks were restored; throws when too few
+   * holders answer (the repair core then moves the position elsewhere).
+   */
+  async heal (rootText: string): Promise<number> {
+    const h = this.holdings.get(rootText)
+    const store = this.store()
+    if (h == null) return 0
+    const rootCid = CID.parse(rootText)
+    const others = (this.currentRecord?.(rootText) ?? h.record).holders
+      .map((peer, position) => ({ peer, position }))
+      .filter(s => s.peer !== this.host.peerId.toString())
+    let rootValue = await this.localRoot(rootText)
+    let healed = 0
+    if (rootValue == null) {
+      const { rootBytes } = await this.locate({ root: rootCid, index: '' }, undefined, others.map(o => o.peer))
+      await store.put(rootCid, rootBytes)
+      rootValue = decodeRoot(rootBytes)
+      healed++
+    }
+    const root = rootValue
+    const wanted = blocksOfPosition(root, h.position)
+    const missing: number[] = []
+    for (const [c, cid] of wanted.entries()) if (!await store.has(cid)) missing.push(c)
+    const codec = root.redundancy.kind === 'erasure' ? createErasureCodec(root.redundancy.k, root.redundancy.m) : undefined
+    for (let i = 0; i < missing.length; i += FETCH_WINDOW) {
+      const chunks = missing.slice(i, i + FETCH_WINDOW)
+      const got = await this.fetchChunks(rootCid, root, chunks, others)
+      for (const c of chunks) {
+        const blocks = got.get(c)!
+        const block = codec == null ? blocks.find(b => b != null)! : codec.reconstruct(blocks)[h.position]
+        await verifyBlock(wanted[c], block)
+        await store.put(wanted[c], block)
+        healed++
+      }
+    }
+    return healed
+  }
+
+  /** Open a store call on `target` for position `p` (the repair driver uses it). */
+  async openStore (target: string, redundancy: Redundancy, p: number, pin: boolean, size?: number): Promise<StoreSession> {
+    return await StoreSession.open(await this.open(target), { k: 'store', c: this.init.holdCredential ?? this.credential(), r: redundancy, p, pin, size })
+  }
+
+  /** Send a repair-core message to a fellow holder (fire and forget). */
+  async sendRepair (to: string, msg: unknown): Promise<void> {
+    const cred = this.init.holdCredential
+    if (cred == null) return
+    const call = await this.open(to)
+    try {
+      await call.send({ k: 'repair', c: cred, msg })
+    } finally {
+      await call.close()
+    }
+  }
+
+  /** The root of `rootCid` (verified) from the first of `peers` that holds it. */
+  async rootFrom (rootCid: CID, peers: string[]): Promise<{ root: ObjectRoot, rootBytes: Uint8Array }> {
+    const self = this.host.peerId.toString()
+    const { rootBytes } = await this.locate({ root: rootCid, index: '' }, undefined, peers.filter(p => p !== self))
+    return { root: decodeRoot(rootBytes), rootBytes }
+  }
+
+  /** The root block (bytes and decoded) of a held object, from the local store. */
+  async localRootBlock (root: string): Promise<{ root: ObjectRoot, rootBytes: Uint8Array } | undefined> {
+    try {
+      const rootBytes = await this.store().get(CID.parse(root))
+      return { root: decodeRoot(rootBytes), rootBytes }
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The root block of a held object, from the local store. */
+  async localRoot (root: string): Promise<ObjectRoot | undefined> {
+    try {
+      return decodeRoot(await this.store().get(CID.parse(root)))
+    } catch {
+      return undefined
+    }
+  }
+}
+
+function range (from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i)
+}
+
+function sameRedundancy (a: Redundancy, b: Redundancy): boolean {
+  return a.kind === 'replicas' ? b.kind === 'replicas' && a.r === b.r : b.kind === 'erasure' && a.k === b.k && a.m === b.m
+}
+
+function newer (a: PlacementRecord | undefined, b: PlacementRecord): PlacementRecord {
+  return a != null && a.version > b.version ? a : b
+}

@@ -1,0 +1,180 @@
+// Frames of the storage protocol (/webfabric/storage/1.0.0). One stream per
+// request; its first frame names the request and carries the caller's
+// capability. A `store` streams one position's blocks and ends with the
+// object's root and placement record; `fetch` streams blocks back; `root`
+// locates an object; `pin` flips retention; `repair` carries a message of the
+// repair core. Every frame is DAG-CBOR, size-limited and shape-checked here.
+import { MalformedError, decode, encode } from '@webfabric/protocol'
+import { MAX_CHUNK_SIZE, MAX_ROOT_BYTES, MAX_POSITIONS, type PlacementRecord, type Redundancy, validateRedundancy } from '@webfabric/storage'
+
+/** The storage protocol id. */
+export const STORAGE_PROTOCOL = '/webfabric/storage/1.0.0'
+/** Largest block on the wire: a whole encrypted chunk (replicas). */
+export const MAX_BLOCK_BYTES = MAX_CHUNK_SIZE + 16
+/** Largest storage frame: a root block plus its record, or one block, plus framing. */
+export const MAX_STORAGE_FRAME = Math.max(MAX_ROOT_BYTES, MAX_BLOCK_BYTES) + 64 * 1024
+/**
+ * Unacknowledged block bytes a writer may have in flight to one holder. libp2p buffers what a
+ * stream receives whether or not it is read, so a store is flow-controlled here: the holder
+ * acknowledges each block once it is stored, and the writer waits for room in this window.
+ */
+export const STORE_WINDOW_BYTES = 4 * 2 ** 20
+/** What a storage stream may buffer unread: one largest frame plus a full window. */
+export const MAX_STREAM_BUFFER = MAX_STORAGE_FRAME + STORE_WINDOW_BYTES
+/** Most CIDs one fetch may ask for. */
+export const MAX_FETCH_CIDS = 256
+
+/** Writers need storage/put; readers storage/get; holders (who repair each other) storage/hold. */
+export const STORAGE_PUT_NEED = { resource: 'fabric/storage', ability: 'storage/put' }
+export const STORAGE_GET_NEED = { resource: 'fabric/storage', ability: 'storage/get' }
+export const STORAGE_HOLD_NEED = { resource: 'fabric/storage', ability: 'storage/hold' }
+
+/**
+ * caller → holder: hold position `p` of an object with redundancy `r`. The holder answers `ok` (or an
+ * error: no lease, over quota for `size` plaintext bytes when given); then blocks follow, then `end`.
+ */
+export interface StoreFrame { k: 'store', c: Uint8Array, r: Redundancy, p: number, pin: boolean, size?: number }
+/** one block's bytes (its CID is computed by the receiver). */
+export interface BlockFrame { k: 'block', b: Uint8Array }
+/** the last frame of a store: the object's root block and the placement record. */
+export interface EndFrame { k: 'end', root: Uint8Array, rec: PlacementRecord }
+/** caller → holder: send these blocks of `root`, in order. */
+export interface FetchFrame { k: 'fetch', c: Uint8Array, root: string, cids: string[] }
+/** caller → holder: the root block and placement record of `root`, if held. */
+export interface RootFrame { k: 'root', c: Uint8Array, root: string }
+/** caller → holder: keep (`pin: true`) or release at lease end (`pin: false`). */
+export interface PinFrame { k: 'pin', c: Uint8Array, root: string, pin: boolean }
+/** holder → holder: a message of the repair core. */
+export interface RepairFrame { k: 'repair', c: Uint8Array, msg: unknown }
+
+/** Requests: the first frame of a stream. */
+export type StorageRequest = StoreFrame | FetchFrame | RootFrame | PinFrame | RepairFrame
+
+/** holder → caller answers. */
+export type StorageReply =
+  | { k: 'stored' }
+  | { k: 'ok' }
+  | { k: 'ack', n: number }
+  | BlockFrame
+  | { k: 'missing', cid: string }
+  | { k: 'held', root: Uint8Array, rec: PlacementRecord, p: number, pin: boolean }
+  | { k: 'error', name: string, message: string }
+
+const MAX_ID = 256
+const MAX_TEXT = 1024
+
+function str (x: unknown, field: string, max = MAX_ID): string {
+  if (typeof x !== 'string' || x.length === 0 || x.length > max) throw new MalformedError(`storage frame field ${field} must be a string of 1..${max} characters`, { field })
+  return x
+}
+
+function bytes (x: unknown, field: string, max: number): Uint8Array {
+  if (!(x instanceof Uint8Array) || x.byteLength > max) throw new MalformedError(`storage frame field ${field} must be at most ${max} bytes`, { field })
+  return x
+}
+
+function int (x: unknown, field: string, max: number): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw new MalformedError(`storage frame field ${field} must be an integer from 0 to ${max}`, { field })
+  return x
+}
+
+function bool (x: unknown, field: string): boolean {
+  if (typeof x !== 'boolean') throw new MalformedError(`storage frame field ${field} must be true or false`, { field })
+  return x
+}
+
+function map (x: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (x == null || typeof x !== 'object' || Array.isArray(x) || x instanceof Uint8Array) throw new MalformedError('a storage frame is a map', { field: 'frame' })
+  for (const key of Object.keys(x)) if (!allowed.includes(key)) throw new MalformedError(`unknown storage frame field ${key}`, { field: key })
+  return x as Record<string, unknown>
+}
+
+function redundancy (x: unknown): Redundancy {
+  try {
+    return validateRedundancy(x)
+  } catch (err) {
+    throw new MalformedError((err as Error).message, { field: 'r' })
+  }
+}
+
+/** Shape-checks a placement record from the wire (the repair core checks it against what it holds). */
+export function record (x: unknown): PlacementRecord {
+  const f = map(x, ['root', 'redundancy', 'holders', 'version', 'shareBytes'])
+  const r = redundancy(f.redundancy)
+  const n = r.kind === 'replicas' ? r.r : r.k + r.m
+  if (!Array.isArray(f.holders) || f.holders.length !== n || f.holders.length > MAX_POSITIONS) throw new MalformedError(`a placement record lists ${n} holders`, { field: 'holders' })
+  const holders = f.holders.map((h, i) => str(h, `holders[${i}]`, 128))
+  if (new Set(holders).size !== holders.length) throw new MalformedError('a placement record lists each holder once', { field: 'holders' })
+  return { root: str(f.root, 'root'), redundancy: r, holders, version: int(f.version, 'version', 2 ** 40), shareBytes: int(f.shareBytes, 'shareBytes', 2 ** 50) }
+}
+
+/** Decodes and shape-checks the first frame of a request stream; throws MalformedError. */
+export function decodeRequest (data: Uint8Array): StorageRequest {
+  const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
+  switch (x?.k) {
+    case 'store': {
+      const f = map(x, ['k', 'c', 'r', 'p', 'pin', 'size'])
+      const r = redundancy(f.r)
+      const store: StoreFrame = { k: 'store', c: bytes(f.c, 'c', 16 * 1024), r, p: int(f.p, 'p', (r.kind === 'replicas' ? r.r : r.k + r.m) - 1), pin: bool(f.pin, 'pin') }
+      if (f.size !== undefined) store.size = int(f.size, 'size', 2 ** 52)
+      return store
+    }
+    case 'fetch': {
+      const f = map(x, ['k', 'c', 'root', 'cids'])
+      if (!Array.isArray(f.cids) || f.cids.length === 0 || f.cids.length > MAX_FETCH_CIDS) throw new MalformedError(`a fetch asks for 1..${MAX_FETCH_CIDS} blocks`, { field: 'cids' })
+      return { k: 'fetch', c: bytes(f.c, 'c', 16 * 1024), root: str(f.root, 'root'), cids: f.cids.map((c, i) => str(c, `cids[${i}]`)) }
+    }
+    case 'root': {
+      const f = map(x, ['k', 'c', 'root'])
+      return { k: 'root', c: bytes(f.c, 'c', 16 * 1024), root: str(f.root, 'root') }
+    }
+    case 'pin': {
+      const f = map(x, ['k', 'c', 'root', 'pin'])
+      return { k: 'pin', c: bytes(f.c, 'c', 16 * 1024), root: str(f.root, 'root'), pin: bool(f.pin, 'pin') }
+    }
+    case 'repair': {
+      const f = map(x, ['k', 'c', 'msg'])
+      return { k: 'repair', c: bytes(f.c, 'c', 16 * 1024), msg: f.msg }
+    }
+  }
+  throw new MalformedError('a storage request is a store, fetch, root, pin or repair', { field: 'k' })
+}
+
+/** Decodes a frame that follows a `store` request: a block or the end. */
+export function decodeStoreFrame (data: Uint8Array): BlockFrame | EndFrame {
+  const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
+  if (x?.k === 'block') {
+    const f = map(x, ['k', 'b'])
+    return { k: 'block', b: bytes(f.b, 'b', MAX_BLOCK_BYTES) }
+  }
+  if (x?.k === 'end') {
+    const f = map(x, ['k', 'root', 'rec'])
+    return { k: 'end', root: bytes(f.root, 'root', MAX_ROOT_BYTES), rec: record(f.rec) }
+  }
+  throw new MalformedError('a store continues with block frames and one end frame', { field: 'k' })
+}
+
+/** Decodes a holder's answer; throws MalformedError. */
+export function decodeReply (data: Uint8Array): StorageReply {
+  const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
+  switch (x?.k) {
+    case 'stored': map(x, ['k']); return { k: 'stored' }
+    case 'ok': map(x, ['k']); return { k: 'ok' }
+    case 'ack': { const f = map(x, ['k', 'n']); return { k: 'ack', n: int(f.n, 'n', 2 ** 52) } }
+    case 'block': { const f = map(x, ['k', 'b']); return { k: 'block', b: bytes(f.b, 'b', MAX_BLOCK_BYTES) } }
+    case 'missing': { const f = map(x, ['k', 'cid']); return { k: 'missing', cid: str(f.cid, 'cid') } }
+    case 'held': {
+      const f = map(x, ['k', 'root', 'rec', 'p', 'pin'])
+      return { k: 'held', root: bytes(f.root, 'root', MAX_ROOT_BYTES), rec: record(f.rec), p: int(f.p, 'p', MAX_POSITIONS), pin: bool(f.pin, 'pin') }
+    }
+    case 'error': { const f = map(x, ['k', 'name', 'message']); return { k: 'error', name: str(f.name, 'name', 64), message: str(f.message, 'message', MAX_TEXT) } }
+  }
+  throw new MalformedError('unknown storage reply', { field: 'k' })
+}
+
+/** Encodes any storage frame (undefined fields omitted). */
+export function encodeStorageFrame (frame: object): Uint8Array {
+  const clean: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(frame)) if (v !== undefined) clean[k] = v
+  return encode(clean)
+}

@@ -1,0 +1,270 @@
+// Storage over real libp2p in one process: a client node (storage/put + get)
+// and six holders with on-disk blockstores. Objects round-trip with replicas
+// and Reed-Solomon, survive holders going away, heal a block flipped on disk,
+// and every bad input — wrong key, forged capability, over quota, garbage
+// frames, a caller without the capability — fails with its own error.
+import assert from 'node:assert/strict'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { encode } from '@webfabric/protocol'
+import { type FabricNode, STORAGE_PROTOCOL, type StorageService } from '@webfabric/runtime'
+import { anchorCid, blockId, blocksOfPosition, formatReadCap, parseReadCap, type Redundancy, rootsDigest, type SignedAnchor, verifyAnchor } from '@webfabric/storage'
+import { LocalAnchorLog } from '@webfabric/storage/local-log'
+import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from './fixtures.ts'
+import { lengthPrefixed, sendRaw } from './raw-streams.ts'
+
+const MEMBERSHIP = { intervalMs: 250, ttlMs: 4000 }
+
+function bytesOf (n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n)
+  let x = seed >>> 0
+  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; out[i] = x >>> 24 }
+  return out
+}
+
+async function * pieces (data: Uint8Array, size = 700_000): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
+}
+
+async function readAll (svc: StorageService, cap: string): Promise<Uint8Array> {
+  const { chunks } = await svc.get(parseReadCap(cap))
+  const parts: Uint8Array[] = []
+  for await (const c of chunks) parts.push(c)
+  return new Uint8Array(Buffer.concat(parts))
+}
+
+async function holderNode (origin: TestOrigin, bootstrap: string[]): Promise<FabricNode> {
+  const dataDir = join(origin.dir, `holder-${Math.random().toString(36).slice(2, 8)}`)
+  const did = await didOf(origin, dataDir)
+  const creds = await Promise.all([
+    grant(origin, did, 'fabric/membership', ['membership/gossip']),
+    grant(origin, did, 'fabric/storage', ['storage/hold', 'storage/get'])
+  ])
+  return await startNode(origin, { dataDir, bootstrap, roles: ['storage'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP, storage: { repair: { graceMs: 2000, antiEntropyMs: 1000 } } })
+}
+
+describe('storage on real libp2p (in one process)', () => {
+  let origin: TestOrigin
+  let client: FabricNode
+  let holders: FabricNode[] = []
+
+  before(async () => {
+    origin = await makeOrigin()
+    const dataDir = join(origin.dir, 'client')
+    const did = await didOf(origin, dataDir)
+    const creds = await Promise.all([
+      grant(origin, did, 'fabric/membership', ['membership/gossip']),
+      grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])
+    ])
+    client = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+    for (let i = 0; i < 6; i++) holders.push(await holderNode(origin, client.addrs()))
+    await waitFor('the client sees 6 storage members', () => client.storage!.service.storageMembers().length === 6)
+  })
+
+  after(async () => {
+    for (const n of [...holders, client]) await n?.stop()
+    await origin?.cleanup()
+  })
+
+  const svc = (): StorageService => client.storage!.service
+
+  for (const redundancy of [{ kind: 'replicas', r: 3 }, { kind: 'erasure', k: 4, m: 2 }] as Redundancy[]) {
+    it(`puts and gets byte-identical data with ${redundancy.kind === 'replicas' ? 'r=3' : '4+2'}; stat shows every position held`, async () => {
+      const data = bytesOf(3 * 2 ** 20 + 12345, 11)
+      const progress: number[] = []
+      const r = await svc().put(pieces(data), { redundancy, onProgress: p => progress.push(p.bytes) })
+      assert.equal(r.size, data.length)
+      assert.equal(r.holders.length, redundancy.kind === 'replicas' ? 3 : 6)
+      assert.equal(new Set(r.holders).size, r.holders.length)
+      assert.equal(progress.at(-1), data.length)
+      assert.deepEqual(await readAll(svc(), r.cap), data)
+      const s = await svc().stat(parseReadCap(r.cap))
+      assert.equal(s.healthy, s.positions)
+      assert.ok(s.holders.every(h => h.holds && h.pinned === true))
+    })
+  }
+
+  it('an empty file round-trips', async () => {
+    const r = await svc().put(pieces(new Uint8Array(0)), { redundancy: { kind: 'replicas', r: 2 } })
+    assert.equal((await readAll(svc(), r.cap)).length, 0)
+  })
+
+  it('reads a 4+2 object with two of its holders stopped', async () => {
+    const data = bytesOf(2 * 2 ** 20, 5)
+    const r = await svc().put(pieces(data), { redundancy: { kind: 'erasure', k: 4, m: 2 } })
+    const gone = holders.filter(h => r.holders.slice(0, 2).includes(h.peerId))
+    assert.equal(gone.length, 2)
+    for (const h of gone) await h.stop()
+    holders = holders.filter(h => !gone.includes(h))
+    assert.deepEqual(await readAll(svc(), r.cap), data)
+    // bring the fabric back to six holders for the tests that follow
+    for (let i = 0; i < 2; i++) holders.push(await holderNode(origin, client.addrs()))
+    await waitFor('exactly the 6 live holders in the view', () => {
+      const seen = client.storage!.service.storageMembers().map(m => m.peer)
+      return seen.length === 6 && holders.every(h => seen.includes(h.peerId))
+    })
+  })
+
+  it('repairs an object whose holder left: a new holder gets the position, the record moves on, stat is healthy', async () => {
+    const data = bytesOf(2 * 2 ** 20 + 5, 21)
+    const r = await svc().put(pieces(data), { redundancy: { kind: 'erasure', k: 2, m: 1 } })
+    const gone = holders.find(h => h.peerId === r.holders[1])!
+    await gone.stop()
+    holders = holders.filter(h => h !== gone)
+    await waitFor('repair restores 3 live positions', async () => {
+      try {
+        const s = await svc().stat(parseReadCap(r.cap))
+        return s.healthy === 3 && s.version > 1 && !s.holders.some(h => h.peer === gone.peerId)
+      } catch {
+        return false
+      }
+    }, 60_000)
+    assert.deepEqual(await readAll(svc(), r.cap), data)
+    holders.push(await holderNode(origin, client.addrs()))
+  })
+
+  it('detects a block flipped on disk, serves the object from the others, and heals the block', async () => {
+    const data = bytesOf(1 * 2 ** 20, 9)
+    const r = await svc().put(pieces(data), { redundancy: { kind: 'replicas', r: 3 } })
+    const victim = holders.find(h => h.peerId === r.holders[0])!
+    const root = parseReadCap(r.cap).root.toString()
+    const file = await someBlockFile(join(victim.init.dataDir, 'storage'), root, victim)
+    const bytes = await readFile(file)
+    bytes[100] ^= 0xff
+    await writeFile(file, bytes)
+    assert.deepEqual(await readAll(svc(), r.cap), data)
+    // the read or the scrub finds the flipped block; either way it is deleted and healed
+    await victim.storage!.scrub()
+    await waitFor('the victim found and healed its block', async () => {
+      const s = await victim.storage!.stats()
+      return s.storageCorruptFound >= 1 && s.storageHealed >= 1
+    })
+    assert.deepEqual(new Uint8Array(await readFile(file)), new Uint8Array(bytes.map((b, i) => i === 100 ? b ^ 0xff : b)))
+    const again = await victim.storage!.scrub()
+    assert.equal(again.corrupt, 0)
+    assert.deepEqual(await readAll(svc(), r.cap), data)
+  })
+
+  it('refuses a wrong key (WrongKeyError) and a capability of nothing stored (StorageUnavailableError)', async () => {
+    const r = await svc().put(pieces(bytesOf(1000, 1)), { redundancy: { kind: 'replicas', r: 3 } })
+    const cap = parseReadCap(r.cap)
+    const wrong = formatReadCap({ root: cap.root, key: cap.key.map((b, i) => i === 0 ? b ^ 1 : b) })
+    await assert.rejects(readAll(svc(), wrong), { name: 'WrongKeyError' })
+    const other = await svc().put(pieces(bytesOf(1000, 2)), { redundancy: { kind: 'replicas', r: 3 } })
+    // a forged capability: another object's root with this key: located by the key's index, found nowhere
+    const forged = formatReadCap({ root: parseReadCap(other.cap).root, key: cap.key })
+    await assert.rejects(readAll(svc(), forged), (err: Error) => ['StorageUnavailableError', 'WrongKeyError'].includes(err.name))
+    assert.throws(() => parseReadCap(r.cap.slice(0, -4)), { name: 'MalformedCapabilityError' })
+  })
+
+  it('unpinned data is collected when the lease it was stored under ends; pinned data stays', async () => {
+    const keep = await svc().put(pieces(bytesOf(300_000, 31)), { redundancy: { kind: 'replicas', r: 2 } })
+    const drop = await svc().put(pieces(bytesOf(300_000, 32)), { redundancy: { kind: 'replicas', r: 2 }, pin: false })
+    const unpin = await svc().put(pieces(bytesOf(300_000, 33)), { redundancy: { kind: 'replicas', r: 2 } })
+    assert.equal((await svc().pin(parseReadCap(unpin.cap), false)).answered, 2)
+    const roots = [keep, drop, unpin].map(r => parseReadCap(r.cap).root.toString())
+    const owners = holders.filter(h => h.storage!.service.held().some(x => roots.includes(x.root)))
+    const bytes = async (): Promise<number> => { let n = 0; for (const h of owners) n += (await h.storage!.stats()).storageBytes; return n }
+    const before = await bytes()
+    // long after every lease ends
+    const later = Date.now() + 400 * 86400e3
+    for (const h of owners) await h.storage!.service.collect(later)
+    const stillHeld = (root: string): number => holders.filter(h => h.storage!.service.held().some(x => x.root === root)).length
+    assert.equal(stillHeld(roots[0]), 2, 'pinned: kept')
+    assert.equal(stillHeld(roots[1]), 0, 'put unpinned: collected')
+    assert.equal(stillHeld(roots[2]), 0, 'unpinned later: collected')
+    assert.deepEqual(await readAll(svc(), keep.cap), bytesOf(300_000, 31))
+    await assert.rejects(readAll(svc(), drop.cap), { name: 'StorageUnavailableError' })
+    // the collected objects' blocks are gone from disk, not just forgotten: two objects × two copies
+    assert.ok(before - await bytes() >= 4 * 300_000, `freed ${before - await bytes()} bytes`)
+  })
+
+  it('anchors each holder\'s pinned roots: a signed, hash-chained commitment that follows pin changes', async () => {
+    const r = await svc().put(pieces(bytesOf(50_000, 41)), { redundancy: { kind: 'replicas', r: 2 } })
+    const h = holders.find(x => x.peerId === r.holders[0])!
+    const root = parseReadCap(r.cap).root.toString()
+    const matches = async (): Promise<boolean> => {
+      const a = await h.storage!.anchorNow()
+      const latest = await readLatest(h)
+      return a != null && latest != null && latest.body.roots.toString() === (await rootsDigest(h.storage!.service.pinnedRoots())).toString()
+    }
+    await waitFor('the anchor commits to the pinned set', matches)
+    const before = (await readLatest(h))!
+    assert.ok(h.storage!.service.pinnedRoots().includes(root))
+    await svc().pin(parseReadCap(r.cap), false)
+    await waitFor('a new anchor without the unpinned root', async () => (await readLatest(h))!.body.seq > before.body.seq && await matches())
+    const after = (await readLatest(h))!
+    assert.equal(after.body.prev?.toString(), (await anchorCid(before)).toString(), 'chained to the previous commitment')
+    await verifyAnchor(after)
+  })
+
+  it('refuses a put when too few storage members exist (InsufficientHoldersError)', async () => {
+    await assert.rejects(svc().put(pieces(bytesOf(10, 1)), { redundancy: { kind: 'replicas', r: 9 } }), { name: 'InsufficientHoldersError' })
+  })
+
+  it('a caller without a storage capability is refused and disconnected; garbage frames too', async () => {
+    const stranger = await startNode(origin, { bootstrap: client.addrs(), roles: ['compute'], membership: MEMBERSHIP })
+    try {
+      const target = holders[0]
+      const before = target.storage!.service.refused
+      await sendRaw(stranger, target, STORAGE_PROTOCOL, lengthPrefixed(encode({ k: 'fetch', c: new Uint8Array(10), root: 'x', cids: ['y'] })))
+      await waitFor('the fetch without a capability is refused', () => target.storage!.service.refused > before)
+      const mid = target.storage!.service.refused
+      await sendRaw(stranger, target, STORAGE_PROTOCOL, lengthPrefixed(new Uint8Array([0xff, 0x00, 0x13])))
+      await waitFor('the garbage frame is refused', () => target.storage!.service.refused > mid)
+    } finally {
+      await stranger.stop()
+    }
+  })
+})
+
+describe('storage quotas', () => {
+  it('a put over every holder\'s quota fails with QuotaExceededError and stores nothing acknowledged', async () => {
+    const origin = await makeOrigin()
+    // 1 MiB of storage per holder
+    const { signManifest, defaultManifest } = await import('@webfabric/protocol')
+    origin.manifest = await signManifest(origin.identity, { ...defaultManifest(origin.identity.did, 'tiny', Date.now()), rendezvous: [], qos: { ...defaultManifest(origin.identity.did, 'tiny', Date.now()).qos, storageMiB: 1 } })
+    const dataDir = join(origin.dir, 'client')
+    const did = await didOf(origin, dataDir)
+    const creds = await Promise.all([grant(origin, did, 'fabric/membership', ['membership/gossip']), grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])])
+    const client = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+    const hs = [await holderNode(origin, client.addrs()), await holderNode(origin, client.addrs())]
+    try {
+      await waitFor('2 storage members', () => client.storage!.service.storageMembers().length === 2)
+      await assert.rejects(client.storage!.service.put(pieces(bytesOf(3 * 2 ** 20, 4)), { redundancy: { kind: 'replicas', r: 2 }, size: 3 * 2 ** 20 }), { name: 'QuotaExceededError' })
+      for (const h of hs) assert.equal(h.storage!.service.held().length, 0)
+      // a put within quota still works afterwards
+      const r = await client.storage!.service.put(pieces(bytesOf(100_000, 4)), { redundancy: { kind: 'replicas', r: 2 } })
+      assert.deepEqual(await readAll(client.storage!.service, r.cap), bytesOf(100_000, 4))
+    } finally {
+      for (const n of [...hs, client]) await n.stop()
+      await origin.cleanup()
+    }
+  })
+})
+
+/** The latest commitment in a node's anchor log, read from the file by a fresh reader. */
+async function readLatest (node: FabricNode): Promise<SignedAnchor | undefined> {
+  const log = new LocalAnchorLog(join(node.init.dataDir, 'storage', 'anchors.log'))
+  try {
+    await log.open()
+    return await log.latest(node.did)
+  } finally {
+    await log.close()
+  }
+}
+
+/** The on-disk file of the first block `node` holds of `root` (blocks/<xy>/<base32 multihash>). */
+async function someBlockFile (storeDir: string, root: string, node: FabricNode): Promise<string> {
+  const held = node.storage!.service.held().find(h => h.root === root)
+  assert.ok(held, 'the node holds the object')
+  const value = await node.storage!.service.localRoot(root)
+  const cid = blocksOfPosition(value!, held.position)[0]
+  const key = blockId(cid).key
+  const dirs = await readdir(join(storeDir, 'blocks'))
+  for (const d of dirs) {
+    if ((await readdir(join(storeDir, 'blocks', d))).includes(key)) return join(storeDir, 'blocks', d, key)
+  }
+  throw new Error(`block ${cid} not found on disk under ${storeDir}`)
+}
