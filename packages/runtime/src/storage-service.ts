@@ -57,6 +57,8 @@ import {
 
 /** Chunks fetched per round of a get or a rebuild (per holder, one request). */
 const FETCH_WINDOW = 8
+/** Blocks of one store a holder writes at once. */
+const STORE_CONCURRENCY = 4
 /** How long a store may sit between two frames before the holder gives up on it. */
 const STORE_IDLE_MS = FRAME_TIMEOUT_MS * 6
 
@@ -369,6 +371,11 @@ export class StorageService {
     const received = new Set<string>()
     let committed = false
     let blocks = 0
+    const inflight: Array<Promise<unknown>> = []
+    const settleOne = async (): Promise<void> => {
+      await inflight.shift()
+      await call.send({ k: 'ack', n: ++blocks })
+    }
     const stage = (cid: CID): void => {
       const key = toBase64url(cid.multihash.bytes)
       this.staged.set(key, (this.staged.get(key) ?? 0) + 1)
@@ -380,10 +387,14 @@ export class StorageService {
         if (frame.k === 'block') {
           const cid = await blockCid(frame.b)
           stage(cid)
-          await store.put(cid, frame.b)
-          await call.send({ k: 'ack', n: ++blocks })
+          // several blocks are written at once (their fsyncs overlap); acks go out in order
+          const put = store.put(cid, frame.b)
+          put.catch(() => {}) // awaited in order below; this keeps a refusal from being an unhandled rejection meanwhile
+          inflight.push(put)
+          if (inflight.length >= STORE_CONCURRENCY) await settleOne()
           continue
         }
+        while (inflight.length > 0) await settleOne()
         // the end: the root must hash to the record's root, describe the same redundancy, and list us at `position`
         const rootCid = await cidOf(frame.root)
         const rec = frame.rec
@@ -413,6 +424,7 @@ export class StorageService {
         return
       }
     } finally {
+      await Promise.allSettled(inflight)
       for (const key of received) {
         const n = (this.staged.get(key) ?? 1) - 1
         if (n <= 0) this.staged.delete(key)
@@ -428,21 +440,36 @@ export class StorageService {
 
   private async onFetch (call: Call, root: string, cids: string[]): Promise<void> {
     const store = this.store()
-    for (const text of cids) {
-      let cid: CID
+    // read ahead: the next blocks come off the disk while this one is sent
+    const reads = cids.map(() => undefined as Promise<Uint8Array> | undefined)
+    const read = (i: number): Promise<Uint8Array> | undefined => {
+      if (i >= cids.length) return undefined
+      if (reads[i] == null) {
+        let cid: CID
+        try {
+          cid = CID.parse(cids[i])
+        } catch (err) {
+          reads[i] = Promise.reject(err)
+          reads[i]!.catch(() => {})
+          return reads[i]
+        }
+        reads[i] = store.get(cid)
+        reads[i]!.catch(err => { if ((err as Error).name === 'CorruptBlockError') this.onCorrupt?.(root, cid) })
+      }
+      return reads[i]
+    }
+    for (let i = 0; i < cids.length; i++) {
+      read(i + 1)
+      read(i + 2)
+      let bytes: Uint8Array
       try {
-        cid = CID.parse(text)
+        bytes = await read(i)!
       } catch {
-        await call.send({ k: 'missing', cid: text })
+        await call.send({ k: 'missing', cid: cids[i] })
         continue
       }
-      try {
-        await call.send({ k: 'block', b: await store.get(cid) })
-      } catch (err) {
-        if (isTransportFailure(err)) throw err
-        if ((err as Error).name === 'CorruptBlockError') this.onCorrupt?.(root, cid)
-        await call.send({ k: 'missing', cid: text })
-      }
+      reads[i] = undefined
+      await call.send({ k: 'block', b: bytes })
     }
     await call.close()
   }

@@ -3,6 +3,7 @@
 // so a client that awaits its writes never piles data up in the node), a get
 // is drained with read() calls. Cap'n Web hands each session to the client
 // as an object it alone holds.
+import { concatBytes } from '@webfabric/protocol'
 import { parseReadCap, type Redundancy, validateRedundancy } from '@webfabric/storage'
 import type { PutResult, StorageProgress, StorageService } from './storage-service.ts'
 
@@ -27,35 +28,44 @@ export interface GetReader {
   close (): void
 }
 
+/** Pieces a put session takes ahead of the put (so the client's next write overlaps the put's work). */
+const PUT_QUEUE = 2
+/** Bytes one read() returns at most (chunks are joined up to this, to save round trips). */
+export const MAX_GET_PIECE = 4 * 2 ** 20
+
 /** Starts a put fed by write() calls; progress goes to `onProgress`. */
 export function startPut (service: StorageService, opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): PutWriter {
   const redundancy = validateRedundancy(opts?.redundancy)
-  // a one-slot hand-off: write() waits until the put has taken the previous piece
-  let slot: { bytes: Uint8Array | null, taken: () => void } | undefined
-  let wake: (() => void) | undefined
+  // a short queue: write() resolves once its piece is queued; it waits while the queue is full
+  const queue: Array<Uint8Array | null> = []
+  let wakeReader: (() => void) | undefined
+  let wakeWriter: (() => void) | undefined
   let failed: Error | undefined
+  let writing = false
   const ac = new AbortController()
   async function * source (): AsyncGenerator<Uint8Array> {
     for (;;) {
-      while (slot == null) await new Promise<void>(resolve => { wake = resolve })
-      const { bytes, taken } = slot
-      slot = undefined
-      taken()
+      while (queue.length === 0) await new Promise<void>(resolve => { wakeReader = resolve })
+      const bytes = queue.shift()!
+      wakeWriter?.()
       if (bytes == null) return
       yield bytes
     }
   }
   const size = Number.isSafeInteger(opts.size) && (opts.size as number) >= 0 ? opts.size : undefined
   const result = service.put(source(), { redundancy, chunkSize: opts.chunkSize, pin: opts.pin, size, onProgress, signal: ac.signal })
-  result.catch(err => { failed = err as Error })
+  result.catch(err => { failed = err as Error; wakeWriter?.() })
   const hand = async (bytes: Uint8Array | null): Promise<void> => {
-    if (failed != null) throw failed
-    if (slot != null) throw new Error('one write at a time: await the previous write before the next')
-    await Promise.race([
-      new Promise<void>(resolve => { slot = { bytes, taken: resolve }; wake?.(); wake = undefined }),
-      result.then(() => {}, () => {})
-    ])
-    if (failed != null) throw failed
+    if (writing) throw new Error('one write at a time: await the previous write before the next')
+    writing = true
+    try {
+      while (failed == null && queue.length >= PUT_QUEUE) await new Promise<void>(resolve => { wakeWriter = resolve })
+      if (failed != null) throw failed
+      queue.push(bytes)
+      wakeReader?.()
+    } finally {
+      writing = false
+    }
   }
   return {
     async write (bytes) {
@@ -70,7 +80,9 @@ export function startPut (service: StorageService, opts: PutSessionOptions, onPr
     abort (reason) {
       failed ??= new Error(reason ?? 'the put was aborted')
       ac.abort(failed)
-      wake?.()
+      queue.push(null)
+      wakeReader?.()
+      wakeWriter?.()
     }
   }
 }
@@ -79,11 +91,23 @@ export function startPut (service: StorageService, opts: PutSessionOptions, onPr
 export async function startGet (service: StorageService, cap: string, onProgress?: (p: StorageProgress) => void): Promise<GetReader> {
   const ac = new AbortController()
   const { size, chunks } = await service.get(parseReadCap(cap), { onProgress, signal: ac.signal })
+  let held: Uint8Array | undefined
   return {
     size,
     async read () {
-      const n = await chunks.next()
-      return n.done === true ? null : n.value
+      // join chunks up to MAX_GET_PIECE: one round trip per few MiB, not per chunk
+      const parts: Uint8Array[] = []
+      let bytes = 0
+      if (held != null) { parts.push(held); bytes += held.length; held = undefined }
+      while (bytes < MAX_GET_PIECE) {
+        const n = await chunks.next()
+        if (n.done === true) break
+        if (bytes + n.value.length > MAX_GET_PIECE && parts.length > 0) { held = n.value; break }
+        parts.push(n.value)
+        bytes += n.value.length
+      }
+      if (parts.length === 0) return null
+      return parts.length === 1 ? parts[0] : concatBytes(...parts)
     },
     close () {
       ac.abort()

@@ -18,7 +18,7 @@ export const MAX_STORAGE_FRAME = Math.max(MAX_ROOT_BYTES, MAX_BLOCK_BYTES) + 64 
  * stream receives whether or not it is read, so a store is flow-controlled here: the holder
  * acknowledges each block once it is stored, and the writer waits for room in this window.
  */
-export const STORE_WINDOW_BYTES = 4 * 2 ** 20
+export const STORE_WINDOW_BYTES = 8 * 2 ** 20
 /** What a storage stream may buffer unread: one largest frame plus a full window. */
 export const MAX_STREAM_BUFFER = MAX_STORAGE_FRAME + STORE_WINDOW_BYTES
 /** Most CIDs one fetch may ask for. */
