@@ -327,8 +327,9 @@ export class FabricNode {
   private async startStorage (credentials: Uint8Array[], log: (msg: string) => void): Promise<void> {
     const hold = this.roles.includes('storage') ? await this.findOptionalCredential(credentials, STORAGE_HOLD_NEED) : undefined
     if (this.roles.includes('storage') && hold == null) log('this node has the storage role but no storage/hold capability from the origin: it holds no data')
-    let client = await this.findOptionalCredential(credentials, STORAGE_PUT_NEED)
-    client ??= await this.findOptionalCredential(credentials, STORAGE_GET_NEED)
+    // the client capability: one granting get (and put, when the origin allows this node to write)
+    const put = await this.findOptionalCredential(credentials, STORAGE_PUT_NEED)
+    const client = put != null && await this.grants(put, STORAGE_GET_NEED) ? put : await this.findOptionalCredential(credentials, STORAGE_GET_NEED)
     if (hold == null && client == null) return
     this.storage = await StorageRuntime.start({
       host: this.host,
@@ -337,6 +338,7 @@ export class FabricNode {
       dataDir: this.init.dataDir,
       holdCredential: hold,
       clientCredential: client,
+      clientCanPut: client != null && client === put,
       quotaBytes: this.manifest.qos.storageMiB * 2 ** 20,
       lease: () => this.activeLease('storage'),
       members: () => this.membership.view(),
@@ -352,6 +354,15 @@ export class FabricNode {
       queueMicrotask(() => { queued = false; if (this.running) this.storage?.viewChanged() })
     }
     for (const ev of ['join', 'update', 'leave']) this.membership.addEventListener(ev, refresh)
+  }
+
+  private async grants (bytes: Uint8Array, need: { resource: string, ability: string }): Promise<boolean> {
+    try {
+      await this.verifier.check(this.peerIdForSelf(), bytes, need)
+      return true
+    } catch {
+      return false
+    }
   }
 
   private storageService (): StorageRuntime {

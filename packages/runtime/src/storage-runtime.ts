@@ -28,8 +28,9 @@ export interface StorageRuntimeInit {
   dataDir: string
   /** hold data for the fabric (storage role + storage/hold capability) */
   holdCredential?: Uint8Array
-  /** act as a client (storage/put + storage/get capability) */
+  /** act as a client: a storage/get capability, which also grants storage/put when `clientCanPut` */
   clientCredential?: Uint8Array
+  clientCanPut?: boolean
   /** quota from the storage lease, bytes */
   quotaBytes: number
   lease: () => { id: string, expiresAt: number } | undefined
@@ -77,20 +78,25 @@ export class StorageRuntime {
     const dir = join(init.dataDir, 'storage')
     let store: Blockstore | undefined
     let holdings: Holding[] = []
+    let holdingsKnown = true
     if (init.holdCredential != null) {
       // blocks are hashed as they arrive (their CID is computed from them), so a put need not re-verify
       store = new QuotaBlockstore(new FsBlockstore(dir, { verifyOnPut: false, log: init.log }), { limitBytes: init.quotaBytes })
       try {
         holdings = await readJson<Holding[]>(join(dir, 'holdings.json')) ?? []
       } catch (err) {
-        init.log?.(`ignoring unreadable ${join(dir, 'holdings.json')}: ${(err as Error).message}`)
+        // never guess what is held: with the list unreadable, nothing on disk is collected
+        holdingsKnown = false
+        init.log?.(`storage: ${join(dir, 'holdings.json')} is unreadable (${(err as Error).message}); no block will be collected until it is restored`)
       }
     }
     const service = new StorageService(init.host, {
       identity: init.identity,
       verifier: init.verifier,
       clientCredential: init.clientCredential,
+      clientCanPut: init.clientCanPut,
       holdCredential: init.holdCredential,
+      holdingsKnown,
       store,
       quotaBytes: store != null ? init.quotaBytes : undefined,
       lease: init.lease,
@@ -100,7 +106,14 @@ export class StorageRuntime {
       log: init.log
     })
     const rt = new StorageRuntime(init, service, store)
-    service.onCorrupt = (root: string, _cid: CID) => { rt.corruptFound++; void rt.healRoot(root) }
+    // a block that failed its hash on a read is deleted first, so healing sees it missing and restores it
+    service.onCorrupt = (root: string, cid: CID) => {
+      rt.corruptFound++
+      void (async () => {
+        await store?.delete(cid).catch(() => {})
+        await rt.healRoot(root)
+      })()
+    }
     await service.start()
     if (store != null) {
       // WebAnchorProvider: a signed, hash-chained commitment to the pinned roots after every change

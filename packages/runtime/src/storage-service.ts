@@ -57,6 +57,12 @@ import {
 
 /** Chunks fetched per round of a get or a rebuild (per holder, one request). */
 const FETCH_WINDOW = 8
+/** Storage streams one connection may have open, and stores a holder takes at once (per peer, and in all). */
+const MAX_INBOUND_STREAMS = 16
+const MAX_STORES_PER_PEER = 4
+const MAX_STORES = 16
+/** While a put rebuilds a failed position, the healthy holders hear from it this often (they give up after STORE_IDLE_MS). */
+const KEEPALIVE_MS = 5_000
 /** Blocks of one store a holder writes at once. */
 const STORE_CONCURRENCY = 4
 /** How long a store may sit between two frames before the holder gives up on it. */
@@ -70,6 +76,8 @@ export interface Holding {
   position: number
   record: PlacementRecord
   pinned: boolean
+  /** the peer whose put created this holding (only it may unpin or abandon it); absent for repairs */
+  writer?: string
   /** when an unpinned holding may be collected: the storage lease's end when it was stored */
   expiresAt: number
   storedAt: number
@@ -102,8 +110,9 @@ export interface StatResult { root: string, size: number, chunks: number, redund
 export interface StorageServiceInit {
   identity: Identity
   verifier: CredentialVerifier
-  /** this node's storage/put + storage/get capability (it may act as a client) */
+  /** this node's client capability: storage/get, and storage/put when `clientCanPut` */
   clientCredential?: Uint8Array
+  clientCanPut?: boolean
   /** this node's storage/hold capability (it holds data for the fabric) */
   holdCredential?: Uint8Array
   /** the holder's blockstore (holders only) */
@@ -117,6 +126,8 @@ export interface StorageServiceInit {
   /** persist holdings (holders) */
   saveHoldings?: (h: Holding[]) => Promise<void>
   holdings?: Holding[]
+  /** false when the holdings file existed but could not be read: collection then deletes nothing */
+  holdingsKnown?: boolean
   log?: (msg: string) => void
 }
 
@@ -247,13 +258,27 @@ export class StoreSession {
     await this.call.send({ k: 'block', b: bytes })
   }
 
+  /** Tells the holder the writer is still there (while it works on another position). */
+  async wait (): Promise<void> {
+    if (this.failed == null) await this.call.send({ k: 'wait' })
+  }
+
   /** Sends the root and record, and waits until the holder has stored everything durably. */
   async end (root: Uint8Array, rec: PlacementRecord): Promise<void> {
-    if (this.failed != null) throw this.failed
-    await this.call.send({ k: 'end', root, rec })
-    await this.done.promise
-    await this.call.close()
+    try {
+      if (this.failed != null) throw this.failed
+      await this.call.send({ k: 'end', root, rec })
+      await this.done.promise
+      this.ended = true
+      await this.call.close()
+    } catch (err) {
+      this.call.abort(err as Error)
+      throw err
+    }
   }
+
+  /** True once the holder acknowledged the whole store. */
+  ended = false
 
   abort (err: Error): void { this.call.abort(err) }
 }
@@ -265,6 +290,12 @@ export class StorageService {
   private readonly holdings = new Map<string, Holding>()
   /** CIDs (multihash base64) received by stores still in progress: never collected */
   private readonly staged = new Map<string, number>()
+  /** bumped by every stage and commit: a collection that sees it move stops (it may hold a stale view) */
+  private generation = 0
+  /** false when holdings.json could not be read: nothing is deleted until holdings are known again */
+  private holdingsKnown: boolean
+  private activeStores = 0
+  private readonly storesBy = new Map<string, number>()
   private started = false
   private saving: Promise<void> = Promise.resolve()
   /** requests refused (bad capability, malformed frames) */
@@ -274,13 +305,14 @@ export class StorageService {
     this.host = host
     this.init = init
     for (const h of init.holdings ?? []) this.holdings.set(h.root, h)
+    this.holdingsKnown = init.holdingsKnown ?? true
   }
 
   /** Registers the holder handler (holders only). */
   async start (): Promise<void> {
     if (this.init.store == null) return
     await this.init.store.open()
-    await this.host.handle(STORAGE_PROTOCOL, (stream, conn) => { void this.onStream(stream, conn) }, { maxInboundStreams: 64 })
+    await this.host.handle(STORAGE_PROTOCOL, (stream, conn) => { void this.onStream(stream, conn) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
     this.started = true
   }
 
@@ -302,9 +334,10 @@ export class StorageService {
     const from = conn.remotePeer.toString()
     const call = new Call(from, stream)
     let req: StorageRequest
+    let granted: Need
     try {
       req = decodeRequest((await call.lp.read({ signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })).subarray())
-      await this.checkAny(from, req.c, req.k === 'store' ? [STORAGE_PUT_NEED, STORAGE_HOLD_NEED] : req.k === 'pin' ? [STORAGE_PUT_NEED] : req.k === 'repair' ? [STORAGE_HOLD_NEED] : [STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED])
+      granted = await this.checkAny(from, req.c, req.k === 'store' ? [STORAGE_PUT_NEED, STORAGE_HOLD_NEED] : req.k === 'pin' || req.k === 'abandon' ? [STORAGE_PUT_NEED] : req.k === 'repair' ? [STORAGE_HOLD_NEED] : [STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED])
     } catch (err) {
       if (isTransportFailure(err)) { stream.abort(err as Error); return }
       this.offence(from, call, err as Error)
@@ -312,10 +345,11 @@ export class StorageService {
     }
     try {
       switch (req.k) {
-        case 'store': await this.onStore(call, req.r, req.p, req.pin, req.size); break
+        case 'store': await this.onStore(call, req.r, req.p, req.pin, req.size, granted === STORAGE_HOLD_NEED); break
         case 'fetch': await this.onFetch(call, req.root, req.cids); break
         case 'root': await this.onRoot(call, req.root); break
         case 'pin': await this.onPin(call, req.root, req.pin); break
+        case 'abandon': await this.onAbandon(call, req.root); break
         case 'repair': this.onRepair?.(from, req.msg); await call.close(); break
       }
     } catch (err) {
@@ -337,12 +371,13 @@ export class StorageService {
     disconnect(this.host, peerIdFromString(from), err)
   }
 
-  private async checkAny (from: string, cap: Uint8Array, needs: Need[]): Promise<void> {
+  /** The first of `needs` the capability grants (throws the first refusal when none). */
+  private async checkAny (from: string, cap: Uint8Array, needs: Need[]): Promise<Need> {
     let first: unknown
     for (const need of needs) {
       try {
         await this.init.verifier.check(from, cap, need)
-        return
+        return need
       } catch (err) {
         first ??= err
       }
@@ -355,10 +390,14 @@ export class StorageService {
     return this.init.store
   }
 
-  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size?: number): Promise<void> {
+  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean): Promise<void> {
     const lease = this.init.lease()
     if (lease == null) throw new RemoteStorageError('NoLeaseError', 'this device holds no storage lease for the origin in force')
     const store = this.store()
+    const mine = this.storesBy.get(call.peer) ?? 0
+    if (this.activeStores >= MAX_STORES || mine >= MAX_STORES_PER_PEER) {
+      throw new RemoteStorageError('BusyError', `this holder takes ${MAX_STORES} stores at once (${MAX_STORES_PER_PEER} per peer); try again shortly`)
+    }
     if (size != null && this.init.quotaBytes != null) {
       // refuse up front what cannot fit, before a byte is sent
       const share = Math.ceil(size / (redundancy.kind === 'replicas' ? 1 : redundancy.k))
@@ -367,34 +406,50 @@ export class StorageService {
         throw new RemoteStorageError('QuotaExceededError', `position ${position} needs about ${share} bytes but this holder has ${Math.max(0, this.init.quotaBytes - used)} of its ${this.init.quotaBytes}-byte storage lease free: store less, or on a fabric with more storage`)
       }
     }
+    this.activeStores++
+    this.storesBy.set(call.peer, mine + 1)
     await call.send({ k: 'ok' })
     const received = new Set<string>()
     let committed = false
-    let blocks = 0
-    const inflight: Array<Promise<unknown>> = []
-    const settleOne = async (): Promise<void> => {
-      await inflight.shift()
-      await call.send({ k: 'ack', n: ++blocks })
-    }
+    // a block is staged (safe from collection) from its first frame until the store ends
     const stage = (cid: CID): void => {
       const key = toBase64url(cid.multihash.bytes)
-      this.staged.set(key, (this.staged.get(key) ?? 0) + 1)
+      if (received.has(key)) return
       received.add(key)
+      this.staged.set(key, (this.staged.get(key) ?? 0) + 1)
+      this.generation++
     }
+    // several blocks are written at once (their fsyncs overlap); each is acked, in order, as soon as it is stored
+    const steps: Array<Promise<void>> = []
+    let acks: Promise<void> = Promise.resolve()
+    let blocks = 0
+    let writeError: Error | undefined
+    const drained = async (): Promise<void> => { await acks; if (writeError != null) throw writeError }
     try {
       for (;;) {
         const frame = decodeStoreFrame((await call.lp.read({ signal: AbortSignal.timeout(STORE_IDLE_MS) })).subarray())
+        if (writeError != null) throw writeError
+        if (frame.k === 'wait') continue
         if (frame.k === 'block') {
           const cid = await blockCid(frame.b)
           stage(cid)
-          // several blocks are written at once (their fsyncs overlap); acks go out in order
           const put = store.put(cid, frame.b)
-          put.catch(() => {}) // awaited in order below; this keeps a refusal from being an unhandled rejection meanwhile
-          inflight.push(put)
-          if (inflight.length >= STORE_CONCURRENCY) await settleOne()
+          put.catch(() => {}) // settled in the ack chain below; never an unhandled rejection meanwhile
+          acks = acks.then(async () => {
+            try {
+              await put
+            } catch (err) {
+              writeError ??= err as Error
+              return
+            }
+            if (writeError == null) await call.send({ k: 'ack', n: ++blocks }).catch(() => {})
+          })
+          steps.push(acks)
+          // at most STORE_CONCURRENCY writes at once: wait for the oldest to be stored and acked
+          while (steps.length >= STORE_CONCURRENCY) await steps.shift()
           continue
         }
-        while (inflight.length > 0) await settleOne()
+        await drained()
         // the end: the root must hash to the record's root, describe the same redundancy, and list us at `position`
         const rootCid = await cidOf(frame.root)
         const rec = frame.rec
@@ -402,29 +457,58 @@ export class StorageService {
         const root = decodeRoot(frame.root)
         if (!sameRedundancy(root.redundancy, redundancy) || !sameRedundancy(rec.redundancy, redundancy)) throw new RemoteStorageError('MalformedRootError', 'the store, the record and the root disagree on the redundancy')
         if (rec.holders[position] !== this.host.peerId.toString()) throw new RemoteStorageError('MalformedRootError', `the record does not list this node at position ${position}`)
-        const missing: string[] = []
-        for (const cid of blocksOfPosition(root, position)) {
-          if (!received.has(toBase64url(cid.multihash.bytes)) && !await store.has(cid)) missing.push(cid.toString())
-        }
-        if (missing.length > 0) throw new RemoteStorageError('IncompleteShareError', `the store ended with ${missing.length} block(s) of position ${position} missing (first ${missing[0]})`)
-        await store.put(rootCid, frame.root)
+        if (rec.shareBytes !== shareBytes(root)) throw new RemoteStorageError('MalformedRootError', 'the record\'s share size is not the root\'s')
         const prev = this.holdings.get(rec.root)
-        if (prev != null && prev.position !== position && (this.currentRecord?.(rec.root) ?? prev.record).holders[prev.position] === this.host.peerId.toString()) {
+        const current = prev == null ? undefined : (this.currentRecord?.(rec.root) ?? prev.record)
+        if (!fromHolder) {
+          // a writer creates objects; only repair (holders, through the core) moves records on
+          if (rec.version !== 1) throw new RemoteStorageError('RecordConflictError', 'a put creates placement records of version 1; later versions come from repair')
+          if (current != null && !sameRecord(current, rec)) throw new RemoteStorageError('RecordConflictError', `this node already holds ${rec.root} under another placement; it cannot be replaced by a put`)
+        }
+        if (prev != null && current != null && prev.position !== position && current.holders[prev.position] === this.host.peerId.toString()) {
           // one holder, one position: a second would make two of the n shares fail together
           throw new RemoteStorageError('AlreadyHolderError', `this node already holds position ${prev.position} of ${rec.root}; choose another holder for position ${position}`)
         }
-        const h: Holding = { root: rec.root, index: toBase64url(root.keyCheck), position, record: newer(prev?.record, rec), pinned: pin || (prev?.pinned ?? false), expiresAt: lease.expiresAt, storedAt: Date.now() }
+        const missing: string[] = []
+        for (const cid of blocksOfPosition(root, position)) {
+          stage(cid) // blocks already held count too: keep them from a collection running now
+          if (!await store.has(cid)) missing.push(cid.toString())
+        }
+        if (missing.length > 0) throw new RemoteStorageError('IncompleteShareError', `the store ended with ${missing.length} block(s) of position ${position} missing (first ${missing[0]})`)
+        await store.put(rootCid, frame.root)
+        const h: Holding = {
+          root: rec.root,
+          index: toBase64url(root.keyCheck),
+          position,
+          record: newer(prev?.record, rec),
+          pinned: pin || (prev?.pinned ?? false),
+          writer: fromHolder ? prev?.writer : call.peer,
+          expiresAt: lease.expiresAt,
+          storedAt: Date.now()
+        }
+        // the holding is durable (and the repair core told) before the writer hears `stored`
         this.holdings.set(rec.root, h)
+        this.generation++
+        try {
+          await this.persist({ strict: true })
+          await this.onHold?.(h)
+        } catch (err) {
+          if (prev != null) this.holdings.set(rec.root, prev)
+          else this.holdings.delete(rec.root)
+          throw err
+        }
         committed = true
-        await this.persist()
         if (h.pinned) this.onPinChange?.()
-        await this.onHold?.(h)
         await call.send({ k: 'stored' })
         await call.close()
         return
       }
     } finally {
-      await Promise.allSettled(inflight)
+      await acks.catch(() => {})
+      this.activeStores--
+      const left = (this.storesBy.get(call.peer) ?? 1) - 1
+      if (left <= 0) this.storesBy.delete(call.peer)
+      else this.storesBy.set(call.peer, left)
       for (const key of received) {
         const n = (this.staged.get(key) ?? 1) - 1
         if (n <= 0) this.staged.delete(key)
@@ -494,9 +578,22 @@ export class StorageService {
   private async onPin (call: Call, root: string, pin: boolean): Promise<void> {
     const h = this.holdings.get(root)
     if (h == null) throw new RemoteStorageError('NotHeldError', `this node does not hold ${root}`)
+    // anyone who may put may keep data; only the object's writer may let it go
+    if (!pin && h.writer !== call.peer) throw new RemoteStorageError('NotAuthorizedError', `only the node that stored ${root} may unpin it`)
     h.pinned = pin
     await this.persist()
     this.onPinChange?.()
+    await call.send({ k: 'ok' })
+    await call.close()
+  }
+
+  /** A writer whose put failed takes back what it stored here (version-1 holdings it created only). */
+  private async onAbandon (call: Call, root: string): Promise<void> {
+    const h = this.holdings.get(root)
+    if (h != null) {
+      if (h.writer !== call.peer || h.record.version !== 1) throw new RemoteStorageError('NotAuthorizedError', `only the writer of ${root} may abandon it, and only before repair moved it`)
+      await this.release(root)
+    }
     await call.send({ k: 'ok' })
     await call.close()
   }
@@ -535,6 +632,9 @@ export class StorageService {
       if (!h.pinned && h.expiresAt <= now) { this.holdings.delete(root); changed = true }
     }
     if (changed) { await this.persist(); this.onPinChange?.() }
+    // deleting needs a complete picture: known holdings, every root readable, no store landing meanwhile
+    if (!this.holdingsKnown) return 0
+    const generation = this.generation
     const live = new Set<string>()
     for (const h of this.holdings.values()) {
       const rootCid = CID.parse(h.root)
@@ -543,7 +643,7 @@ export class StorageService {
       try {
         root = decodeRoot(await store.get(rootCid))
       } catch {
-        continue // its blocks stay until the root is healed or the holding dropped
+        return 0 // this holding's blocks are unknown until its root is healed: delete nothing
       }
       for (const cid of blocksOfPosition(root, h.position)) live.add(toBase64url(cid.multihash.bytes))
     }
@@ -551,26 +651,38 @@ export class StorageService {
     for await (const cid of store.cids()) {
       const key = toBase64url(cid.multihash.bytes)
       if (live.has(key) || this.staged.has(key)) continue
+      if (this.generation !== generation) break // something was stored meanwhile: the next round decides
       await store.delete(cid)
       deleted++
     }
     return deleted
   }
 
-  private async persist (): Promise<void> {
+  private async persist (opts: { strict?: boolean } = {}): Promise<void> {
     const save = this.init.saveHoldings
     if (save == null) return
     const snapshot = [...this.holdings.values()]
-    this.saving = this.saving.then(async () => { await save(snapshot) }).catch(err => { this.init.log?.(`could not save holdings: ${(err as Error).message}`) })
-    await this.saving
+    const attempt = this.saving.then(async () => { await save(snapshot) })
+    this.saving = attempt.catch(err => { this.init.log?.(`could not save holdings: ${(err as Error).message}`) })
+    // a store is acknowledged only once its holding is on disk: the store path sees the failure
+    if (opts.strict === true) await attempt
+    else await this.saving
   }
 
   // -- client side -------------------------------------------------------------
 
-  private credential (): Uint8Array {
-    const c = this.init.clientCredential ?? this.init.holdCredential
-    if (c == null) throw new RemoteStorageError('NotRunningError', 'this node may not use the fabric\'s storage: the origin granted it no storage/put or storage/get capability')
+  /** This node's client capability, which must grant `need`; NotAuthorizedError names what to ask the origin for. */
+  private clientCredential (need: Need): Uint8Array {
+    const c = this.init.clientCredential
+    if (c == null || (need === STORAGE_PUT_NEED && this.init.clientCanPut !== true)) {
+      throw new RemoteStorageError('NotAuthorizedError', `this node may not ${need.ability === 'storage/put' ? 'store on' : 'read from'} the fabric: ask the origin for ${need.ability} on ${need.resource}`)
+    }
     return c
+  }
+
+  /** The capability for a holder's own fetches (heal, rebuild), else the client one. */
+  private fetchCredential (): Uint8Array {
+    return this.init.holdCredential ?? this.clientCredential(STORAGE_GET_NEED)
   }
 
   /** Live members with the storage role and their weights (their storage capacity in MiB). */
@@ -592,7 +704,7 @@ export class StorageService {
    */
   async put (source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
     const started = performance.now()
-    const cred = this.credential()
+    const cred = this.clientCredential(STORAGE_PUT_NEED)
     const writer = await ObjectWriter.create({ redundancy: opts.redundancy, chunkSize: opts.chunkSize })
     const n = positionsOf(writer.redundancy)
     const members = this.storageMembers()
@@ -603,6 +715,7 @@ export class StorageService {
     const ranked = rankHolders(index, members, members.length)
     const pin = opts.pin ?? true
     const sessions: Array<StoreSession | undefined> = Array.from({ length: n }, () => undefined)
+    const opened: StoreSession[] = []
     const failures: string[] = []
     const refusals: RemoteStorageError[] = []
     const fail = (peer: string, err: Error): void => {
@@ -614,70 +727,103 @@ export class StorageService {
       const names = new Set(refusals.map(r => r.name))
       return names.size === 1 ? new RemoteStorageError(refusals[0].name, `${message} (${failures.join('; ')})`) : new PutFailedError(`${message} (${failures.join('; ')})`)
     }
-    const storeFrame = (p: number): Record<string, unknown> => ({ k: 'store', c: cred, r: writer.redundancy, p, pin, size: opts.size })
-    await Promise.all(Array.from({ length: n }, async (_, p) => {
-      try {
-        sessions[p] = await StoreSession.open(await this.open(ranked[p], opts.signal), storeFrame(p))
-      } catch (err) {
-        fail(ranked[p], err as Error)
-      }
-    }))
-    const ship = async (chunks: ChunkBlocks[]): Promise<void> => {
-      for (const chunk of chunks) {
-        await Promise.all(sessions.map(async (session, p) => {
-          if (session == null) return
-          try {
-            await session.block(chunk.blocks[writer.redundancy.kind === 'replicas' ? 0 : p].bytes)
-          } catch (err) {
-            sessions[p] = undefined
-            fail(session.peer, err as Error)
-            session.abort(err as Error)
-          }
-        }))
-        if (sessions.filter(s => s != null).length < needOf(writer.redundancy)) {
-          throw failure('too many holders failed during the put')
-        }
-      }
+    const openSession = async (peer: string, p: number): Promise<StoreSession> => {
+      const session = await StoreSession.open(await this.open(peer, opts.signal), { k: 'store', c: cred, r: writer.redundancy, p, pin, size: opts.size })
+      opened.push(session)
+      return session
     }
-    let total = 0
-    for await (const piece of source) {
-      opts.signal?.throwIfAborted()
-      if (!(piece instanceof Uint8Array)) throw new TypeError('put reads Uint8Array chunks')
-      await ship(await writer.write(piece))
-      total += piece.length
-      opts.onProgress?.({ type: 'storage:put:bytes', bytes: total })
-    }
-    const done = await writer.finish()
-    await ship(done.chunks)
-    const root = done.rootValue
-    const holders = ranked.slice(0, n)
-    // positions whose holder failed: rebuild them on the next candidates from the others
-    let next = n
-    for (let p = 0; p < n; p++) {
-      while (sessions[p] == null) {
-        if (next >= ranked.length) throw failure(`position ${p} found no holder`)
-        const target = ranked[next++]
+    let rootCid: string | undefined
+    try {
+      await Promise.all(Array.from({ length: n }, async (_, p) => {
         try {
-          const session = await StoreSession.open(await this.open(target, opts.signal), storeFrame(p))
-          const sources = sessions.flatMap((s, q) => s == null ? [] : [{ peer: holders[q], position: q }])
-          await this.rebuildInto(session, done.root.cid, root, p, sources, opts.signal)
-          sessions[p] = session
-          holders[p] = target
+          sessions[p] = await openSession(ranked[p], p)
         } catch (err) {
-          fail(target, err as Error)
+          fail(ranked[p], err as Error)
+        }
+      }))
+      const ship = async (chunks: ChunkBlocks[]): Promise<void> => {
+        for (const chunk of chunks) {
+          await Promise.all(sessions.map(async (session, p) => {
+            if (session == null) return
+            try {
+              await session.block(chunk.blocks[writer.redundancy.kind === 'replicas' ? 0 : p].bytes)
+            } catch (err) {
+              sessions[p] = undefined
+              fail(session.peer, err as Error)
+              session.abort(err as Error)
+            }
+          }))
+          if (sessions.filter(s => s != null).length < needOf(writer.redundancy)) {
+            throw failure('too many holders failed during the put')
+          }
         }
       }
+      let total = 0
+      for await (const piece of source) {
+        opts.signal?.throwIfAborted()
+        if (!(piece instanceof Uint8Array)) throw new TypeError('put reads Uint8Array chunks')
+        await ship(await writer.write(piece))
+        total += piece.length
+        opts.onProgress?.({ type: 'storage:put:bytes', bytes: total })
+      }
+      // an aborted put never reaches its root: nothing half-written is ever acknowledged
+      opts.signal?.throwIfAborted()
+      const done = await writer.finish()
+      rootCid = done.root.cid.toString()
+      await ship(done.chunks)
+      const root = done.rootValue
+      const holders = ranked.slice(0, n)
+      // positions whose holder failed: rebuild them on the next candidates from the others,
+      // while the healthy holders hear that the writer is still there
+      const keepalive = setInterval(() => { for (const s of sessions) void s?.wait().catch(() => {}) }, KEEPALIVE_MS)
+      try {
+        let next = n
+        for (let p = 0; p < n; p++) {
+          while (sessions[p] == null) {
+            if (next >= ranked.length) throw failure(`position ${p} found no holder`)
+            const target = ranked[next++]
+            try {
+              const session = await openSession(target, p)
+              const sources = sessions.flatMap((s, q) => s == null ? [] : [{ peer: holders[q], position: q }])
+              await this.rebuildInto(session, done.root.cid, root, p, sources, opts.signal)
+              sessions[p] = session
+              holders[p] = target
+            } catch (err) {
+              fail(target, err as Error)
+            }
+          }
+        }
+      } finally {
+        clearInterval(keepalive)
+      }
+      opts.signal?.throwIfAborted()
+      const record: PlacementRecord = { root: rootCid, redundancy: writer.redundancy, holders, version: 1, shareBytes: shareBytes(root) }
+      const results = await Promise.allSettled(sessions.map(async session => { await session!.end(done.root.bytes, record) }))
+      const bad = results.flatMap((r, p) => r.status === 'rejected' ? [`${holders[p].slice(-8)}: ${(r.reason as Error).message}`] : [])
+      if (bad.length > 0) {
+        const err = (results.find(r => r.status === 'rejected') as PromiseRejectedResult).reason as Error
+        if (err instanceof RemoteStorageError) throw new RemoteStorageError(err.name, `the put was not acknowledged: ${bad.join('; ')}`)
+        throw new PutFailedError(`the put was not acknowledged: ${bad.join('; ')}`)
+      }
+      return { cap: formatReadCap(done.cap), root: record.root, size: root.size, redundancy: writer.redundancy, holders, chunks: root.chunks.length, wallMs: performance.now() - started }
+    } catch (err) {
+      // a failed put takes back everything: open stores are cut (their blocks are collected),
+      // holders that already committed are asked to abandon what this writer stored
+      for (const s of opened) if (!s.ended) s.abort(err as Error)
+      const committed = opened.filter(s => s.ended).map(s => s.peer)
+      if (rootCid != null && committed.length > 0) await Promise.allSettled(committed.map(async peer => { await this.abandon(peer, rootCid!) }))
+      throw err
     }
-    const record: PlacementRecord = { root: done.root.cid.toString(), redundancy: writer.redundancy, holders, version: 1, shareBytes: shareBytes(root) }
-    const results = await Promise.allSettled(sessions.map(async session => { await session!.end(done.root.bytes, record) }))
-    const bad = results.flatMap((r, p) => r.status === 'rejected' ? [`${holders[p].slice(-8)}: ${(r.reason as Error).message}`] : [])
-    if (bad.length > 0) {
-      // a refusal at the end names its cause; what the others stored is collected as unreferenced
-      const err = (results.find(r => r.status === 'rejected') as PromiseRejectedResult).reason as Error
-      if (err instanceof RemoteStorageError) throw new RemoteStorageError(err.name, `the put was not acknowledged: ${bad.join('; ')}`)
-      throw new PutFailedError(`the put was not acknowledged: ${bad.join('; ')}`)
+  }
+
+  private async abandon (peer: string, root: string): Promise<void> {
+    const call = await this.open(peer)
+    try {
+      await call.send({ k: 'abandon', c: this.clientCredential(STORAGE_PUT_NEED), root })
+      await call.reply(FRAME_TIMEOUT_MS)
+    } finally {
+      await call.close()
     }
-    return { cap: formatReadCap(done.cap), root: record.root, size: root.size, redundancy: writer.redundancy, holders, chunks: root.chunks.length, wallMs: performance.now() - started }
   }
 
   /**
@@ -712,6 +858,7 @@ export class StorageService {
     const n = positionsOf(root.redundancy)
     const need = needOf(root.redundancy)
     const replicas = root.redundancy.kind === 'replicas'
+    const cred = this.fetchCredential()
     const out = new Map<number, Array<Uint8Array | undefined>>()
     const tried = new Map<number, Set<number>>()
     for (const c of chunks) { out.set(c, Array.from({ length: n }, () => undefined)); tried.set(c, new Set()) }
@@ -755,7 +902,7 @@ export class StorageService {
             const part = cids.slice(i, i + perCall)
             const call = await this.open(src.peer, signal)
             try {
-              await call.send({ k: 'fetch', c: this.credential(), root: rootCid.toString(), cids: part.map(x => x.toString()) })
+              await call.send({ k: 'fetch', c: cred, root: rootCid.toString(), cids: part.map(x => x.toString()) })
               for (const [j, cid] of part.entries()) {
                 const r = await call.reply()
                 if (r.k !== 'block') continue
@@ -785,7 +932,7 @@ export class StorageService {
     const members = this.storageMembers()
     const ranked = candidates ?? rankHolders(index, members, members.length)
     const root = cap.root.toString()
-    const cred = this.credential()
+    const cred = 'key' in cap ? this.clientCredential(STORAGE_GET_NEED) : this.fetchCredential()
     // ask in waves of 4, best-ranked first: the holders are near the top unless churn moved them
     for (let i = 0; i < ranked.length; i += 4) {
       const wave = ranked.slice(i, i + 4)
@@ -796,7 +943,9 @@ export class StorageService {
             await call.send({ k: 'root', c: cred, root })
             const r = await call.reply(FRAME_TIMEOUT_MS)
             if (r.k !== 'held') return undefined
+            // a holder's answer must be this object: its root hashes to the capability, its record names it
             await verifyBlock(cap.root, r.root)
+            if (r.rec.root !== root || !sameRedundancy(r.rec.redundancy, decodeRoot(r.root).redundancy)) return undefined
             return { rootBytes: r.root, record: r.rec }
           } finally {
             await call.close()
@@ -849,7 +998,7 @@ export class StorageService {
     const { rootBytes, record } = await this.locate(cap, signal)
     const root = decodeRoot(rootBytes)
     const live = new Set(this.init.members().map(m => m.peerId))
-    const cred = this.credential()
+    const cred = this.clientCredential(STORAGE_GET_NEED)
     const holders = await Promise.all(record.holders.map(async (peer, position): Promise<HolderStat> => {
       if (!live.has(peer)) return { peer, position, live: false, holds: false }
       try {
@@ -881,7 +1030,8 @@ export class StorageService {
   /** Pins (keeps) or unpins (collectable when each holder's lease ends) an object on all its holders. */
   async pin (cap: ReadCapability, pin: boolean, signal?: AbortSignal): Promise<{ root: string, pinned: boolean, holders: number, answered: number }> {
     const { record } = await this.locate(cap, signal)
-    const cred = this.credential()
+    const cred = this.clientCredential(STORAGE_PUT_NEED)
+    const refusals: RemoteStorageError[] = []
     const ok = await Promise.all(record.holders.map(async peer => {
       try {
         const call = await this.open(peer, signal)
@@ -891,11 +1041,13 @@ export class StorageService {
         } finally {
           await call.close()
         }
-      } catch {
+      } catch (err) {
+        if (err instanceof RemoteStorageError) refusals.push(err)
         return false
       }
     }))
     const answered = ok.filter(Boolean).length
+    if (answered === 0 && refusals.length > 0) throw new RemoteStorageError(refusals[0].name, refusals[0].message)
     if (answered === 0) throw new StorageUnavailableError(`none of the ${record.holders.length} holders of ${record.root} answered the ${pin ? 'pin' : 'unpin'}`)
     return { root: record.root, pinned: pin, holders: record.holders.length, answered }
   }
@@ -943,7 +1095,9 @@ export class StorageService {
 
   /** Open a store call on `target` for position `p` (the repair driver uses it). */
   async openStore (target: string, redundancy: Redundancy, p: number, pin: boolean, size?: number): Promise<StoreSession> {
-    return await StoreSession.open(await this.open(target), { k: 'store', c: this.init.holdCredential ?? this.credential(), r: redundancy, p, pin, size })
+    const cred = this.init.holdCredential
+    if (cred == null) throw new RemoteStorageError('NotAuthorizedError', 'only holders (storage/hold) rebuild positions on other holders')
+    return await StoreSession.open(await this.open(target), { k: 'store', c: cred, r: redundancy, p, pin, size })
   }
 
   /** Send a repair-core message to a fellow holder (fire and forget). */
@@ -987,6 +1141,11 @@ export class StorageService {
 
 function range (from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i)
+}
+
+function sameRecord (a: PlacementRecord, b: PlacementRecord): boolean {
+  return a.root === b.root && a.version === b.version && a.shareBytes === b.shareBytes && sameRedundancy(a.redundancy, b.redundancy) &&
+    a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i])
 }
 
 function sameRedundancy (a: Redundancy, b: Redundancy): boolean {

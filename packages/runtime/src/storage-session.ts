@@ -48,6 +48,8 @@ export function startPut (service: StorageService, opts: PutSessionOptions, onPr
       while (queue.length === 0) await new Promise<void>(resolve => { wakeReader = resolve })
       const bytes = queue.shift()!
       wakeWriter?.()
+      // an abort ends the source with an error, never as a short object
+      if (failed != null) throw failed
       if (bytes == null) return
       yield bytes
     }

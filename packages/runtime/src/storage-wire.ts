@@ -36,6 +36,8 @@ export const STORAGE_HOLD_NEED = { resource: 'fabric/storage', ability: 'storage
 export interface StoreFrame { k: 'store', c: Uint8Array, r: Redundancy, p: number, pin: boolean, size?: number }
 /** one block's bytes (its CID is computed by the receiver). */
 export interface BlockFrame { k: 'block', b: Uint8Array }
+/** writer → holder during a store: still here (a put rebuilding another position keeps its healthy stores open). */
+export interface WaitFrame { k: 'wait' }
 /** the last frame of a store: the object's root block and the placement record. */
 export interface EndFrame { k: 'end', root: Uint8Array, rec: PlacementRecord }
 /** caller → holder: send these blocks of `root`, in order. */
@@ -44,11 +46,13 @@ export interface FetchFrame { k: 'fetch', c: Uint8Array, root: string, cids: str
 export interface RootFrame { k: 'root', c: Uint8Array, root: string }
 /** caller → holder: keep (`pin: true`) or release at lease end (`pin: false`). */
 export interface PinFrame { k: 'pin', c: Uint8Array, root: string, pin: boolean }
+/** writer → holder: a put failed; take back the version-1 holding this writer created. */
+export interface AbandonFrame { k: 'abandon', c: Uint8Array, root: string }
 /** holder → holder: a message of the repair core. */
 export interface RepairFrame { k: 'repair', c: Uint8Array, msg: unknown }
 
 /** Requests: the first frame of a stream. */
-export type StorageRequest = StoreFrame | FetchFrame | RootFrame | PinFrame | RepairFrame
+export type StorageRequest = StoreFrame | FetchFrame | RootFrame | PinFrame | AbandonFrame | RepairFrame
 
 /** holder → caller answers. */
 export type StorageReply =
@@ -132,17 +136,22 @@ export function decodeRequest (data: Uint8Array): StorageRequest {
       const f = map(x, ['k', 'c', 'root', 'pin'])
       return { k: 'pin', c: bytes(f.c, 'c', 16 * 1024), root: str(f.root, 'root'), pin: bool(f.pin, 'pin') }
     }
+    case 'abandon': {
+      const f = map(x, ['k', 'c', 'root'])
+      return { k: 'abandon', c: bytes(f.c, 'c', 16 * 1024), root: str(f.root, 'root') }
+    }
     case 'repair': {
       const f = map(x, ['k', 'c', 'msg'])
       return { k: 'repair', c: bytes(f.c, 'c', 16 * 1024), msg: f.msg }
     }
   }
-  throw new MalformedError('a storage request is a store, fetch, root, pin or repair', { field: 'k' })
+  throw new MalformedError('a storage request is a store, fetch, root, pin, abandon or repair', { field: 'k' })
 }
 
 /** Decodes a frame that follows a `store` request: a block or the end. */
-export function decodeStoreFrame (data: Uint8Array): BlockFrame | EndFrame {
+export function decodeStoreFrame (data: Uint8Array): BlockFrame | EndFrame | WaitFrame {
   const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
+  if (x?.k === 'wait') { map(x, ['k']); return { k: 'wait' } }
   if (x?.k === 'block') {
     const f = map(x, ['k', 'b'])
     return { k: 'block', b: bytes(f.b, 'b', MAX_BLOCK_BYTES) }
@@ -151,7 +160,7 @@ export function decodeStoreFrame (data: Uint8Array): BlockFrame | EndFrame {
     const f = map(x, ['k', 'root', 'rec'])
     return { k: 'end', root: bytes(f.root, 'root', MAX_ROOT_BYTES), rec: record(f.rec) }
   }
-  throw new MalformedError('a store continues with block frames and one end frame', { field: 'k' })
+  throw new MalformedError('a store continues with block (and wait) frames and one end frame', { field: 'k' })
 }
 
 /** Decodes a holder's answer; throws MalformedError. */

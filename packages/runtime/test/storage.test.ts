@@ -199,6 +199,67 @@ describe('storage on real libp2p (in one process)', () => {
     await verifyAnchor(after)
   })
 
+  it('puts with 2 MiB and 4 MiB chunks (blocks larger than a quarter of the flow-control window)', async () => {
+    for (const chunkSize of [2 * 2 ** 20, 4 * 2 ** 20]) {
+      const data = bytesOf(10 * 2 ** 20 + 3, chunkSize)
+      const r = await svc().put(pieces(data), { redundancy: { kind: 'replicas', r: 2 }, chunkSize })
+      assert.deepEqual(await readAll(svc(), r.cap), data)
+    }
+  })
+
+  it('an aborted put is never acknowledged and leaves no holding behind', async () => {
+    const ac = new AbortController()
+    async function * src (): AsyncGenerator<Uint8Array> {
+      yield bytesOf(2 * 2 ** 20, 1)
+      ac.abort(new Error('the writer went away'))
+      yield bytesOf(2 * 2 ** 20, 2)
+    }
+    const before = holders.map(h => h.storage!.service.held().length)
+    await assert.rejects(svc().put(src(), { redundancy: { kind: 'replicas', r: 3 }, signal: ac.signal }), /the writer went away/)
+    assert.deepEqual(holders.map(h => h.storage!.service.held().length), before)
+  })
+
+  it('a writer cannot replace the placement record of an object already held (RecordConflictError)', async () => {
+    const r = await svc().put(pieces(bytesOf(200_000, 51)), { redundancy: { kind: 'replicas', r: 2 } })
+    const target = holders.find(h => h.peerId === r.holders[0])!
+    const held = target.storage!.service.held().find(h => h.root === parseReadCap(r.cap).root.toString())!
+    const rootBlock = (await target.storage!.service.localRootBlock(held.root))!.rootBytes
+    const forged = { ...held.record, version: 2 ** 40, holders: [target.peerId, client.peerId] }
+    // the client holds storage/put: it opens a store for the root it wrote, sends no blocks (all held), and a forged record
+    const svcAny = svc() as unknown as { open: (peer: string) => Promise<never>, init: { clientCredential: Uint8Array } }
+    const { StoreSession } = await import('@webfabric/runtime')
+    const session = await StoreSession.open(await svcAny.open(target.peerId), { k: 'store', c: svcAny.init.clientCredential, r: held.record.redundancy, p: 0, pin: true })
+    await assert.rejects(session.end(rootBlock, forged), { name: 'RecordConflictError' })
+    assert.equal(target.storage!.service.held().find(h => h.root === held.root)!.record.version, 1)
+    assert.deepEqual(await readAll(svc(), r.cap), bytesOf(200_000, 51))
+  })
+
+  it('only the writer may unpin an object (NotAuthorizedError for others)', async () => {
+    const r = await svc().put(pieces(bytesOf(10_000, 61)), { redundancy: { kind: 'replicas', r: 2 } })
+    const dataDir = join(origin.dir, 'other-writer')
+    const did = await didOf(origin, dataDir)
+    const creds = await Promise.all([grant(origin, did, 'fabric/membership', ['membership/gossip']), grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])])
+    const other = await startNode(origin, { dataDir, bootstrap: client.addrs(), roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+    try {
+      await waitFor('the other writer sees the holders', () => other.storage!.service.storageMembers().length >= 6)
+      await assert.rejects(other.storage!.service.pin(parseReadCap(r.cap), false), { name: 'NotAuthorizedError' })
+      assert.ok(holders.filter(h => r.holders.includes(h.peerId)).every(h => h.storage!.service.held().find(x => x.root === r.root)?.pinned === true))
+    } finally {
+      await other.stop()
+    }
+  })
+
+  it('collection deletes nothing while a holding\'s root is unreadable', async () => {
+    const r = await svc().put(pieces(bytesOf(300_000, 71)), { redundancy: { kind: 'replicas', r: 2 } })
+    const h = holders.find(x => x.peerId === r.holders[0])!
+    const before = (await h.storage!.stats()).storageBlocks
+    await h.storage!.store!.delete(parseReadCap(r.cap).root)
+    assert.equal(await h.storage!.service.collect(), 0)
+    assert.equal((await h.storage!.stats()).storageBlocks, before - 1)
+    await h.storage!.service.heal(r.root)
+    assert.deepEqual(await readAll(svc(), r.cap), bytesOf(300_000, 71))
+  })
+
   it('refuses a put when too few storage members exist (InsufficientHoldersError)', async () => {
     await assert.rejects(svc().put(pieces(bytesOf(10, 1)), { redundancy: { kind: 'replicas', r: 9 } }), { name: 'InsufficientHoldersError' })
   })
