@@ -3,6 +3,7 @@
 // (e.g. `npm test -- --test-name-pattern=lease`).
 import { spawnSync } from 'node:child_process'
 import { globSync } from 'node:fs'
+import { ensureChromium } from './chromium.ts'
 
 const major = Number(process.versions.node.split('.')[0])
 if (major < 24) {
@@ -31,4 +32,15 @@ if (only.length === 0) {
 const files = only.length > 0
   ? only
   : globSync(['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts']).sort()
+// browser tests (*.browser.test.ts) drive Debian's Chromium: find it, or install it where we may
+if (files.some(f => f.endsWith('.browser.test.ts'))) {
+  console.log('\n== browser for the browser tests')
+  try {
+    process.env.WEBFABRIC_CHROMIUM = ensureChromium()
+    console.log(`using ${process.env.WEBFABRIC_CHROMIUM}`)
+  } catch (err) {
+    console.error(`\n${(err as Error).message}`)
+    process.exit(1)
+  }
+}
 step('tests (node --test)', process.execPath, ['--test', '--test-concurrency=2', ...flags, ...files])

@@ -901,6 +901,7 @@ export class StorageService {
           for (let i = 0; i < cids.length; i += perCall) {
             const part = cids.slice(i, i + perCall)
             const call = await this.open(src.peer, signal)
+            const asked = performance.now()
             try {
               await call.send({ k: 'fetch', c: cred, root: rootCid.toString(), cids: part.map(x => x.toString()) })
               for (const [j, cid] of part.entries()) {
@@ -913,17 +914,30 @@ export class StorageService {
                 }
                 out.get(cs[i + j])![src.position] = r.b
               }
+              this.observe(src.peer, (performance.now() - asked) / part.length)
             } finally {
               await call.close()
             }
           }
-        } catch (err) { if (process.env.WF_DEBUG != null) console.error('fetch failed', src.peer.slice(-8), err) } // this holder is away: the next round asks another
+        } catch {
+          // this holder is away or failing: the next round asks another, and gets ask it last for a while
+          this.observe(src.peer, 1000)
+        }
       }))
     }
     for (const c of chunks) {
       if (have(c) < need) throw new TooFewSharesError(`chunk ${c}: ${have(c)} of the ${need} ${replicas ? 'copy' : 'shards'} needed could be fetched from ${sources.length} holder(s)`)
     }
     return out
+  }
+
+  /** Time per block a holder took lately (exponentially weighted): gets ask the fastest first. */
+  private readonly blockMs = new Map<string, number>()
+
+  private observe (peer: string, ms: number): void {
+    const prev = this.blockMs.get(peer)
+    this.blockMs.set(peer, prev == null ? ms : prev * 0.7 + ms * 0.3)
+    if (this.blockMs.size > 4096) this.blockMs.delete(this.blockMs.keys().next().value!)
   }
 
   /** Finds an object: asks the members ranked for its storage index for its root block and record. */
@@ -969,9 +983,11 @@ export class StorageService {
     const reader = await ObjectReader.open(cap, rootBytes)
     const root = reader.root
     const live = new Set(this.init.members().map(m => m.peerId))
-    // live holders first, lowest positions (data shards: no decoding) first; away ones last
+    // live holders first, then the fastest (by the time their recent blocks took, in 5 ms steps),
+    // then the lowest positions (data shards need no decoding); away ones last
+    const speed = (peer: string): number => Math.round((this.blockMs.get(peer) ?? 0) / 5)
     const sources = record.holders.map((peer, position) => ({ peer, position }))
-      .sort((a, b) => Number(live.has(b.peer)) - Number(live.has(a.peer)) || a.position - b.position)
+      .sort((a, b) => Number(live.has(b.peer)) - Number(live.has(a.peer)) || speed(a.peer) - speed(b.peer) || a.position - b.position)
     const windowAt = async (first: number): Promise<Map<number, Array<Uint8Array | undefined>>> =>
       await this.fetchChunks(cap.root, root, range(first, Math.min(root.chunks.length, first + FETCH_WINDOW)), sources, opts.signal)
     async function * chunks (): AsyncGenerator<Uint8Array> {
