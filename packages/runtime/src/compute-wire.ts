@@ -5,6 +5,7 @@
 // order. Every frame is DAG-CBOR, size-limited, and shape-checked here before
 // anything else looks at it.
 import { MalformedError, decode, encode } from '@webfabric/protocol'
+import { frameChecks } from './frame-check.ts'
 
 /** The compute protocol id. */
 export const COMPUTE_PROTOCOL = '/webfabric/compute/1.0.0'
@@ -82,26 +83,7 @@ export type WorkerFrame = ResultFrame | NeedModuleFrame | ErrorFrame
 const MAX_ID = 128
 const MAX_TEXT = 1024
 
-function str (x: unknown, field: string, max = MAX_ID): string {
-  if (typeof x !== 'string' || x.length === 0 || x.length > max) throw new MalformedError(`compute frame field ${field} must be a string of 1..${max} characters`, { field })
-  return x
-}
-
-function bytes (x: unknown, field: string, max: number): Uint8Array {
-  if (!(x instanceof Uint8Array) || x.byteLength > max) throw new MalformedError(`compute frame field ${field} must be at most ${max} bytes`, { field })
-  return x
-}
-
-function int (x: unknown, field: string, max: number): number {
-  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw new MalformedError(`compute frame field ${field} must be an integer from 0 to ${max}`, { field })
-  return x
-}
-
-function map (x: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (x == null || typeof x !== 'object' || Array.isArray(x) || x instanceof Uint8Array) throw new MalformedError('a compute frame is a map', { field: 'frame' })
-  for (const key of Object.keys(x)) if (!allowed.includes(key)) throw new MalformedError(`unknown compute frame field ${key}`, { field: key })
-  return x as Record<string, unknown>
-}
+const { str, bytes, int, map } = frameChecks('compute', MAX_ID)
 
 /** Decode and shape-check a frame a worker received; throws MalformedError. */
 export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {

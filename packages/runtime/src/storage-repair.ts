@@ -86,7 +86,16 @@ export class RepairDriver {
   /** Membership changed: hand the core the new set of live storage members. */
   viewChanged (): void {
     if (this.stopped || this.core == null) return
-    this.apply(this.core.view(this.init.members(), Date.now()))
+    this.guarded(() => this.core.view(this.init.members(), Date.now()))
+  }
+
+  /** Runs a core input and applies its effects; a refusal is logged, never thrown into a timer or event. */
+  private guarded (input: () => RepairEffect[]): void {
+    try {
+      this.apply(input())
+    } catch (err) {
+      this.init.log?.(`storage: the repair core refused an input: ${(err as Error).message}`)
+    }
   }
 
   /** Health of an object as this node's core sees it. */
@@ -111,7 +120,7 @@ export class RepairDriver {
           void this.svc.sendRepair(e.to, e.msg).catch(() => {}) // loss is repaired by anti-entropy
           break
         case 'rebuild':
-          void this.rebuild(e)
+          this.rebuild(e).catch(err => this.init.log?.(`storage: rebuild of ${e.root} position ${e.position}: ${(err as Error).message}`))
           break
         case 'drop': {
           // only the position named: a node may briefly be listed at two positions by two leaders
@@ -154,7 +163,7 @@ export class RepairDriver {
     this.timerAt = at
     this.timer = setTimeout(() => {
       this.timerAt = Number.POSITIVE_INFINITY
-      if (!this.stopped) this.apply(this.core.tick(Date.now()))
+      if (!this.stopped) this.guarded(() => this.core.tick(Date.now()))
     }, Math.max(0, at - Date.now()))
     this.timer.unref?.()
   }
@@ -180,6 +189,6 @@ export class RepairDriver {
     } catch (err) {
       this.init.log?.(`storage: rebuild of ${e.root} position ${e.position} on ${e.target}: ${(err as Error).message}`)
     }
-    if (!this.stopped) this.apply(this.core.rebuilt({ root: e.root, position: e.position, target: e.target, ok }, Date.now()))
+    if (!this.stopped) this.guarded(() => this.core.rebuilt({ root: e.root, position: e.position, target: e.target, ok }, Date.now()))
   }
 }

@@ -112,7 +112,7 @@ export class StorageRuntime {
       void (async () => {
         await store?.delete(cid).catch(() => {})
         await rt.healRoot(root)
-      })()
+      })().catch(() => {})
     }
     await service.start()
     if (store != null) {

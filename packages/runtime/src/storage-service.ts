@@ -312,7 +312,12 @@ export class StorageService {
   async start (): Promise<void> {
     if (this.init.store == null) return
     await this.init.store.open()
-    await this.host.handle(STORAGE_PROTOCOL, (stream, conn) => { void this.onStream(stream, conn) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
+    await this.host.handle(STORAGE_PROTOCOL, (stream, conn) => {
+      this.onStream(stream, conn).catch(err => {
+        this.init.log?.(`storage: a request from ${conn.remotePeer.toString()} failed: ${(err as Error)?.message}`)
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      })
+    }, { maxInboundStreams: MAX_INBOUND_STREAMS })
     this.started = true
   }
 
@@ -352,11 +357,15 @@ export class StorageService {
         case 'abandon': await this.onAbandon(call, req.root); break
         case 'repair': this.onRepair?.(from, req.msg); await call.close(); break
       }
-    } catch (err) {
-      if (req.k === 'store') this.init.log?.(`storage: a store from ${from} failed: ${(err as Error).name}: ${(err as Error).message}`)
-      if (isTransportFailure(err)) { stream.abort(err as Error); return }
-      if ((err as Error).name === 'MalformedError') { this.offence(from, call, err as Error); return }
-      await call.send({ k: 'error', name: (err as Error).name, message: (err as Error).message.slice(0, 1000) }).catch(() => {})
+    } catch (thrown) {
+      // whatever was thrown, answer with a name and a message; nothing here may throw again
+      const err = thrown instanceof Error ? thrown : new Error(String(thrown))
+      const name = typeof err.name === 'string' && err.name.length > 0 ? err.name.slice(0, 64) : 'Error'
+      const message = String(err.message ?? '').slice(0, 1000) || name
+      if (req.k === 'store') this.init.log?.(`storage: a store from ${from} failed: ${name}: ${message}`)
+      if (isTransportFailure(err)) { stream.abort(err); return }
+      if (name === 'MalformedError') { this.offence(from, call, err); return }
+      await call.send({ k: 'error', name, message }).catch(() => {})
       await call.close()
     }
   }

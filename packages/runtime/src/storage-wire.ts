@@ -5,6 +5,7 @@
 // locates an object; `pin` flips retention; `repair` carries a message of the
 // repair core. Every frame is DAG-CBOR, size-limited and shape-checked here.
 import { MalformedError, decode, encode } from '@webfabric/protocol'
+import { frameChecks } from './frame-check.ts'
 import { MAX_CHUNK_SIZE, MAX_ROOT_BYTES, MAX_POSITIONS, type PlacementRecord, type Redundancy, validateRedundancy } from '@webfabric/storage'
 
 /** The storage protocol id. */
@@ -67,31 +68,7 @@ export type StorageReply =
 const MAX_ID = 256
 const MAX_TEXT = 1024
 
-function str (x: unknown, field: string, max = MAX_ID): string {
-  if (typeof x !== 'string' || x.length === 0 || x.length > max) throw new MalformedError(`storage frame field ${field} must be a string of 1..${max} characters`, { field })
-  return x
-}
-
-function bytes (x: unknown, field: string, max: number): Uint8Array {
-  if (!(x instanceof Uint8Array) || x.byteLength > max) throw new MalformedError(`storage frame field ${field} must be at most ${max} bytes`, { field })
-  return x
-}
-
-function int (x: unknown, field: string, max: number): number {
-  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x > max) throw new MalformedError(`storage frame field ${field} must be an integer from 0 to ${max}`, { field })
-  return x
-}
-
-function bool (x: unknown, field: string): boolean {
-  if (typeof x !== 'boolean') throw new MalformedError(`storage frame field ${field} must be true or false`, { field })
-  return x
-}
-
-function map (x: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (x == null || typeof x !== 'object' || Array.isArray(x) || x instanceof Uint8Array) throw new MalformedError('a storage frame is a map', { field: 'frame' })
-  for (const key of Object.keys(x)) if (!allowed.includes(key)) throw new MalformedError(`unknown storage frame field ${key}`, { field: key })
-  return x as Record<string, unknown>
-}
+const { str, bytes, int, map, bool } = frameChecks('storage', MAX_ID)
 
 function redundancy (x: unknown): Redundancy {
   try {

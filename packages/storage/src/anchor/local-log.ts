@@ -11,7 +11,8 @@
 // the file is cut back to its last whole entry.
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { cidOf, fromBase64url, toBase64url } from '@webfabric/protocol'
+import { cidOf, concatBytes, fromBase64url, toBase64url } from '@webfabric/protocol'
+import { syncDir } from '../blockstore/fs.ts'
 import { type PreparedEntry, AnchorChain, MAX_ENTRY_BYTES, decodeEntry } from './chain.ts'
 import { type SignedAnchor, anchorCid } from './commitment.ts'
 import { AnchorChainError } from './errors.ts'
@@ -144,7 +145,7 @@ export class LocalAnchorLog implements AnchorProvider {
         const tail = buf.subarray(from, i)
         lineLength += tail.byteLength
         // An over-long line is kept only as its length: it cannot be an entry.
-        pending = { text: lineLength <= MAX_LINE ? joinParts([...line, tail]) : undefined, start: lineStart, end: pos + i + 1 }
+        pending = { text: lineLength <= MAX_LINE ? concatBytes(...line, tail) : undefined, start: lineStart, end: pos + i + 1 }
         line = []
         lineLength = 0
         lineStart = pos + i + 1
@@ -275,16 +276,6 @@ export class LocalAnchorLog implements AnchorProvider {
   }
 }
 
-function joinParts (parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0].slice()
-  let n = 0
-  for (const p of parts) n += p.byteLength
-  const out = new Uint8Array(n)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.byteLength }
-  return out
-}
-
 /** Bytes as a string of the same length, one character per byte (base64url is ASCII; anything else fails to decode). */
 function ascii (bytes: Uint8Array): string {
   let s = ''
@@ -292,15 +283,3 @@ function ascii (bytes: Uint8Array): string {
   return s
 }
 
-/** fsync a directory so a new file's name survives a power loss; a no-op where platforms refuse it. */
-async function syncDir (path: string): Promise<void> {
-  let handle: FileHandle | undefined
-  try {
-    handle = await open(path, 'r')
-    await handle.sync()
-  } catch (err) {
-    if (!['EISDIR', 'EPERM', 'EINVAL', 'EACCES', 'ENOTSUP'].includes((err as { code?: string })?.code ?? '')) throw err
-  } finally {
-    await handle?.close()
-  }
-}

@@ -43,7 +43,7 @@ function errno (err: unknown): string | undefined {
 }
 
 /** fsync a directory so the entries created or renamed in it survive a power loss; a no-op where platforms refuse it. */
-async function syncDir (path: string): Promise<void> {
+export async function syncDir (path: string): Promise<void> {
   let handle: FileHandle | undefined
   try {
     handle = await open(path, 'r')
