@@ -37,16 +37,18 @@ export class ObjectReader {
 
   /**
    * Plaintext of chunk `index` from its blocks by position (undefined where missing). Each present
-   * block is verified against the root (TamperedBlockError); TooFewSharesError when fewer than `need`.
+   * block is verified against the root (TamperedBlockError) unless the caller says it already
+   * verified every one against `root.chunks[index].blocks`; TooFewSharesError when fewer than `need`.
    */
-  async chunk (index: number, blocks: Array<Uint8Array | undefined>): Promise<Uint8Array> {
+  async chunk (index: number, blocks: Array<Uint8Array | undefined>, opts: { verified?: boolean } = {}): Promise<Uint8Array> {
+    const check = opts.verified === true ? async (): Promise<void> => {} : verifyBlock
     const c = this.root.chunks[index]
     if (c == null) throw new RangeError(`chunk ${index} is outside 0..${this.root.chunks.length - 1}`)
     let cipher: Uint8Array
     if (this.codec == null) {
       const b = blocks.find(x => x != null)
       if (b == null) throw new TooFewSharesError(`chunk ${index}: no copy of its block was found`)
-      await verifyBlock(c.blocks[0], b)
+      await check(c.blocks[0], b)
       cipher = b
     } else {
       const n = positionsOf(this.root.redundancy)
@@ -55,7 +57,7 @@ export class ObjectReader {
       for (let p = 0; p < n; p++) {
         const b = blocks[p]
         if (b == null) continue
-        await verifyBlock(c.blocks[p], b)
+        await check(c.blocks[p], b)
         slots[p] = b
         present++
       }
