@@ -1,0 +1,50 @@
+// The libp2p host of a browser tab: WebSockets to the rendezvous, circuit
+// relay through it, noise, yamux, identify, ping and gossipsub configured as
+// on Node (host.ts). A tab cannot listen; peers reach it through the relay.
+import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { MAX_GOSSIPSUB_FRAME } from '../constants.ts'
+import type { Host } from '../host.ts'
+
+/** Options of createTabHost. */
+export interface TabHostInit {
+  privateKey: PrivateKey
+  /**
+   * Let the tab dial plain ws:// and private addresses (a local fabric on 127.0.0.1). The browser
+   * build refuses both by default; keep this to development and tests (DESIGN.md §8).
+   */
+  allowInsecureDials?: boolean
+}
+
+function binary (bytes: Uint8Array | undefined): string {
+  return bytes == null ? '' : String.fromCharCode(...bytes)
+}
+
+/** Builds (does not start) a tab's libp2p host. */
+export async function createTabHost (init: TabHostInit): Promise<Host> {
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: ['/p2p-circuit'] },
+    transports: [webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.allowInsecureDials === true ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        fastMsgIdFn: msg => `${binary(msg.from)}|${binary(msg.seqno)}`,
+        maxInboundDataLength: MAX_GOSSIPSUB_FRAME
+      })
+    } as never
+  }) as unknown as Host
+}

@@ -1,0 +1,56 @@
+// Runs in Chromium (bundled by scripts/browser.ts): a tab node joins a fabric
+// whose rendezvous and members are Node processes, and reports what it sees.
+import { TabNode, signedManifestFromJSON } from '../../src/browser/index.ts'
+
+let tab: TabNode | undefined
+const inbox: string[] = []
+
+/** Starts the tab with the manifest (JSON), its grants (base64url) and the rendezvous's ws address. */
+export async function join (manifest: unknown, credentials: number[][], bootstrap: string[], secret: number[]): Promise<{ peerId: string, did: string }> {
+  tab = new TabNode({
+    manifest: signedManifestFromJSON(manifest),
+    credentials: credentials.map(c => new Uint8Array(c)),
+    bootstrap,
+    keyringSecret: new Uint8Array(secret),
+    membership: { intervalMs: 250, ttlMs: 4000 },
+    allowInsecureDials: true
+  })
+  await tab.start()
+  return { peerId: tab.peerId, did: tab.did }
+}
+
+/** Peer ids of the members the tab sees. */
+export function members (): string[] {
+  return tab?.members().map(m => m.peerId) ?? []
+}
+
+/** Subscribes to a topic; messages land in the inbox. */
+export async function subscribe (topic: string): Promise<void> {
+  await tab!.pubsub.subscribe(topic)
+  tab!.pubsub.addEventListener('message', (evt: Event) => {
+    const m = (evt as CustomEvent<{ topic: string, data: Uint8Array }>).detail
+    if (m.topic === topic) inbox.push(new TextDecoder().decode(m.data))
+  })
+}
+
+/** What arrived on subscribed topics. */
+export function received (): string[] { return inbox.slice() }
+
+/** Publishes on a topic. */
+export async function publish (topic: string, text: string): Promise<number> {
+  return (await tab!.pubsub.publish(topic, new TextEncoder().encode(text))).recipients
+}
+
+/** Refuses a manifest whose signature was tampered with: the error's name. */
+export async function tryTampered (manifest: unknown): Promise<string> {
+  const t = new TabNode({ manifest: signedManifestFromJSON(manifest), credentials: [], allowInsecureDials: true })
+  try {
+    await t.start()
+    return 'started'
+  } catch (err) {
+    return (err as Error).name
+  }
+}
+
+/** Leaves the fabric. */
+export async function leave (): Promise<void> { await tab?.stop() }
