@@ -1,7 +1,8 @@
 // Running code in a real browser from a node:test: bundle a TypeScript entry
-// with esbuild, serve it from 127.0.0.1 (a secure context, so WebCrypto and
-// IndexedDB behave as on a real origin), open it in Debian's Chromium through
-// playwright-core, and call the function the entry exports.
+// (and any worker scripts) with esbuild, serve them from 127.0.0.1 — a secure
+// context, cross-origin isolated, so WebCrypto, IndexedDB, SharedArrayBuffer
+// and Atomics behave as on a real origin — open the page in Debian's Chromium
+// through playwright-core, and call the functions the entry exports.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { build } from 'esbuild'
@@ -21,7 +22,13 @@ const HTML = '<!doctype html><meta charset="utf-8"><title>webfabric test</title>
  * Bundles `entry` (its exports become `globalThis.__exports` in the page), serves it and opens it in
  * Chromium. Close it when done: it owns the browser and the server.
  */
-export async function openInBrowser (entry: string): Promise<BrowserPage> {
+export async function openInBrowser (entry: string, opts: { workers?: Record<string, string> } = {}): Promise<BrowserPage> {
+  // more entries served as /<name>.js (e.g. a Web Worker's script)
+  const extra = new Map<string, Uint8Array>()
+  for (const [name, path] of Object.entries(opts.workers ?? {})) {
+    const b = await build({ entryPoints: [path], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent' })
+    extra.set(`/${name}.js`, b.outputFiles[0].contents)
+  }
   const bundle = await build({
     stdin: { contents: `import * as m from ${JSON.stringify(entry)}\nglobalThis.__exports = m\nglobalThis.__ready = true\n`, resolveDir: process.cwd(), loader: 'ts' },
     bundle: true,
@@ -32,9 +39,13 @@ export async function openInBrowser (entry: string): Promise<BrowserPage> {
     logLevel: 'silent'
   })
   const js = bundle.outputFiles[0].contents
+  // cross-origin isolated, so pages and workers may share memory (SharedArrayBuffer, Atomics.wait)
+  const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
   const server: Server = createServer((req, res) => {
-    if (req.url === '/entry.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
-    else if (req.url === '/' || req.url === '/index.html') res.writeHead(200, { 'content-type': 'text/html' }).end(HTML)
+    const url = (req.url ?? '/').split('?')[0]
+    if (url === '/entry.js') res.writeHead(200, { 'content-type': 'text/javascript', ...isolation }).end(js)
+    else if (extra.has(url)) res.writeHead(200, { 'content-type': 'text/javascript', ...isolation }).end(extra.get(url))
+    else if (url === '/' || url === '/index.html') res.writeHead(200, { 'content-type': 'text/html', ...isolation }).end(HTML)
     else res.writeHead(404).end()
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))

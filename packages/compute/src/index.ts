@@ -4,6 +4,7 @@
 export * from './vm/index.ts'
 export * from './sandbox/errors.ts'
 export * from './sandbox/domain-core.ts'
+export * from './sandbox/domain-base.ts'
 export * from './sandbox/domain.ts'
 export * from './scheduler/index.ts'
 export * from './receipts.ts'

@@ -1,342 +1,36 @@
-// WebSandboxDomain in Node: an isolated execution domain on a worker thread,
-// with a V8 heap limit, an empty environment, a wall-clock watchdog, a CPU
-// duty cycle held between fuel slices, and no authority beyond what each
-// request carries (module bytes, input, and for processes the topics they may
-// publish on). A pool of domains is how a node lends its cores.
+// WebSandboxDomain in Node: a domain's worker is a worker thread with a V8
+// heap limit, an empty environment and no stdio (see domain-base.ts for
+// everything else). A pool of domains is how a node lends its cores.
 import { Worker } from 'node:worker_threads'
-import {
-  CTRL_DUTY,
-  CTRL_LENGTH,
-  CTRL_SLEPT_MS,
-  CTRL_SLICES,
-  CTRL_STATE,
-  type DomainExecution,
-  type DomainMessage,
-  type RunRequest,
-  STATE_ABORT,
-  STATE_PAUSE,
-  STATE_RUN
-} from './domain-core.ts'
-import { DomainAbortedError, DomainClosedError, DomainCrashedError, WatchdogTimeoutError } from './errors.ts'
+import { type DomainSpawner, type SandboxInit, SandboxDomainBase, type SandboxPoolInit, SandboxPoolBase } from './domain-base.ts'
 
-/** Options of a sandbox domain (and of each domain of a pool). */
-export interface SandboxInit {
-  /** Cap on the module's linear memory (default: the VM's, 256 MiB). */
-  memoryLimitBytes?: number
-  /** V8 old-generation heap of the worker, MiB (default 96). */
-  heapLimitMb?: number
-  /** Share of one core the domain may use, (0, 1] (default 1): held between fuel slices. */
-  cpuShare?: number
-  /** Fuel per slice (default: the VM's). Bounds how long a pause or abort waits. */
-  sliceFuel?: number
-  /** Wall-clock limit of one execution, ms (default 120 s). */
-  watchdogMs?: number
-  /** Largest output an execution may write (default: the VM's). */
-  outputLimitBytes?: number
-}
+export type { DomainResult, DomainTask, RunOptions, SandboxInit, SandboxPoolInit } from './domain-base.ts'
 
-/** One execution to run in a domain. */
-export interface DomainTask {
-  module: Uint8Array
-  input: Uint8Array
-  fuelLimit: number
-  seed?: Uint8Array
-  profile?: 'task' | 'process'
-  /** process profile: the topics it may publish on */
-  publishTopics?: string[]
-  /** memory cap of this execution (default: the domain's). Part of the task: replicas must agree on it. */
-  memoryLimitBytes?: number
-  /** a stable name for the module (its CID): its bytes then cross to the domain once, not per run */
-  moduleId?: string
-}
-
-/** Options of one run. */
-export interface RunOptions {
-  signal?: AbortSignal
-  watchdogMs?: number
-  /** process profile: output and logs as they are written */
-  onStdout?: (chunk: Uint8Array) => void
-  onStderr?: (text: string) => void
-  onPublish?: (topic: string, data: Uint8Array) => void
-}
-
-/** An execution's result plus the wall time it took in the domain. */
-export interface DomainResult extends DomainExecution { wallMs: number }
-
-const DEFAULT_WATCHDOG_MS = 120_000
-const EMPTY = new Uint8Array(0)
-/** Module ids remembered as held; the domain's own cache is larger, so a remembered id is rarely evicted there. */
-const HELD_IDS = 8
 const DEFAULT_HEAP_MB = 96
 
-interface Pending {
-  id: number
-  resolve: (r: DomainResult) => void
-  reject: (e: Error) => void
-  started: number
-  timer?: ReturnType<typeof setTimeout>
-  opts: RunOptions
-  onAbort?: () => void
-  moduleId?: string
+/** Worker threads for domains (unref'd: an idle domain never keeps the process alive). */
+export const nodeSpawner: DomainSpawner = (control, init, on) => {
+  const worker = new Worker(new URL('./worker-node.ts', import.meta.url), {
+    workerData: { control },
+    resourceLimits: { maxOldGenerationSizeMb: init.heapLimitMb ?? DEFAULT_HEAP_MB, maxYoungGenerationSizeMb: 16, stackSizeMb: 8 },
+    env: {},
+    execArgv: [],
+    stdout: false,
+    stderr: false
+  })
+  worker.on('message', m => on.message(m))
+  worker.on('error', err => on.error(err))
+  worker.on('exit', () => on.exit())
+  worker.unref()
+  return { postMessage: req => worker.postMessage(req), terminate: async () => await worker.terminate() }
 }
 
-/** A worker-thread sandbox domain; runs one execution at a time. */
-export class SandboxDomain {
-  readonly init: SandboxInit
-  private worker?: Worker
-  private ready?: Promise<void>
-  private readonly control = new Int32Array(new SharedArrayBuffer(CTRL_LENGTH * 4))
-  private current?: Pending
-  /** module ids whose bytes this domain's worker was sent (it keeps the last few) */
-  private readonly held = new Set<string>()
-  private nextId = 1
-  private closed = false
-  /** executions completed (any status) */
-  runs = 0
-  /** workers restarted after a crash or watchdog */
-  restarts = 0
-
-  constructor (init: SandboxInit = {}) {
-    this.init = init
-    this.setCpuShare(init.cpuShare ?? 1)
-  }
-
-  get busy (): boolean { return this.current != null }
-  /** Fuel slices run and ms slept for the duty cycle, since the domain started. */
-  get meters (): { slices: number, sleptMs: number } {
-    return { slices: Atomics.load(this.control, CTRL_SLICES), sleptMs: Atomics.load(this.control, CTRL_SLEPT_MS) }
-  }
-
-  /** Change the CPU share held from the next slice on. */
-  setCpuShare (share: number): void {
-    if (!(share > 0 && share <= 1)) throw new RangeError('cpuShare must be in (0, 1]')
-    Atomics.store(this.control, CTRL_DUTY, Math.max(1, Math.round(share * 1000)))
-  }
-
-  /** Hold the running execution at its next slice boundary until resume(). */
-  pause (): void {
-    Atomics.compareExchange(this.control, CTRL_STATE, STATE_RUN, STATE_PAUSE)
-    Atomics.notify(this.control, CTRL_STATE)
-  }
-
-  resume (): void {
-    Atomics.compareExchange(this.control, CTRL_STATE, STATE_PAUSE, STATE_RUN)
-    Atomics.notify(this.control, CTRL_STATE)
-  }
-
-  /** Stop the running execution at its next slice boundary (DomainAbortedError). */
-  abort (): void {
-    Atomics.store(this.control, CTRL_STATE, STATE_ABORT)
-    Atomics.notify(this.control, CTRL_STATE)
-  }
-
-  /** Run one execution. Resolves with the VM's result; rejects on watchdog, crash, abort or close. */
-  async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
-    const held = task.moduleId != null && this.held.has(task.moduleId)
-    try {
-      return await this.runOnce(task, opts, held)
-    } catch (err) {
-      // evicted in the worker (or the worker restarted): send the bytes this time
-      if ((err as Error).name !== 'ModuleNotHeldError') throw err
-      this.held.clear()
-      return await this.runOnce(task, opts, false)
-    }
-  }
-
-  private async runOnce (task: DomainTask, opts: RunOptions, held: boolean): Promise<DomainResult> {
-    if (this.closed) throw new DomainClosedError()
-    if (this.current != null) throw new Error('a sandbox domain runs one execution at a time; use a SandboxPool')
-    if (opts.signal?.aborted === true) throw new DomainAbortedError()
-    const id = this.nextId++
-    const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
-    // it may be settled (closed, crashed) while the worker is still starting, before it is awaited
-    promise.catch(() => {})
-    const pending: Pending = { id, resolve, reject, started: performance.now(), opts, moduleId: task.moduleId }
-    // reserve the domain before the first await, so a pool never double-books it
-    this.current = pending
-    try {
-      await this.start()
-    } catch (err) {
-      this.settle()
-      throw new DomainCrashedError(`the sandbox domain could not start: ${(err as Error).message}`, { cause: err })
-    }
-    if (this.current !== pending) return await promise // closed while starting
-    pending.started = performance.now()
-    Atomics.store(this.control, CTRL_STATE, STATE_RUN)
-    const watchdog = opts.watchdogMs ?? this.init.watchdogMs ?? DEFAULT_WATCHDOG_MS
-    pending.timer = setTimeout(() => {
-      this.fail(new WatchdogTimeoutError(`the execution ran past its ${watchdog} ms watchdog and was stopped; give it more time or less work`))
-      void this.restart()
-    }, watchdog)
-    if (opts.signal != null) {
-      pending.onAbort = () => this.abort()
-      opts.signal.addEventListener('abort', pending.onAbort, { once: true })
-      // aborted while the worker was starting: the state was just reset to run
-      if (opts.signal.aborted) this.abort()
-    }
-    const req: RunRequest = {
-      type: 'run',
-      id,
-      module: held ? EMPTY : task.module,
-      moduleId: task.moduleId,
-      input: task.input,
-      fuelLimit: task.fuelLimit,
-      seed: task.seed,
-      sliceFuel: this.init.sliceFuel,
-      profile: task.profile,
-      memoryLimitBytes: task.memoryLimitBytes ?? this.init.memoryLimitBytes,
-      outputLimitBytes: this.init.outputLimitBytes,
-      publishTopics: task.publishTopics,
-      stream: opts.onStdout != null || opts.onStderr != null
-    }
-    this.worker!.postMessage(req)
-    return await promise
-  }
-
-  /** Stop the worker; a running execution rejects with DomainClosedError. */
-  async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.abort()
-    this.fail(new DomainClosedError())
-    const w = this.worker
-    this.worker = undefined
-    await w?.terminate()
-  }
-
-  private async start (): Promise<void> {
-    if (this.ready != null) return await this.ready
-    const worker = new Worker(new URL('./worker-node.ts', import.meta.url), {
-      workerData: { control: this.control.buffer },
-      resourceLimits: { maxOldGenerationSizeMb: this.init.heapLimitMb ?? DEFAULT_HEAP_MB, maxYoungGenerationSizeMb: 16, stackSizeMb: 8 },
-      env: {},
-      execArgv: [],
-      stdout: false,
-      stderr: false
-    })
-    this.worker = worker
-    this.ready = new Promise<void>((resolve, reject) => {
-      const onReady = (m: { type?: string }): void => {
-        if (m?.type !== 'ready') return
-        worker.off('message', onReady)
-        resolve()
-      }
-      worker.on('message', onReady)
-      worker.once('error', reject)
-    })
-    worker.on('message', (m: DomainMessage) => this.onMessage(m))
-    worker.on('error', err => {
-      // resource limits and crashes arrive here; the worker is gone
-      this.fail(new DomainCrashedError(`the sandbox domain died: ${err.message}; it was restarted, retry the work`, { cause: err }))
-      if (this.worker === worker) { this.worker = undefined; this.ready = undefined; this.restarts++; this.held.clear() }
-    })
-    worker.on('exit', () => {
-      if (this.worker === worker) {
-        this.fail(new DomainCrashedError())
-        this.worker = undefined
-        this.ready = undefined
-      }
-    })
-    worker.unref()
-    await this.ready
-  }
-
-  private async restart (): Promise<void> {
-    this.held.clear()
-    const w = this.worker
-    this.worker = undefined
-    this.ready = undefined
-    this.restarts++
-    await w?.terminate()
-  }
-
-  private onMessage (m: DomainMessage): void {
-    const p = this.current
-    if (p == null || m == null || m.id !== p.id) return
-    switch (m.type) {
-      case 'stdout': p.opts.onStdout?.(m.chunk); return
-      case 'stderr': p.opts.onStderr?.(m.text); return
-      case 'publish': p.opts.onPublish?.(m.topic, m.data); return
-      case 'done':
-        this.settle()
-        this.runs++
-        if (p.moduleId != null) {
-          if (this.held.size >= HELD_IDS && !this.held.has(p.moduleId)) this.held.clear()
-          this.held.add(p.moduleId)
-        }
-        p.resolve({ ...m.execution, wallMs: performance.now() - p.started })
-        return
-      case 'error': {
-        this.settle()
-        const e = m.error.name === 'DomainAbortedError' ? new DomainAbortedError() : new Error(m.error.message)
-        e.name = m.error.name
-        p.reject(e)
-      }
-    }
-  }
-
-  private settle (): void {
-    const p = this.current
-    if (p == null) return
-    clearTimeout(p.timer)
-    if (p.onAbort != null) p.opts.signal?.removeEventListener('abort', p.onAbort)
-    this.current = undefined
-  }
-
-  private fail (err: Error): void {
-    const p = this.current
-    if (p == null) return
-    this.settle()
-    p.reject(err)
-  }
+/** A sandbox domain on a worker thread; runs one execution at a time. */
+export class SandboxDomain extends SandboxDomainBase {
+  constructor (init: SandboxInit = {}) { super(init, nodeSpawner) }
 }
 
-/** Options of a pool: each domain's options and how many domains. */
-export interface SandboxPoolInit extends SandboxInit {
-  /** Number of domains (default 1). */
-  size?: number
-}
-
-/** A fixed set of domains with a FIFO queue: how a node runs many executions. */
-export class SandboxPool {
-  readonly domains: SandboxDomain[]
-  private readonly queue: Array<() => void> = []
-  private closed = false
-
-  constructor (init: SandboxPoolInit = {}) {
-    const size = init.size ?? 1
-    if (!Number.isInteger(size) || size < 1 || size > 256) throw new RangeError('pool size must be an integer from 1 to 256')
-    this.domains = Array.from({ length: size }, () => new SandboxDomain(init))
-  }
-
-  get size (): number { return this.domains.length }
-  /** Executions running or waiting. */
-  get load (): number { return this.domains.filter(d => d.busy).length + this.queue.length }
-
-  /** Run on the first free domain (waiting for one if all are busy). */
-  async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
-    for (;;) {
-      if (this.closed) throw new DomainClosedError()
-      opts.signal?.throwIfAborted()
-      const free = this.domains.find(d => !d.busy)
-      if (free != null) {
-        try {
-          return await free.run(task, opts)
-        } finally {
-          this.queue.shift()?.()
-        }
-      }
-      await new Promise<void>(resolve => this.queue.push(resolve))
-    }
-  }
-
-  setCpuShare (share: number): void { for (const d of this.domains) d.setCpuShare(share) }
-  /** Stop every running execution at its next slice boundary. */
-  abortAll (): void { for (const d of this.domains) if (d.busy) d.abort() }
-
-  async close (): Promise<void> {
-    this.closed = true
-    for (const wake of this.queue.splice(0)) wake()
-    await Promise.all(this.domains.map(async d => await d.close()))
-  }
+/** A pool of worker-thread domains with a FIFO queue. */
+export class SandboxPool extends SandboxPoolBase {
+  constructor (init: SandboxPoolInit = {}) { super(init, nodeSpawner) }
 }
