@@ -1,0 +1,220 @@
+// Storage vs Helia (IPFS in JS): add SIZE bytes on one node and fetch them on
+// another over TCP on 127.0.0.1, Helia and ours in the same process and the
+// same run, sides alternating round by round. Goal (issue 4): at least Helia's
+// throughput, with our encryption on.
+//
+//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours] [--json]
+//
+// --only runs one side (to profile it with `node --cpu-prof`); no ratios then.
+//
+// Sides, per round (the data: deterministic incompressible bytes, an AES-CTR
+// keystream made 4 MiB at a time as the add reads it, the same on both sides;
+// its making and the fetch's sha256 check are inside the timings of both):
+// - helia: two nodes from `createHelia` (libp2p reduced to TCP on 127.0.0.1,
+//   noise, yamux and identify; no bootstrap, mDNS, DHT, delegated routers or
+//   HTTP gateways, so nothing leaves loopback; Helia's default in-memory
+//   blockstore and datastore), fresh each round and connected before timing.
+//   add: `unixfs(a).addByteStream` (Helia's defaults: 1 MiB chunks, raw leaves,
+//   CIDv1); fetch: `unixfs(b).cat(cid)` over bitswap, which hashes every block
+//   it receives against its CID.
+// - ours: a client (put + get), one holder (roles ['storage'], hold + get, an
+//   on-disk blockstore under the OS temp dir) and a reader (get), started once
+//   with the runtime's test fixtures as packages/runtime/test/storage.test.ts
+//   does. add: `service.put` with replicas r = 1 (1 MiB chunks, AES-256-GCM,
+//   hashed, shipped to the holder and acknowledged once every block is
+//   fsynced there); fetch: the reader locates the object and `service.get`s it
+//   from the holder (which re-hashes each block it reads from disk), verifies
+//   every block and decrypts it. The holding is released after each round,
+//   untimed.
+// The sides do not do the same work, and that is the comparison asked for:
+// Helia's add is local (chunk, hash, put into memory) and only its fetch
+// crosses the network; our add already crosses the network to the holder,
+// which writes every block to disk with fsync (Helia's nodes keep blocks in
+// memory); our blocks are encrypted on the way in, verified twice and
+// decrypted on the way out. All nodes of a side share this process's one main
+// thread, as both Helia nodes do. End-to-end = add + fetch; the figures are
+// medians over rounds, and ratios are ours ÷ Helia (≥ 1 meets the goal).
+import { createCipheriv, createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { unixfs } from '@helia/unixfs'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import type { FabricNode } from '@webfabric/runtime'
+import { parseReadCap } from '@webfabric/storage'
+import { createHelia } from 'helia'
+import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from '../packages/runtime/test/fixtures.ts'
+import { fmt, median, table } from './lib/stats.ts'
+
+const MiB = 2 ** 20
+const PIECE = 4 * MiB
+const MEMBERSHIP = { intervalMs: 250, ttlMs: 4000 }
+
+const { values } = parseArgs({ options: { mib: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean' } } })
+const mib = Number(values.mib ?? 100)
+const rounds = Number(values.rounds ?? 3)
+const json = values.json === true
+const only = values.only
+if (only != null && only !== 'helia' && only !== 'ours') throw new Error(`--only takes helia or ours, not ${only}`)
+const say = (s: string): void => { if (!json) console.error(s) }
+const load = (): number => Number(loadavg()[0].toFixed(2))
+
+/**
+ * Deterministic incompressible bytes, a fresh 4 MiB piece at a time (an AES-256-CTR keystream
+ * under a fixed key): both sides may keep references to the pieces they are given.
+ */
+function * source (bytes: number): Generator<Uint8Array> {
+  const cipher = createCipheriv('aes-256-ctr', new Uint8Array(32), new Uint8Array(16))
+  const zeros = new Uint8Array(PIECE)
+  for (let done = 0; done < bytes; done += PIECE) {
+    const b = cipher.update(zeros.subarray(0, Math.min(PIECE, bytes - done)))
+    yield new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+  }
+}
+
+async function * asAsync (it: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> { yield * it }
+
+/** Seconds of one add and one fetch, and what the fetch returned. */
+interface Timing { addS: number, fetchS: number, sha: string, got: number }
+
+/** A Helia node that speaks only TCP on loopback (noise, yamux) and asks no one outside. */
+async function heliaNode (): Promise<ReturnType<typeof createHelia>> {
+  const helia = createHelia({
+    libp2p: {
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: [],
+      services: { identify: identify() }
+    },
+    http: { delegatedRouters: [], recursiveGateways: [] }
+  })
+  await helia.start()
+  return helia
+}
+
+async function heliaRound (bytes: number): Promise<Timing> {
+  const a = await heliaNode()
+  const b = await heliaNode()
+  try {
+    await b.libp2p.dial(a.libp2p.getMultiaddrs()[0])
+    let t = performance.now()
+    const cid = await unixfs(a).addByteStream(asAsync(source(bytes)))
+    const addS = (performance.now() - t) / 1000
+    t = performance.now()
+    const h = createHash('sha256')
+    let got = 0
+    for await (const piece of unixfs(b).cat(cid)) { h.update(piece); got += piece.length }
+    const fetchS = (performance.now() - t) / 1000
+    return { addS, fetchS, sha: h.digest('hex'), got }
+  } finally {
+    await b.stop()
+    await a.stop()
+  }
+}
+
+/** The client (put + get, also the membership seed), one holder and a reader (get). */
+interface Fabric { origin: TestOrigin, client: FabricNode, holder: FabricNode, reader: FabricNode }
+
+async function fabricNode (origin: TestOrigin, name: string, abilities: string[], opts: { roles: string[], rendezvous?: boolean, bootstrap?: string[] }): Promise<FabricNode> {
+  const dataDir = join(origin.dir, name)
+  const did = await didOf(origin, dataDir)
+  const creds = await Promise.all([
+    grant(origin, did, 'fabric/membership', ['membership/gossip']),
+    grant(origin, did, 'fabric/storage', abilities)
+  ])
+  return await startNode(origin, { dataDir, ...opts, credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+}
+
+async function startFabric (): Promise<Fabric> {
+  const origin = await makeOrigin()
+  const client = await fabricNode(origin, 'client', ['storage/put', 'storage/get'], { roles: ['rendezvous'], rendezvous: true })
+  const holder = await fabricNode(origin, 'holder', ['storage/hold', 'storage/get'], { roles: ['storage'], bootstrap: client.addrs() })
+  const reader = await fabricNode(origin, 'reader', ['storage/get'], { roles: [], bootstrap: client.addrs() })
+  await waitFor('the client and the reader see the holder', () =>
+    client.storage!.service.storageMembers().length === 1 && reader.storage!.service.storageMembers().length === 1)
+  return { origin, client, holder, reader }
+}
+
+async function oursRound (f: Fabric, bytes: number): Promise<Timing> {
+  let t = performance.now()
+  const put = await f.client.storage!.service.put(asAsync(source(bytes)), { redundancy: { kind: 'replicas', r: 1 }, size: bytes })
+  const addS = (performance.now() - t) / 1000
+  try {
+    t = performance.now()
+    const { chunks } = await f.reader.storage!.service.get(parseReadCap(put.cap))
+    const h = createHash('sha256')
+    let got = 0
+    for await (const piece of chunks) { h.update(piece); got += piece.length }
+    const fetchS = (performance.now() - t) / 1000
+    return { addS, fetchS, sha: h.digest('hex'), got }
+  } finally {
+    // the next round starts from an empty holder (the default quota is 1 GiB)
+    await f.holder.storage!.service.release(put.root)
+  }
+}
+
+async function version (pkg: string): Promise<string> {
+  try {
+    return JSON.parse(await readFile(join(import.meta.dirname, '..', 'node_modules', pkg, 'package.json'), 'utf8')).version
+  } catch {
+    return '?'
+  }
+}
+
+async function main (): Promise<void> {
+  const bytes = mib * MiB
+  const want = createHash('sha256')
+  for (const piece of source(bytes)) want.update(piece)
+  const sha = want.digest('hex')
+  const versions = { helia: await version('helia'), unixfs: await version('@helia/unixfs'), libp2p: await version('libp2p'), node: process.version }
+  const loadBefore = load()
+  say(`helia ${versions.helia}, @helia/unixfs ${versions.unixfs}, libp2p ${versions.libp2p}, node ${versions.node}; ${mib} MiB, ${rounds} round(s); load ${loadBefore}`)
+  if (only !== 'helia') say('starting our client, holder and reader…')
+  const fabric = only === 'helia' ? undefined : await startFabric()
+  type Side = 'helia' | 'ours'
+  const per: Record<Side, Array<{ add: number, fetch: number, e2e: number }>> = { helia: [], ours: [] }
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const order: Side[] = r % 2 === 0 ? ['helia', 'ours'] : ['ours', 'helia']
+      for (const side of order.filter(s => only == null || s === only)) {
+        const t = side === 'helia' ? await heliaRound(bytes) : await oursRound(fabric!, bytes)
+        if (t.got !== bytes || t.sha !== sha) throw new Error(`${side}: the fetch returned different bytes (${t.got} of ${bytes})`)
+        const row = { add: mib / t.addS, fetch: mib / t.fetchS, e2e: mib / (t.addS + t.fetchS) }
+        per[side].push(row)
+        say(`round ${r + 1} ${side.padEnd(5)}: add ${fmt(row.add)} MiB/s (${fmt(t.addS, 2)} s), fetch ${fmt(row.fetch)} MiB/s (${fmt(t.fetchS, 2)} s), end-to-end ${fmt(row.e2e)} MiB/s; sha256 ok; load ${load()}`)
+      }
+    }
+  } finally {
+    if (fabric != null) {
+      for (const n of [fabric.reader, fabric.holder, fabric.client]) await n.stop()
+      await fabric.origin.cleanup()
+    }
+  }
+  const med = (side: Side): { add: number, fetch: number, e2e: number } => ({
+    add: median(per[side].map(x => x.add)),
+    fetch: median(per[side].map(x => x.fetch)),
+    e2e: median(per[side].map(x => x.e2e))
+  })
+  const helia = med('helia')
+  const ours = med('ours')
+  const ratio = { add: ours.add / helia.add, fetch: ours.fetch / helia.fetch, e2e: ours.e2e / helia.e2e }
+  const result = { mib, rounds, versions, load: { before: loadBefore, after: load() }, mibPerSec: { helia, ours }, ratio, perRound: per }
+  if (json) {
+    console.log(JSON.stringify(result))
+  } else {
+    console.log(table(['median MiB/s', 'helia', 'ours', 'ours/helia'], [
+      ['add', fmt(helia.add), fmt(ours.add), fmt(ratio.add, 2)],
+      ['fetch', fmt(helia.fetch), fmt(ours.fetch), fmt(ratio.fetch, 2)],
+      ['end-to-end', fmt(helia.e2e), fmt(ours.e2e), fmt(ratio.e2e, 2)]
+    ]))
+    console.log(`load (1 min): ${loadBefore} before, ${result.load.after} after`)
+  }
+}
+
+await main()
