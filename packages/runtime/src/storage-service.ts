@@ -906,7 +906,9 @@ export class StorageService {
           }
           // one request carries at most a window's worth of blocks: what a stream buffers unread is bounded
           const blockBytes = replicas ? root.chunkSize + 16 : Math.ceil((root.chunkSize + 16) / need)
-          const perCall = Math.max(1, Math.min(MAX_FETCH_CIDS, Math.floor(STORE_WINDOW_BYTES / blockBytes)))
+          // (rounded up: a window of 1 MiB chunks is 8 blocks although each carries a 16-byte tag; the
+          // stream buffer holds a window plus one whole frame)
+          const perCall = Math.max(1, Math.min(MAX_FETCH_CIDS, Math.ceil(STORE_WINDOW_BYTES / blockBytes)))
           for (let i = 0; i < cids.length; i += perCall) {
             const part = cids.slice(i, i + perCall)
             const call = await this.open(src.peer, signal)
