@@ -175,8 +175,9 @@ export class RepairDriver {
       const rootCid = CID.parse(e.root)
       const local = await this.svc.localRootBlock(e.root)
       const { root, rootBytes } = local ?? await this.svc.rootFrom(rootCid, e.sources.map(s => s.peer))
-      const pinned = this.svc.held().find(h => h.root === e.root)?.pinned ?? true
-      const session = await this.svc.openStore(e.target, e.record.redundancy, e.position, pinned, root.size)
+      const mine = this.svc.held().find(h => h.root === e.root)
+      // the new holder keeps the object's retention and who may unpin it
+      const session = await this.svc.openStore(e.target, e.record.redundancy, e.position, mine?.pinned ?? true, root.size, mine?.writer)
       const budget = AbortSignal.timeout(Math.max(1000, e.deadline - Date.now()))
       try {
         await this.svc.rebuildInto(session, rootCid, root, e.position, e.sources, budget)

@@ -350,7 +350,7 @@ export class StorageService {
     }
     try {
       switch (req.k) {
-        case 'store': await this.onStore(call, req.r, req.p, req.pin, req.size, granted === STORAGE_HOLD_NEED); break
+        case 'store': await this.onStore(call, req.r, req.p, req.pin, req.size, granted === STORAGE_HOLD_NEED, req.w); break
         case 'fetch': await this.onFetch(call, req.root, req.cids); break
         case 'root': await this.onRoot(call, req.root); break
         case 'pin': await this.onPin(call, req.root, req.pin); break
@@ -399,7 +399,7 @@ export class StorageService {
     return this.init.store
   }
 
-  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean): Promise<void> {
+  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean, writer?: string): Promise<void> {
     const lease = this.init.lease()
     if (lease == null) throw new RemoteStorageError('NoLeaseError', 'this device holds no storage lease for the origin in force')
     const store = this.store()
@@ -491,7 +491,7 @@ export class StorageService {
           position,
           record: newer(prev?.record, rec),
           pinned: pin || (prev?.pinned ?? false),
-          writer: fromHolder ? prev?.writer : call.peer,
+          writer: fromHolder ? (prev?.writer ?? writer) : call.peer,
           expiresAt: lease.expiresAt,
           storedAt: Date.now()
         }
@@ -1122,10 +1122,10 @@ export class StorageService {
   }
 
   /** Open a store call on `target` for position `p` (the repair driver uses it). */
-  async openStore (target: string, redundancy: Redundancy, p: number, pin: boolean, size?: number): Promise<StoreSession> {
+  async openStore (target: string, redundancy: Redundancy, p: number, pin: boolean, size?: number, writer?: string): Promise<StoreSession> {
     const cred = this.init.holdCredential
     if (cred == null) throw new RemoteStorageError('NotAuthorizedError', 'only holders (storage/hold) rebuild positions on other holders')
-    return await StoreSession.open(await this.open(target), { k: 'store', c: cred, r: redundancy, p, pin, size })
+    return await StoreSession.open(await this.open(target), { k: 'store', c: cred, r: redundancy, p, pin, size, w: writer })
   }
 
   /** Send a repair-core message to a fellow holder (fire and forget). */

@@ -34,7 +34,7 @@ export const STORAGE_HOLD_NEED = { resource: 'fabric/storage', ability: 'storage
  * caller → holder: hold position `p` of an object with redundancy `r`. The holder answers `ok` (or an
  * error: no lease, over quota for `size` plaintext bytes when given); then blocks follow, then `end`.
  */
-export interface StoreFrame { k: 'store', c: Uint8Array, r: Redundancy, p: number, pin: boolean, size?: number }
+export interface StoreFrame { k: 'store', c: Uint8Array, r: Redundancy, p: number, pin: boolean, size?: number, w?: string }
 /** one block's bytes (its CID is computed by the receiver). */
 export interface BlockFrame { k: 'block', b: Uint8Array }
 /** writer → holder during a store: still here (a put rebuilding another position keeps its healthy stores open). */
@@ -94,10 +94,12 @@ export function decodeRequest (data: Uint8Array): StorageRequest {
   const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
   switch (x?.k) {
     case 'store': {
-      const f = map(x, ['k', 'c', 'r', 'p', 'pin', 'size'])
+      const f = map(x, ['k', 'c', 'r', 'p', 'pin', 'size', 'w'])
       const r = redundancy(f.r)
       const store: StoreFrame = { k: 'store', c: bytes(f.c, 'c', 16 * 1024), r, p: int(f.p, 'p', (r.kind === 'replicas' ? r.r : r.k + r.m) - 1), pin: bool(f.pin, 'pin') }
       if (f.size !== undefined) store.size = int(f.size, 'size', 2 ** 52)
+      // (holders' repair pushes only) the peer whose put created the object, so it may still unpin it
+      if (f.w !== undefined) store.w = str(f.w, 'w', 128)
       return store
     }
     case 'fetch': {

@@ -121,6 +121,8 @@ describe('storage on real libp2p (in one process)', () => {
       }
     }, 60_000)
     assert.deepEqual(await readAll(svc(), r.cap), data)
+    // the new holder knows who wrote the object: its writer can still unpin it everywhere
+    assert.equal((await svc().pin(parseReadCap(r.cap), false)).answered, 3)
     holders.push(await holderNode(origin, client.addrs()))
   })
 
