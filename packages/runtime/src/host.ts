@@ -3,18 +3,15 @@
 // server on rendezvous nodes).
 import { noise } from '@chainsafe/libp2p-noise'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { MAX_GOSSIPSUB_FRAME } from './constants.ts'
+import { fabricServices } from './host-services.ts'
 
 /** The libp2p services every fabric node runs. */
 export type HostServices = {
@@ -41,27 +38,9 @@ export interface HostInit {
   allowLoopback?: boolean
 }
 
-function binary (bytes: Uint8Array | undefined): string {
-  return bytes == null ? '' : String.fromCharCode(...bytes)
-}
-
 /** Build (but do not start) the libp2p host of a fabric node. */
 export async function createHost (init: HostInit): Promise<Host> {
-  const services: Record<string, unknown> = {
-    identify: identify(),
-    ping: ping(),
-    pubsub: gossipsub({
-      // every message is signed by its author's peer key (StrictSign, the default),
-      // which is what lets topic validators bind a message to a capability's audience
-      allowPublishToZeroTopicPeers: true,
-      emitSelf: false,
-      // duplicates (the common case in a mesh) are recognised by author + seqno before
-      // their signature is checked again; that is StrictSign's message id anyway, and
-      // the cache only learns ids of messages whose signature verified
-      fastMsgIdFn: msg => `${binary(msg.from)}|${binary(msg.seqno)}`,
-      maxInboundDataLength: MAX_GOSSIPSUB_FRAME
-    })
-  }
+  const services = fabricServices()
   if (init.relayServer === true) {
     services.relay = circuitRelayServer({ reservations: { maxReservations: 1024 } })
   }

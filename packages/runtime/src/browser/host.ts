@@ -3,14 +3,11 @@
 // on Node (host.ts). A tab cannot listen; peers reach it through the relay.
 import { noise } from '@chainsafe/libp2p-noise'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { MAX_GOSSIPSUB_FRAME } from '../constants.ts'
+import { fabricServices } from '../host-services.ts'
 import type { Host } from '../host.ts'
 
 /** Options of createTabHost. */
@@ -23,10 +20,6 @@ export interface TabHostInit {
   allowInsecureDials?: boolean
 }
 
-function binary (bytes: Uint8Array | undefined): string {
-  return bytes == null ? '' : String.fromCharCode(...bytes)
-}
-
 /** Builds (does not start) a tab's libp2p host. */
 export async function createTabHost (init: TabHostInit): Promise<Host> {
   return await createLibp2p({
@@ -36,15 +29,6 @@ export async function createTabHost (init: TabHostInit): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.allowInsecureDials === true ? { connectionGater: { denyDialMultiaddr: async () => false } } : {}),
-    services: {
-      identify: identify(),
-      ping: ping(),
-      pubsub: gossipsub({
-        allowPublishToZeroTopicPeers: true,
-        emitSelf: false,
-        fastMsgIdFn: msg => `${binary(msg.from)}|${binary(msg.seqno)}`,
-        maxInboundDataLength: MAX_GOSSIPSUB_FRAME
-      })
-    } as never
+    services: fabricServices() as never
   }) as unknown as Host
 }
