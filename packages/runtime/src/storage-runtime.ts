@@ -91,7 +91,6 @@ export class StorageRuntime {
       }
     }
     const service = new StorageService(init.host, {
-      identity: init.identity,
       verifier: init.verifier,
       clientCredential: init.clientCredential,
       clientCanPut: init.clientCanPut,

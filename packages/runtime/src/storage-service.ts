@@ -8,7 +8,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import { type Identity, cidOf, toBase64url } from '@webfabric/protocol'
+import { cidOf, toBase64url } from '@webfabric/protocol'
 import {
   type Blockstore,
   type ChunkBlocks,
@@ -108,7 +108,6 @@ export interface StatResult { root: string, size: number, chunks: number, redund
 
 /** Dependencies of the storage service. */
 export interface StorageServiceInit {
-  identity: Identity
   verifier: CredentialVerifier
   /** this node's client capability: storage/get, and storage/put when `clientCanPut` */
   clientCredential?: Uint8Array
@@ -166,7 +165,7 @@ export class RemoteStorageError extends Error {
   }
 }
 
-/** Hex of the object's storage index: where rendezvous hashing places it; derived one-way from its key. */
+/** The object's storage index (base64url of its key check): where rendezvous hashing places it; derived one-way from its key. */
 export async function storageIndex (key: Uint8Array): Promise<string> {
   return toBase64url(await keyCheckOf(key))
 }
@@ -438,7 +437,11 @@ export class StorageService {
       for (;;) {
         const frame = decodeStoreFrame((await call.lp.read({ signal: AbortSignal.timeout(STORE_IDLE_MS) })).subarray())
         if (writeError != null) throw writeError
-        if (frame.k === 'wait') continue
+        if (frame.k === 'wait') {
+          // answered with the current count (through the ack chain, in order): the writer's reads stay alive too
+          acks = acks.then(async () => { if (writeError == null) await call.send({ k: 'ack', n: blocks }).catch(() => {}) })
+          continue
+        }
         if (frame.k === 'block') {
           const cid = await blockCid(frame.b)
           stage(cid)
@@ -1157,13 +1160,9 @@ export class StorageService {
     }
   }
 
-  /** The root block of a held object, from the local store. */
+  /** The decoded root of a held object, from the local store. */
   async localRoot (root: string): Promise<ObjectRoot | undefined> {
-    try {
-      return decodeRoot(await this.store().get(CID.parse(root)))
-    } catch {
-      return undefined
-    }
+    return (await this.localRootBlock(root))?.root
   }
 }
 
