@@ -3,7 +3,7 @@
 // entry with a warning, name a tampered entry, survive kill -9. Run with
 // ANCHOR_LOG_CHILD=<path>, this file is the child the kill -9 test kills.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { killMidway } from './fixtures/kill-midway.ts'
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -164,25 +164,8 @@ if (CHILD_PATH !== undefined) {
 
     it('survives kill -9 while publishing: every acknowledged anchor is there, and the chain verifies', async () => {
       const path = freshPath()
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-        env: { ...process.env, ANCHOR_LOG_CHILD: path, NODE_TEST_CONTEXT: '' },
-        stdio: ['ignore', 'pipe', 'inherit']
-      })
-      const acked: AnchorReceipt[] = []
-      let buffered = ''
-      const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
-      await new Promise<void>((resolve, reject) => {
-        void exited.then(code => reject(new Error(`child exited before it was killed (${code})`)))
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          buffered += chunk
-          const ls = buffered.split('\n')
-          buffered = ls.pop() ?? ''
-          for (const l of ls) if (l.startsWith('{')) acked.push(JSON.parse(l) as AnchorReceipt)
-          if (acked.length >= 40) resolve()
-        })
-      })
-      child.kill('SIGKILL')
-      await exited
+      const lines = await killMidway(fileURLToPath(import.meta.url), { ANCHOR_LOG_CHILD: path }, l => l.startsWith('{'), 40)
+      const acked = lines.map(l => JSON.parse(l) as AnchorReceipt)
       const log = new LocalAnchorLog(path, { log: () => {} })
       const report = await log.open()
       assert.ok(report.entries >= acked.length)

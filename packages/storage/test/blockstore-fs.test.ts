@@ -3,7 +3,7 @@
 // the directory is locked to one store. Run with BLOCKSTORE_FS_CHILD=<dir>,
 // this file is instead the child process that the kill -9 test kills mid-put.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { killMidway } from './fixtures/kill-midway.ts'
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -185,25 +185,7 @@ if (CHILD_DIR !== undefined) {
 
     it('survives kill -9 in the middle of puts: every acknowledged block is whole, nothing half-written is served', async () => {
       const dir = freshDir()
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-        env: { ...process.env, BLOCKSTORE_FS_CHILD: dir, NODE_TEST_CONTEXT: '' },
-        stdio: ['ignore', 'pipe', 'inherit']
-      })
-      const acked: string[] = []
-      let buffered = ''
-      const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
-      await new Promise<void>((resolve, reject) => {
-        void exited.then(code => reject(new Error(`child exited before it was killed (${code})`)))
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          buffered += chunk
-          const lines = buffered.split('\n')
-          buffered = lines.pop() ?? ''
-          for (const l of lines) if (l.startsWith('bafk')) acked.push(l)
-          if (acked.length >= 30) resolve()
-        })
-      })
-      child.kill('SIGKILL')
-      await exited
+      const acked = await killMidway(fileURLToPath(import.meta.url), { BLOCKSTORE_FS_CHILD: dir }, l => l.startsWith('bafk'), 30)
       const store = new FsBlockstore(dir)
       const held = new Set((await collect(store.cids())).map(c => c.toString()))
       for (const cid of acked) assert.ok(held.has(cid), `acknowledged block ${cid} is missing`)
