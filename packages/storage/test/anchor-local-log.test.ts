@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url'
 import { Identity, decode, encode, fromBase64url, toBase64url } from '@webfabric/protocol'
 import { type AnchorReceipt, type SignedAnchor, nextAnchor } from '../src/anchor/index.ts'
 import { LocalAnchorLog } from '../src/anchor/local-log.ts'
-import { anchorProviderCompliance, makeRoots, rejectsNamed } from './anchor.test.ts'
+import { anchorProviderCompliance, makeRoots } from './anchor.test.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
 const CHILD_PATH = process.env.ANCHOR_LOG_CHILD
 

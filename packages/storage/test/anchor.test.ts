@@ -22,19 +22,8 @@ import {
   signAnchor,
   verifyAnchor
 } from '../src/anchor/index.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
-/** Asserts that `fn` rejects (or throws) with an error named `name`; returns it. */
-export async function rejectsNamed (fn: () => unknown, name: string): Promise<Error> {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught instanceof Error, `expected ${name}, nothing was thrown`)
-  assert.equal(caught.name, name, `expected ${name}, got ${caught.name}: ${caught.message}`)
-  return caught
-}
 
 /** `n` distinct root CIDs. */
 export async function makeRoots (n: number, tag = 'root'): Promise<CID[]> {

@@ -9,6 +9,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type Blockstore, type BlockstoreInit, MemoryBlockstore, type ScrubProgress } from '../src/blockstore/index.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
 /** A store made for one test, and how to dispose of it. */
 export interface StoreUnderTest {
@@ -31,18 +32,6 @@ export async function makeBlock (size = 1024, bytes = randomBytes(size)): Promis
   return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
 }
 
-/** Asserts that `fn` rejects (or throws) with an error named `name`; returns it. */
-export async function rejectsNamed (fn: () => unknown, name: string): Promise<Error> {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught instanceof Error, `expected ${name}, nothing was thrown`)
-  assert.equal(caught.name, name, `expected ${name}, got ${caught.name}: ${caught.message}`)
-  return caught
-}
 
 async function collect<T> (it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

@@ -13,7 +13,8 @@ import { base32 } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
 import { FsBlockstore } from '../src/blockstore/fs.ts'
 import { QuotaBlockstore } from '../src/blockstore/index.ts'
-import { blockstoreCompliance, makeBlock, rejectsNamed } from './blockstore-compliance.test.ts'
+import { blockstoreCompliance, makeBlock } from './blockstore-compliance.test.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
 const CHILD_DIR = process.env.BLOCKSTORE_FS_CHILD
 

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { IdbBlockstore } from '../src/blockstore/index.ts'
-import { blockstoreCompliance, makeBlock, rejectsNamed } from './blockstore-compliance.test.ts'
+import { blockstoreCompliance, makeBlock } from './blockstore-compliance.test.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
 // A variable specifier: the type-checker must not require the package, which is only a devDependency.
 const FAKE = 'fake-indexeddb'

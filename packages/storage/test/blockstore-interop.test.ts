@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { asInterfaceBlockstore, MemoryBlockstore } from '../src/blockstore/index.ts'
-import { makeBlock, rejectsNamed } from './blockstore-compliance.test.ts'
+import { makeBlock } from './blockstore-compliance.test.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
 async function collect<T> (it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

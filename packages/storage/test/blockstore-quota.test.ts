@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { MemoryBlockstore, MIB, QuotaBlockstore, quotaBytesOfStorageMiB } from '../src/blockstore/index.ts'
-import { blockstoreCompliance, makeBlock, rejectsNamed } from './blockstore-compliance.test.ts'
+import { blockstoreCompliance, makeBlock } from './blockstore-compliance.test.ts'
+import { rejectsNamed } from './fixtures/assert.ts'
 
 blockstoreCompliance('QuotaBlockstore over MemoryBlockstore', async (init) => ({
   store: new QuotaBlockstore(new MemoryBlockstore(init), { limitBytes: Number.POSITIVE_INFINITY }),
