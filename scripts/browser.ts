@@ -13,6 +13,8 @@ import { CHROMIUM_ARGS, ensureChromium } from './chromium.ts'
 export interface BrowserPage {
   page: Page
   call: <T = unknown>(name: string, ...args: unknown[]) => Promise<T>
+  /** Opens the entry again in another tab of the same browser (closing it closes only that tab). */
+  another: () => Promise<BrowserPage>
   close: () => Promise<void>
 }
 
@@ -53,24 +55,29 @@ export async function openInBrowser (entry: string, opts: { workers?: Record<str
   let browser: Browser | undefined
   try {
     browser = await chromium.launch({ executablePath: process.env.WEBFABRIC_CHROMIUM ?? ensureChromium(), args: CHROMIUM_ARGS, headless: true })
-    const page = await browser.newPage()
-    const errors: string[] = []
-    page.on('pageerror', err => errors.push(err.message))
-    await page.goto(`http://127.0.0.1:${port}/`)
-    await page.waitForFunction(() => (globalThis as { __ready?: boolean }).__ready === true, undefined, { timeout: 30_000 })
-      .catch(err => { throw new Error(`the entry did not load in the browser${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`, { cause: err }) })
     const b = browser
-    return {
-      page,
-      call: async <T>(name: string, ...args: unknown[]): Promise<T> => await page.evaluate(
-        async ([n, a]) => await (globalThis as unknown as { __exports: Record<string, (...x: unknown[]) => unknown> }).__exports[n as string](...(a as unknown[])),
-        [name, args] as const
-      ) as T,
-      close: async () => {
-        await b.close().catch(() => {})
-        await new Promise<void>(resolve => server.close(() => resolve()))
+    const closeAll = async (): Promise<void> => {
+      await b.close().catch(() => {})
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+    const open = async (close: (page: Page) => Promise<void>): Promise<BrowserPage> => {
+      const page = await b.newPage()
+      const errors: string[] = []
+      page.on('pageerror', err => errors.push(err.message))
+      await page.goto(`http://127.0.0.1:${port}/`)
+      await page.waitForFunction(() => (globalThis as { __ready?: boolean }).__ready === true, undefined, { timeout: 30_000 })
+        .catch(err => { throw new Error(`the entry did not load in the browser${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`, { cause: err }) })
+      return {
+        page,
+        call: async <T>(name: string, ...args: unknown[]): Promise<T> => await page.evaluate(
+          async ([n, a]) => await (globalThis as unknown as { __exports: Record<string, (...x: unknown[]) => unknown> }).__exports[n as string](...(a as unknown[])),
+          [name, args] as const
+        ) as T,
+        another: async () => await open(async p => { await p.close().catch(() => {}) }),
+        close: async () => await close(page)
       }
     }
+    return await open(closeAll)
   } catch (err) {
     await browser?.close().catch(() => {})
     await new Promise<void>(resolve => server.close(() => resolve()))

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { RpcTarget, newWebSocketRpcSession } from 'capnweb'
 import { WebSocketServer } from 'ws'
 import { UnauthorizedError } from './errors.ts'
-import type { JobProgress, JobReport, JobSpec } from './compute-coordinator.ts'
+import type { JobProgress, JobReport, JobSpec, JobView } from './compute-coordinator.ts'
 import type { MemberView } from './membership-service.ts'
 import type { ProcEvent, ProcInfo, ProcSpec } from './process-service.ts'
 import type { ReceiptEntry } from './receipt-log.ts'
@@ -29,6 +29,8 @@ export interface AdminOps {
   shutdown (): Promise<void>
   /** Run a job on the fabric (coordinators only); progress goes to the callback. */
   submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport>
+  /** Running and recently finished jobs this node coordinates, newest first (empty when it coordinates none). */
+  jobs (): Promise<JobView[]>
   /** Receipts of work this node ran, newest first. */
   receipts (opts: { limit?: number, job?: string }): Promise<ReceiptEntry[]>
   procSpawn (spec: ProcSpec): Promise<ProcInfo>
@@ -193,6 +195,7 @@ export class AdminApi extends RpcTarget {
   async storagePin (cap: string, pin: boolean): Promise<unknown> { return await named(() => this.ops.storagePin(String(cap), pin === true)) }
   async storageScrub (): Promise<ScrubReport> { return await named(() => this.ops.storageScrub()) }
   async storageHeld (): Promise<Holding[]> { return await named(() => this.ops.storageHeld()) }
+  async jobs (): Promise<JobView[]> { return await named(() => this.ops.jobs()) }
 }
 
 /** The only object reachable without the token. */
@@ -308,6 +311,7 @@ export interface AdminClient {
   revokeLease (id: string): Promise<{ revoked: string }>
   shutdown (): Promise<void>
   submitJob (spec: JobSpec, onProgress?: (p: JobProgress) => void): Promise<JobReport>
+  jobs (): Promise<JobView[]>
   receipts (opts?: { limit?: number, job?: string }): Promise<ReceiptEntry[]>
   procSpawn (spec: ProcSpec): Promise<ProcInfo>
   procList (): Promise<ProcInfo[]>

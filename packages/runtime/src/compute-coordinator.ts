@@ -85,6 +85,24 @@ export interface TaskReport {
 /** Progress of a job, as reported to `onProgress`. */
 export interface JobProgress { job: string, done: number, total: number, accepted: number, failed: number, executions: number }
 
+/** A job as the dashboard lists it. */
+export interface JobView {
+  job: string
+  name?: string
+  module: string
+  state: 'running' | 'done' | 'failed'
+  done: number
+  total: number
+  accepted: number
+  failed: number
+  executions: number
+  startedAt: number
+  finishedAt?: number
+}
+
+/** Finished jobs the coordinator remembers for listing. */
+const JOB_HISTORY = 50
+
 /** What `submit` resolves to. */
 export interface JobReport {
   job: string
@@ -166,6 +184,8 @@ export class ComputeCoordinator {
   private readonly blobs = new Map<string, Uint8Array>()
   private readonly outputs = new Map<string, Uint8Array>()
   private readonly jobs = new Map<string, JobState>()
+  /** running and recently finished jobs, oldest first */
+  private readonly views = new Map<string, JobView>()
   private readonly assignments = new Map<string, Assignment>()
   /** the same assignments by "job task", for countersigning without a scan */
   private readonly byTask = new Map<string, Assignment[]>()
@@ -190,6 +210,9 @@ export class ComputeCoordinator {
 
   /** Scheduler counters. */
   stats (): SchedulerStats { return this.scheduler.stats() }
+
+  /** Running and recently finished jobs, newest first. */
+  jobList (): JobView[] { return [...this.views.values()].reverse().map(v => ({ ...v })) }
   reputation (): ReputationSnapshot { return this.scheduler.reputation() }
 
   /** The current membership view (the driver calls this on every change). */
@@ -241,6 +264,8 @@ export class ComputeCoordinator {
     const id = `${(typeof spec.name === 'string' ? spec.name : 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
     const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0 }
     this.jobs.set(id, job)
+    this.views.set(id, { job: id, ...(typeof spec.name === 'string' ? { name: spec.name.slice(0, 64) } : {}), module: moduleCid, state: 'running', done: 0, total: inputs.length, accepted: 0, failed: 0, executions: 0, startedAt: Date.now() })
+    while (this.views.size > JOB_HISTORY + this.jobs.size) this.views.delete(this.views.keys().next().value as string)
     this.setMembers(this.members)
     try {
       this.step({
@@ -256,6 +281,7 @@ export class ComputeCoordinator {
       }, true)
     } catch (err) {
       this.jobs.delete(id)
+      this.views.delete(id)
       throw new JobRefusedError(`the scheduler refused the job: ${(err as Error).message}`, { cause: err })
     }
     return await job.done.promise
@@ -267,7 +293,11 @@ export class ComputeCoordinator {
     for (const link of this.links.values()) clearTimeout(link.verdicts.timer)
     for (const link of this.links.values()) link.stream?.abort(new Error('coordinator stopped'))
     this.links.clear()
-    for (const job of this.jobs.values()) job.done.reject(new JobRefusedError('the coordinator stopped before the job finished'))
+    for (const job of this.jobs.values()) {
+      job.done.reject(new JobRefusedError('the coordinator stopped before the job finished'))
+      const view = this.views.get(job.id)
+      if (view != null) Object.assign(view, { state: 'failed', finishedAt: Date.now() })
+    }
     this.jobs.clear()
   }
 
@@ -352,7 +382,10 @@ export class ComputeCoordinator {
       case 'progress': {
         const job = this.jobs.get(e.job)
         if (job == null) break
-        job.onProgress?.({ job: e.job, done: e.done, total: e.total, accepted: job.accepted, failed: e.done - job.accepted, executions: job.executions })
+        const p = { job: e.job, done: e.done, total: e.total, accepted: job.accepted, failed: e.done - job.accepted, executions: job.executions }
+        const view = this.views.get(e.job)
+        if (view != null) Object.assign(view, p)
+        job.onProgress?.(p)
         break
       }
       case 'job-done':
@@ -380,6 +413,8 @@ export class ComputeCoordinator {
     if (job == null) return
     const tasks = job.inputs.map((_, i) => job.results.get(`t${i}`) ?? { task: `t${i}`, index: i, state: 'failed' as const, reason: 'unknown' })
     const accepted = tasks.filter(t => t.state === 'accepted').length
+    const view = this.views.get(jobId)
+    if (view != null) Object.assign(view, { state: accepted === tasks.length ? 'done' : 'failed', done: tasks.length, accepted, failed: tasks.length - accepted, executions: job.executions, finishedAt: Date.now() })
     this.init.onReputation?.(this.scheduler.reputation())
     job.done.resolve({
       job: jobId,

@@ -3,14 +3,15 @@
 // node's compute lease to the origin is in force. Each run executes in the
 // node's sandbox pool; each result goes back with a receipt signed by this
 // node and recorded in its receipt log; countersignatures that come back are
-// recorded beside them. Modules are cached by CID in memory and on disk.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+// recorded beside them. Modules are cached by CID in memory and in a module
+// store (on disk in Node). Browser-safe: a tab runs the same worker.
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import {
+  type Acceptance,
   type DomainResult,
-  type SandboxPool,
+  type Receipt,
+  type SandboxPoolBase,
   decodeAcceptance,
   encodeReceipt,
   rawCid as vmRawCid,
@@ -34,18 +35,35 @@ import type { CredentialVerifier } from './credentials.ts'
 import { disconnect } from './guard.ts'
 import type { Host } from './host.ts'
 import { didOfPeer } from './peer-identity.ts'
-import type { ReceiptLog } from './receipt-log.ts'
 import { isTransportFailure } from './stream-errors.ts'
+
+/** Where a worker keeps modules it was sent, by CID (it also caches the recent ones in memory). */
+export interface ModuleStore {
+  /** The bytes stored under `cid`, or undefined (unknown, or damaged: the caller re-checks the CID). */
+  get: (cid: string) => Promise<Uint8Array | undefined>
+  put: (cid: string, bytes: Uint8Array) => Promise<void>
+}
+
+/** A store that keeps nothing beyond the worker's memory cache (tabs). */
+export const NO_MODULE_STORE: ModuleStore = { get: async () => undefined, put: async () => {} }
+
+/** Where a worker records the receipts it signs and the acceptances that answer them. */
+export interface ReceiptSink {
+  /** Record a receipt this worker signed; returns its CID. */
+  append: (receipt: Receipt) => Promise<string>
+  /** Record a verified acceptance; returns how many of our receipts it answered. */
+  accept: (acceptance: Acceptance) => Promise<number>
+}
 
 /** Options of {@link ComputeWorker}. */
 export interface ComputeWorkerInit {
   identity: Identity
   origin: string
   verifier: CredentialVerifier
-  pool: SandboxPool
-  receipts: ReceiptLog
-  /** where modules are cached on disk */
-  moduleDir: string
+  pool: SandboxPoolBase
+  receipts: ReceiptSink
+  /** where modules are kept beyond the memory cache */
+  modules: ModuleStore
   /** the most memory one execution may have (the lease's memory limit) */
   maxMemoryBytes: number
   /** the compute lease in force (undefined: none, refuse work) */
@@ -88,6 +106,12 @@ export class ComputeWorker {
   runs = 0
   /** frames or streams refused (bad shape, capability, no lease) */
   refused = 0
+  /** bytes of compute frames received and sent */
+  bytesIn = 0
+  bytesOut = 0
+  /** every run waiting or running, to stop them all at once */
+  private readonly controllers = new Set<AbortController>()
+  private idle?: PromiseWithResolvers<void>
 
   constructor (host: Host, init: ComputeWorkerInit) {
     this.host = host
@@ -97,7 +121,6 @@ export class ComputeWorker {
   get load (): number { return this.inFlight }
 
   async start (): Promise<void> {
-    await mkdir(this.init.moduleDir, { recursive: true })
     await this.host.handle(COMPUTE_PROTOCOL, (stream, conn) => { void this.onStream(stream, conn) }, { maxInboundStreams: 16 })
     this.running = true
   }
@@ -105,8 +128,24 @@ export class ComputeWorker {
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
-    this.init.pool.abortAll()
+    this.stopWork()
     await this.host.unhandle(COMPUTE_PROTOCOL)
+  }
+
+  /**
+   * Stop every run: running executions at their next fuel slice, queued ones before they start.
+   * Each is answered to its coordinator as an error, so it reassigns the task.
+   */
+  stopWork (): void {
+    for (const ac of this.controllers) ac.abort()
+    this.init.pool.abortAll()
+  }
+
+  /** Resolves when no run is waiting or running. */
+  async whenIdle (): Promise<void> {
+    if (this.inFlight === 0) return
+    this.idle ??= Promise.withResolvers<void>()
+    await this.idle.promise
   }
 
   private async onStream (stream: Stream, conn: Connection): Promise<void> {
@@ -122,8 +161,9 @@ export class ComputeWorker {
       outbox.push(frame)
       if (outbox.length > 1) return
       writes = writes.then(async () => {
-        const batch = outbox.splice(0)
-        await lp.writeV(batch.map(encodeFrame), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
+        const batch = outbox.splice(0).map(encodeFrame)
+        for (const b of batch) this.bytesOut += b.byteLength
+        await lp.writeV(batch, { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
       }).catch(err => { this.init.log?.(`compute reply to ${from} failed: ${(err as Error).message}`) })
     }
     try {
@@ -136,6 +176,7 @@ export class ComputeWorker {
           if (credential != null && ((err as Error).name === 'UnexpectedEOFError' || signal.aborted)) { stream.abort(new Error('closed')); return }
           throw err
         }
+        this.bytesIn += data.byteLength
         const frame = decodeCoordinatorFrame(data.subarray())
         if (frame.c !== undefined) credential = frame.c
         if (credential == null) throw new TypeError('the first compute frame on a stream must carry the coordinator\'s capability')
@@ -164,6 +205,7 @@ export class ComputeWorker {
     this.inFlight++
     const ac = new AbortController()
     running.set(f.a, ac)
+    this.controllers.add(ac)
     try {
       const module = await this.module(f)
       if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return }
@@ -212,6 +254,8 @@ export class ComputeWorker {
     } finally {
       this.inFlight--
       running.delete(f.a)
+      this.controllers.delete(ac)
+      if (this.inFlight === 0 && this.idle != null) { this.idle.resolve(); this.idle = undefined }
     }
   }
 
@@ -226,22 +270,16 @@ export class ComputeWorker {
     const hit = this.modules.get(f.m)
     if (hit != null) return hit
     if (!/^[a-z0-9]+$/.test(f.m)) return undefined
-    try {
-      const bytes = new Uint8Array(await readFile(join(this.init.moduleDir, `${f.m}.wasm`)))
-      if (await rawCid(bytes) !== f.m) return undefined // damaged on disk: fetch again
-      this.remember(f.m, bytes)
-      return bytes
-    } catch {
-      return undefined
-    }
+    const bytes = await this.init.modules.get(f.m).catch(() => undefined)
+    if (bytes == null || await rawCid(bytes) !== f.m) return undefined // unknown or damaged: ask for it
+    this.remember(f.m, bytes)
+    return bytes
   }
 
   private async cache (cid: string, bytes: Uint8Array): Promise<void> {
     if (this.modules.has(cid)) return
     this.remember(cid, bytes)
-    const path = join(this.init.moduleDir, `${cid}.wasm`)
-    await writeFile(`${path}.tmp`, bytes)
-    await rename(`${path}.tmp`, path)
+    await this.init.modules.put(cid, bytes)
   }
 
   private remember (cid: string, bytes: Uint8Array): void {

@@ -13,11 +13,10 @@ import {
   type Revocation,
   RevocationSet,
   type SignedManifest,
-  MAX_REVOCATION_BYTES,
-  decode,
   decodeCapability,
   decodeRevocation,
-  encode,
+  delegate,
+  signedManifestToJSON,
   describeLease,
   encodeRevocation,
   epochAt,
@@ -29,13 +28,13 @@ import {
   verifyManifest,
   verifyRevocationSignature
 } from '@webfabric/protocol'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { type ReputationSnapshot, SandboxPool } from '@webfabric/compute'
 import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
 import { ComputeCoordinator, type JobProgress, type JobSpec } from './compute-coordinator.ts'
 import { COMPUTE_ASSIGN_NEED, MAX_OUTPUT_BYTES } from './compute-wire.ts'
 import { ComputeWorker } from './compute-worker.ts'
-import { MAX_CAPABILITY_BYTES, MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
+import { diskModuleStore } from './module-store.ts'
+import { MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
 import { CredentialVerifier } from './credentials.ts'
 import { ensureDir, loadKeyring, newAdminToken, readJson, writeJson } from './datadir.ts'
 import { NotRunningError } from './errors.ts'
@@ -45,11 +44,14 @@ import { MEMBERSHIP_NEED, MembershipService } from './membership-service.ts'
 import { libp2pKeyOf } from './peer-identity.ts'
 import { PROC_SPAWN_NEED, type ProcEvent, ProcessHost, ProcessManager, type ProcSpec } from './process-service.ts'
 import { PubSubService } from './pubsub-service.ts'
+import { RevocationFeed } from './revocation-feed.ts'
 import { ReceiptLog } from './receipt-log.ts'
 import { StorageRuntime } from './storage-runtime.ts'
 import { startGet, startPut } from './storage-session.ts'
 import { STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED } from './storage-wire.ts'
 import { parseReadCap } from '@webfabric/storage'
+import { type WebGateway, startWebGateway } from './web-gateway.ts'
+import type { JoinRequest, JoinResponse } from './web-wire.ts'
 
 /** Options of {@link FabricNode}. */
 export interface FabricNodeInit {
@@ -73,6 +75,11 @@ export interface FabricNodeInit {
   membership?: { intervalMs?: number, ttlMs?: number }
   /** Compute: sandbox domains lent to the fabric (default: cores × the manifest's cpuShare, at least 1) and their watchdog. */
   compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong' }
+  /**
+   * Serve the participant page and dashboard (the built apps/web in `root`), the manifest, and
+   * enrolment of tabs, on http://host:port (default 127.0.0.1, any free port).
+   */
+  web?: { root: string, port?: number, host?: string }
   /** Storage: how often to collect garbage and to scrub (re-verify) every block. */
   storage?: { gcMs?: number, scrubMs?: number, repair?: { graceMs?: number, antiEntropyMs?: number, rebuildTimeoutMs?: number } }
   log?: (msg: string) => void
@@ -97,6 +104,8 @@ export class FabricNode {
   readonly violations: Violation[] = []
   adminUrl?: string
   adminToken?: string
+  /** base URL of the participant page when the node serves the web app */
+  webUrl?: string
   /** set when the node serves the compute role */
   computeWorker?: ComputeWorker
   /** set when the origin granted this node `compute/assign` */
@@ -113,12 +122,13 @@ export class FabricNode {
   private keyring!: Keyring
   private memberCredential!: Uint8Array
   private admin?: AdminServer
+  private web?: WebGateway
   private leases: LeaseRecord[] = []
   private leaseTimer?: ReturnType<typeof setTimeout>
   private running = false
   private readonly stopped = Promise.withResolvers<void>()
   private readonly now: () => number
-  private revocationTopic = ''
+  private revocationFeed!: RevocationFeed
 
   constructor (init: FabricNodeInit) {
     this.init = init
@@ -169,10 +179,10 @@ export class FabricNode {
       log
     })
     const prefix = await topicPrefix(this.manifest.origin)
-    this.revocationTopic = `${prefix}revocations`
     this.pubsub = new PubSubService(this.host, { origin: this.manifest.origin, prefix, verifier: this.verifier, grants: credentials, log })
     this.pubsub.start()
-    this.startRevocationFeed()
+    this.revocationFeed = new RevocationFeed(this.host, { topic: `${prefix}revocations`, verifier: this.verifier, credential: this.memberCredential, accept: async rev => await this.acceptRevocation(rev) })
+    this.revocationFeed.start()
     this.running = true
     await this.membership.start()
     await this.grantRoleLease()
@@ -185,6 +195,10 @@ export class FabricNode {
       this.adminUrl = this.admin.url
       await writeJson(join(dir, 'admin.json'), { url: this.adminUrl, token: this.adminToken, peerId: this.peerId, pid: process.pid }, { secret: true })
     }
+    if (this.init.web != null) {
+      this.web = await startWebGateway({ ...this.init.web, manifest: signedManifestToJSON(this.init.manifest), enrol: async req => await this.enrol(req), log })
+      this.webUrl = this.web.url
+    }
     log(`node ${this.peerId} (${this.roles.join(',')}) started on ${addrs.join(' ')}`)
   }
 
@@ -192,6 +206,7 @@ export class FabricNode {
     if (!this.running) return
     this.running = false
     clearTimeout(this.leaseTimer)
+    await this.web?.close()
     await this.admin?.close()
     this.coordinator?.stop()
     this.processes?.stop()
@@ -215,10 +230,7 @@ export class FabricNode {
   /** Revoke a token this node issued (e.g. its lease) and gossip the revocation. */
   async revokeToken (capability: Capability): Promise<Revocation> {
     const rev = await revoke(this.identity, capability, this.now())
-    await this.acceptRevocation(rev)
-    // the feed carries the author's membership capability: only members may gossip revocations
-    const env = encode({ c: this.memberCredential, r: encodeRevocation(rev) })
-    await this.host.services.pubsub.publish(this.revocationTopic, env).catch(() => {})
+    await this.revocationFeed.publish(rev)
     return rev
   }
 
@@ -238,6 +250,22 @@ export class FabricNode {
   }
 
   private peerIdForSelf (): string { return this.host.peerId.toString() }
+
+  /**
+   * Enrol a tab: delegate this node's membership capability to the tab's identity, for no longer
+   * than the lease it asks for, the manifest's longest lease, or this node's own grant.
+   */
+  private async enrol (req: JoinRequest): Promise<JoinResponse> {
+    if (!this.running) throw new NotRunningError('the node is stopping; try again in a moment')
+    const parent = await decodeCapability(this.memberCredential)
+    const now = this.now()
+    const expiresAt = Math.min(now + req.durationMs, now + this.manifest.qos.leaseMaxMs, parent.payload.exp)
+    if (expiresAt <= now + 60_000) throw new Error('this node can no longer enrol tabs: its own membership expires within a minute')
+    const cap = await delegate(this.identity, parent, { audience: req.did, expiresAt, now })
+    // the rendezvous first (it relays between tabs), then this node itself; WebSockets only
+    const bootstrap = [...new Set([...this.manifest.rendezvous, ...this.addrs()])].filter(a => a.includes('/ws/') && !a.includes('/p2p-circuit'))
+    return { credentials: [toBase64url(cap.bytes)], expiresAt, bootstrap }
+  }
 
   // -- compute ---------------------------------------------------------------
 
@@ -260,7 +288,7 @@ export class FabricNode {
         verifier: this.verifier,
         pool: this.pool,
         receipts: this.receipts,
-        moduleDir: join(this.init.dataDir, 'modules'),
+        modules: diskModuleStore(join(this.init.dataDir, 'modules')),
         maxMemoryBytes: this.manifest.qos.memoryMiB * 2 ** 20,
         lease: () => this.activeLease(),
         saboteur: this.init.compute?.saboteur,
@@ -420,25 +448,6 @@ export class FabricNode {
     return true
   }
 
-  private startRevocationFeed (): void {
-    const ps = this.host.services.pubsub
-    ps.topicValidators.set(this.revocationTopic, async (_peer, msg) => {
-      try {
-        if (msg.type !== 'signed') return TopicValidatorResult.Reject
-        const env = decode(msg.data, { maxBytes: MAX_CAPABILITY_BYTES + MAX_REVOCATION_BYTES + 64 }) as { c?: unknown, r?: unknown }
-        if (!(env?.c instanceof Uint8Array) || !(env.r instanceof Uint8Array)) return TopicValidatorResult.Reject
-        await this.verifier.check(msg.from.toString(), env.c, MEMBERSHIP_NEED)
-        const rev = decodeRevocation(env.r)
-        if (!await verifyRevocationSignature(rev)) return TopicValidatorResult.Reject
-        await this.acceptRevocation(rev)
-        return TopicValidatorResult.Accept
-      } catch {
-        return TopicValidatorResult.Reject
-      }
-    })
-    ps.subscribe(this.revocationTopic)
-  }
-
   // -- leases ----------------------------------------------------------------
 
   /** Grant the origin a lease over this device for the node's roles, within the manifest's QoS. */
@@ -489,7 +498,7 @@ export class FabricNode {
     if (rec == null) throw new RangeError(`this node granted no lease ${id}; see \`webfabric lease show\``)
     const cap = await decodeCapability(fromBase64url(rec.token))
     // revoking the lease withdraws the device: running work stops at its next fuel slice
-    this.pool?.abortAll()
+    this.computeWorker?.stopWork()
     this.processHost?.killAll()
     await this.revokeToken(cap)
     // and the node leaves the fabric
@@ -542,6 +551,7 @@ export class FabricNode {
       },
       shutdown: async () => { setTimeout(() => { void this.stop() }, 50) },
       submitJob: async (spec, onProgress) => { live(); return await this.submitJob(spec, onProgress) },
+      jobs: async () => this.coordinator?.jobList() ?? [],
       receipts: async opts => await this.receipts.list(opts),
       procSpawn: async spec => { live(); return await this.manager().spawn(spec, this.membership.view()) },
       procList: async () => this.manager().list(),

@@ -110,6 +110,7 @@ export class SandboxDomainBase {
   runs = 0
   /** workers restarted after a crash or watchdog */
   restarts = 0
+  private busyTotal = 0
 
   constructor (init: SandboxInit, spawner: DomainSpawner) {
     this.init = init
@@ -121,6 +122,11 @@ export class SandboxDomainBase {
   /** Fuel slices run and ms slept for the duty cycle, since the domain started. */
   get meters (): { slices: number, sleptMs: number } {
     return { slices: Atomics.load(this.control, CTRL_SLICES), sleptMs: Atomics.load(this.control, CTRL_SLEPT_MS) }
+  }
+
+  /** ms spent running executions (including duty-cycle sleeps: subtract meters.sleptMs for CPU time), up to now. */
+  get busyMs (): number {
+    return this.busyTotal + (this.current != null ? performance.now() - this.current.started : 0)
   }
 
   /** Change the CPU share held from the next slice on. */
@@ -290,6 +296,7 @@ export class SandboxDomainBase {
     if (p == null) return
     clearTimeout(p.timer)
     if (p.onAbort != null) p.opts.signal?.removeEventListener('abort', p.onAbort)
+    this.busyTotal += performance.now() - p.started
     this.current = undefined
   }
 

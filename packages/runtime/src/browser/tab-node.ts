@@ -1,33 +1,46 @@
-// A browser tab as a fabric participant (the first part of WebFabricRuntime
-// in the browser): it verifies the origin's manifest, takes its identity for
-// (origin, epoch) from a keyring the page keeps, joins through the rendezvous
-// over WebSockets, and runs the same membership core and capability-guarded
-// pub-sub as a Node node. Compute in Web Workers, leases and revocation build
-// on this (the browser issue).
+// A browser tab as a fabric participant (WebFabricRuntime in the browser): it
+// verifies the origin's manifest, takes its identity for (origin, epoch) from
+// a keyring the page keeps, joins through the rendezvous over WebSockets, runs
+// the same membership core and capability-guarded pub-sub as a Node node,
+// grants the origin the compute lease the person chose — signed here, with
+// WebCrypto — and serves compute in Web Worker sandbox domains under it. The
+// page lists its receipts and meters; revoke() stops every execution at its
+// next fuel slice, gossips the revocation, and leaves.
+import { WebSandboxPool } from '@webfabric/compute/browser'
 import {
+  type Capability,
   type Identity,
   IDENTITY_ROTATION_MS,
   Keyring,
   type PolicyManifest,
+  type Revocation,
   RevocationSet,
   type SignedManifest,
   epochAt,
+  grantLease,
+  revoke,
   verifyManifest
 } from '@webfabric/protocol'
+import { MAX_OUTPUT_BYTES } from '../compute-wire.ts'
+import { ComputeWorker, NO_MODULE_STORE } from '../compute-worker.ts'
 import { topicPrefix } from '../constants.ts'
 import { CredentialVerifier } from '../credentials.ts'
 import type { Host } from '../host.ts'
 import { MEMBERSHIP_NEED, type MemberView, MembershipService } from '../membership-service.ts'
 import { libp2pKeyOf } from '../peer-identity.ts'
 import { PubSubService } from '../pubsub-service.ts'
+import { RevocationFeed } from '../revocation-feed.ts'
 import { createTabHost } from './host.ts'
+import { checkLeaseChoice, defaultLeaseChoice } from './lease-choice.ts'
+import { TabReceiptLog } from './receipts.ts'
+import type { RevokeReport, TabLeaseChoice, TabLeaseView, TabMeters, TabReceipt, TabStopReason } from './types.ts'
 
 /** Options of a tab node. */
 export interface TabNodeInit {
   manifest: SignedManifest
   /** the origin's grants to this tab (encoded capabilities): membership, topics, … */
   credentials: Uint8Array[]
-  /** the page's keyring secret (kept by the page, e.g. in IndexedDB); a fresh one when absent */
+  /** the page's keyring secret (kept by the page, e.g. in sessionStorage); a fresh one when absent */
   keyringSecret?: Uint8Array
   /** rendezvous multiaddrs (…/ws/p2p/<id>); default: the manifest's */
   bootstrap?: string[]
@@ -35,11 +48,21 @@ export interface TabNodeInit {
   membership?: { intervalMs?: number, ttlMs?: number }
   /** development and tests only: allow ws:// and private addresses */
   allowInsecureDials?: boolean
+  /**
+   * Compute in Web Workers: the URL of the bundled `@webfabric/compute/worker-web` script. Absent:
+   * the tab takes no work (it only joins membership and pub-sub).
+   */
+  compute?: { workerUrl: string | URL, slots?: number, sliceFuel?: number, watchdogMs?: number }
+  /** the lease the person chose (default: what the manifest asks for, an hour at most) */
+  lease?: TabLeaseChoice
   log?: (msg: string) => void
 }
 
-/** A browser tab taking part in an origin's fabric. */
-export class TabNode {
+/** Window over which the CPU meter averages, ms. */
+const CPU_WINDOW_MS = 3000
+
+/** A browser tab taking part in an origin's fabric. Events: 'receipt', 'receipt-accepted', 'stopped'. */
+export class TabNode extends EventTarget {
   readonly init: TabNodeInit
   readonly revocations = new RevocationSet()
   host!: Host
@@ -48,26 +71,39 @@ export class TabNode {
   keyring!: Keyring
   membership!: MembershipService
   pubsub!: PubSubService
+  worker?: ComputeWorker
+  private pool?: WebSandboxPool
+  private receiptLog!: TabReceiptLog
+  private feed!: RevocationFeed
+  private verifier!: CredentialVerifier
+  private leaseToken?: Capability
+  private leaseView?: TabLeaseView
+  private leaseTimer?: ReturnType<typeof setTimeout>
+  private cpuSamples: Array<{ at: number, cpuMs: number }> = []
   private running = false
+  private stopping?: Promise<void>
 
   constructor (init: TabNodeInit) {
+    super()
     this.init = init
   }
 
   get peerId (): string { return this.host.peerId.toString() }
   get did (): string { return this.identity.did }
+  get isRunning (): boolean { return this.running }
 
-  /** Verifies the manifest (refusing a bad signature by name), then joins the fabric. */
+  /** Verifies the manifest (refusing a bad signature by name) and the lease choice, then joins the fabric and grants the lease. */
   async start (): Promise<void> {
     this.manifest = await verifyManifest(this.init.manifest)
+    const choice = checkLeaseChoice(this.manifest, this.init.lease ?? defaultLeaseChoice(this.manifest))
     this.keyring = this.init.keyringSecret != null ? await Keyring.fromSecret(this.init.keyringSecret) : await Keyring.generate()
     this.identity = await this.keyring.identityFor(this.manifest.origin, epochAt(Date.now(), IDENTITY_ROTATION_MS))
     this.host = await createTabHost({ privateKey: await libp2pKeyOf(this.identity), allowInsecureDials: this.init.allowInsecureDials })
-    const verifier = new CredentialVerifier({ origin: this.manifest.origin, revocations: this.revocations })
+    this.verifier = new CredentialVerifier({ origin: this.manifest.origin, revocations: this.revocations })
     let credential: Uint8Array | undefined
     for (const bytes of this.init.credentials) {
       try {
-        await verifier.check(this.host.peerId.toString(), bytes, MEMBERSHIP_NEED)
+        await this.verifier.check(this.host.peerId.toString(), bytes, MEMBERSHIP_NEED)
         credential = bytes
         break
       } catch {}
@@ -75,32 +111,149 @@ export class TabNode {
     if (credential == null) throw new Error(`this tab (${this.identity.did}) holds no membership capability from origin ${this.manifest.origin}`)
     await this.host.start()
     const log = this.init.log ?? (() => {})
+    const cores = globalThis.navigator?.hardwareConcurrency ?? 1
+    const compute = this.init.compute
+    const slots = compute == null ? 0 : (compute.slots ?? Math.max(1, Math.round(cores * choice.cpuShare)))
     this.membership = new MembershipService(this.host, {
       identity: this.identity,
       credential,
-      verifier,
-      info: { roles: this.init.roles ?? ['compute'], capacity: { cpus: globalThis.navigator?.hardwareConcurrency ?? 1 }, load: { cpu: 0 }, addrs: [] },
+      verifier: this.verifier,
+      info: { roles: this.init.roles ?? (slots > 0 ? ['compute'] : []), capacity: { cpus: cores, slots, memoryMiB: choice.memoryMiB }, load: { cpu: 0 }, addrs: [] },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
       intervalMs: this.init.membership?.intervalMs,
       ttlMs: this.init.membership?.ttlMs,
       log
     })
     const prefix = await topicPrefix(this.manifest.origin)
-    this.pubsub = new PubSubService(this.host, { origin: this.manifest.origin, prefix, verifier, grants: this.init.credentials, log })
+    this.pubsub = new PubSubService(this.host, { origin: this.manifest.origin, prefix, verifier: this.verifier, grants: this.init.credentials, log })
     this.pubsub.start()
+    this.feed = new RevocationFeed(this.host, { topic: `${prefix}revocations`, verifier: this.verifier, credential, accept: async rev => this.acceptRevocation(rev) })
+    this.feed.start()
+
+    // the lease: the person's grant to the origin, signed in this tab
+    const now = Date.now()
+    const q = this.manifest.qos
+    this.leaseToken = await grantLease(this.identity, {
+      origin: this.manifest.origin,
+      kind: 'compute',
+      qos: { cpuShare: choice.cpuShare, memoryMiB: choice.memoryMiB, storageMiB: choice.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
+      durationMs: choice.durationMs,
+      now
+    })
+    this.leaseView = { id: this.leaseToken.id, choice, grantedAt: now, expiresAt: this.leaseToken.payload.exp, revoked: false }
+    this.receiptLog = new TabReceiptLog({
+      receipt: r => this.dispatchEvent(new CustomEvent<TabReceipt>('receipt', { detail: r })),
+      accepted: r => this.dispatchEvent(new CustomEvent<TabReceipt>('receipt-accepted', { detail: r }))
+    })
+    if (compute != null && slots > 0) {
+      // the lease's share of the whole device, spread over the domains (as on Node)
+      const share = Math.min(1, cores * choice.cpuShare / slots)
+      this.pool = new WebSandboxPool({ size: slots, cpuShare: share, workerUrl: compute.workerUrl, sliceFuel: compute.sliceFuel, watchdogMs: compute.watchdogMs, memoryLimitBytes: choice.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
+      this.worker = new ComputeWorker(this.host, {
+        identity: this.identity,
+        origin: this.manifest.origin,
+        verifier: this.verifier,
+        pool: this.pool,
+        receipts: this.receiptLog,
+        modules: NO_MODULE_STORE,
+        maxMemoryBytes: choice.memoryMiB * 2 ** 20,
+        lease: () => this.activeLease(),
+        log
+      })
+      await this.worker.start()
+    }
     this.running = true
+    this.leaseTimer = setTimeout(() => { void this.stop('expired') }, Math.min(choice.durationMs, 2 ** 31 - 1))
     await this.membership.start()
+  }
+
+  private activeLease (): { id: string } | undefined {
+    const v = this.leaseView
+    if (!this.running || v == null || v.revoked || v.expiresAt <= Date.now()) return undefined
+    return { id: v.id }
+  }
+
+  private acceptRevocation (rev: Revocation): boolean {
+    if (!this.revocations.add(rev)) return false
+    this.verifier.clear()
+    return true
   }
 
   /** The membership view as this tab sees it. */
   members (): MemberView[] { return this.running ? this.membership.view() : [] }
 
+  /** The lease in force (or last in force). */
+  lease (): TabLeaseView {
+    if (this.leaseView == null) throw new Error('the tab has not started')
+    return { ...this.leaseView, choice: { ...this.leaseView.choice } }
+  }
+
+  /** The receipts of everything this tab ran, oldest first. */
+  receipts (): TabReceipt[] { return this.receiptLog?.list() ?? [] }
+
+  /** Meters against the lease's limits. CPU used is averaged over the last few seconds. */
+  meters (): TabMeters {
+    const choice = this.leaseView?.choice
+    const domains = this.pool?.domains ?? []
+    const cpuMs = domains.reduce((s, d) => s + d.busyMs - d.meters.sleptMs, 0)
+    const now = performance.now()
+    this.cpuSamples.push({ at: now, cpuMs })
+    while (this.cpuSamples.length > 2 && now - this.cpuSamples[1].at >= CPU_WINDOW_MS) this.cpuSamples.shift()
+    const first = this.cpuSamples[0]
+    const cores = globalThis.navigator?.hardwareConcurrency ?? 1
+    const used = now - first.at > 0 ? Math.max(0, Math.min(1, (cpuMs - first.cpuMs) / (now - first.at) / cores)) : 0
+    const running = domains.filter(d => d.busy).length
+    return {
+      cpu: { share: choice?.cpuShare ?? 0, used, busyMs: Math.round(cpuMs) },
+      // what running executions may use: each is capped at the lease's memory per task
+      memory: { limitMiB: choice?.memoryMiB ?? 0, usedMiB: running * (choice?.memoryMiB ?? 0) },
+      storage: { limitMiB: choice?.storageMiB ?? 0, usedMiB: 0 },
+      traffic: { inBytes: this.worker?.bytesIn ?? 0, outBytes: this.worker?.bytesOut ?? 0, limitKiBps: this.manifest?.qos.bandwidthKiBps ?? 0 },
+      runs: this.worker?.runs ?? 0,
+      running,
+      refused: this.worker?.refused ?? 0
+    }
+  }
+
+  /**
+   * Revoke the lease: every execution stops at its next fuel slice (its coordinator is told and
+   * reassigns it), the revocation is gossiped to the fabric, and the tab leaves.
+   */
+  async revoke (): Promise<RevokeReport> {
+    if (this.leaseView == null || this.leaseToken == null) throw new Error('the tab has not started')
+    const revokedAt = performance.now()
+    this.leaseView.revoked = true
+    const domains = this.pool?.domains ?? []
+    const stoppedRuns = domains.filter(d => d.busy).length
+    const slicesBefore = domains.map(d => d.meters.slices)
+    this.worker?.stopWork()
+    await this.worker?.whenIdle()
+    const stoppedAt = performance.now()
+    const slicesAfter = Math.max(0, ...domains.map((d, i) => d.meters.slices - slicesBefore[i]))
+    try {
+      const rev = await revoke(this.identity, this.leaseToken, Date.now())
+      await this.feed.publish(rev)
+    } catch (err) {
+      this.init.log?.(`the revocation could not be gossiped: ${(err as Error).message}`)
+    }
+    await this.stop('revoked')
+    return { leaseId: this.leaseView.id, revokedAt, stoppedAt, stoppedRuns, slicesAfter }
+  }
+
   /** Leaves the fabric (a departure the others see at once) and stops. */
-  async stop (): Promise<void> {
-    if (!this.running) return
-    this.running = false
-    await this.membership.stop()
-    this.pubsub.stop()
-    await this.host.stop()
+  async stop (reason: TabStopReason = 'left'): Promise<void> {
+    this.stopping ??= (async () => {
+      if (!this.running) return
+      this.running = false
+      clearTimeout(this.leaseTimer)
+      await this.worker?.stop()
+      await this.membership.stop()
+      this.feed.stop()
+      this.pubsub.stop()
+      await this.host.stop()
+      await this.pool?.close()
+      this.dispatchEvent(new CustomEvent('stopped', { detail: { reason } }))
+    })()
+    await this.stopping
   }
 }

@@ -1,23 +1,36 @@
 // Runs in Chromium (bundled by scripts/browser.ts): a tab node joins a fabric
 // whose rendezvous and members are Node processes, and reports what it sees.
-import { TabNode, signedManifestFromJSON } from '../../src/browser/index.ts'
+import { type RevokeReport, type TabLeaseChoice, type TabMeters, type TabReceipt, TabNode, signedManifestFromJSON } from '../../src/browser/index.ts'
 
 let tab: TabNode | undefined
 const inbox: string[] = []
 
-/** Starts the tab with the manifest (JSON), its grants (base64url) and the rendezvous's ws address. */
-export async function join (manifest: unknown, credentials: number[][], bootstrap: string[], secret: number[]): Promise<{ peerId: string, did: string }> {
+/**
+ * Starts the tab with the manifest (JSON), its grants (bytes) and the rendezvous's ws address; with
+ * `lease`, it also computes (one sandbox domain on the bundled /worker.js) under that lease.
+ */
+export async function join (manifest: unknown, credentials: number[][], bootstrap: string[], secret: number[], lease?: TabLeaseChoice): Promise<{ peerId: string, did: string, leaseId?: string }> {
   tab = new TabNode({
     manifest: signedManifestFromJSON(manifest),
     credentials: credentials.map(c => new Uint8Array(c)),
     bootstrap,
     keyringSecret: new Uint8Array(secret),
     membership: { intervalMs: 250, ttlMs: 4000 },
-    allowInsecureDials: true
+    allowInsecureDials: true,
+    ...(lease != null ? { lease, compute: { workerUrl: '/worker.js', slots: 1 } } : {})
   })
   await tab.start()
-  return { peerId: tab.peerId, did: tab.did }
+  return { peerId: tab.peerId, did: tab.did, leaseId: lease != null ? tab.lease().id : undefined }
 }
+
+/** Receipts of what the tab ran. */
+export function receipts (): TabReceipt[] { return tab?.receipts() ?? [] }
+
+/** The tab's meters. */
+export function meters (): TabMeters | undefined { return tab?.meters() }
+
+/** Revokes the tab's lease. */
+export async function revokeLease (): Promise<RevokeReport> { return await tab!.revoke() }
 
 /** Peer ids of the members the tab sees. */
 export function members (): string[] {
