@@ -26,6 +26,8 @@ export interface WebGatewayInit {
   enrolPerClientPerMinute?: number
   enrolPerMinute?: number
   log?: (msg: string) => void
+  /** clock of the rate limit, for tests */
+  now?: () => number
 }
 
 /** A running web gateway. */
@@ -127,7 +129,7 @@ export async function startWebGateway (init: WebGatewayInit): Promise<WebGateway
   const join_ = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowedError', `${JOIN_PATH} takes POST`)
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpError(415, 'UnsupportedMediaTypeError', 'send the join request as application/json')
-    if (!limit.take(req.socket.remoteAddress ?? '?', Date.now())) throw new HttpError(429, 'RateLimitedError', 'too many tabs joined from here in the last minute; try again shortly')
+    if (!limit.take(req.socket.remoteAddress ?? '?', (init.now ?? Date.now)())) throw new HttpError(429, 'RateLimitedError', 'too many tabs joined from here in the last minute; try again shortly')
     let body: unknown
     try { body = JSON.parse(await readBody(req)) } catch (err) {
       if (err instanceof HttpError) throw err
