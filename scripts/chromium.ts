@@ -7,10 +7,14 @@ import { existsSync } from 'node:fs'
 /** Where Debian puts the browser. */
 export const CHROMIUM_PATH = '/usr/bin/chromium'
 
-/** The flags every test browser starts with (DESIGN.md §8): headless, no sandbox or GPU, nothing phoning home. */
+/**
+ * The flags every test browser starts with (DESIGN.md §8): headless, no sandbox or GPU, nothing
+ * phoning home; and WebRTC between tabs on loopback (without the last two ICE gathers no candidates).
+ */
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream'
 ]
 
 /**

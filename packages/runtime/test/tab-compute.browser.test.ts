@@ -88,6 +88,13 @@ describe('browser tabs compute under their own leases (Chromium)', () => {
     assert.equal(m.cpu.share, LEASE.cpuShare)
   })
 
+  it('tabs connect to each other directly over WebRTC, signalled through the relay', async () => {
+    await waitFor('a WebRTC connection between the two tabs', async () => {
+      const conns = await pages[0].call<Array<{ peer: string, addr: string }>>('connections')
+      return conns.some(c => c.peer === tabs[1].peerId && c.addr.includes('/webrtc'))
+    }, 30_000)
+  })
+
   it('revoking a tab\'s lease mid-job stops it within one fuel slice; the job completes without it', async () => {
     const inputs = Array.from({ length: 10 }, (_, i) => u32(30_000_000 + i * 7919))
     const job = coordinator.submitJob({ module, inputs, name: 'revoke', replicas: 2, quorum: 2 })

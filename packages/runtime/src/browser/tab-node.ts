@@ -58,6 +58,12 @@ export interface TabNodeInit {
   log?: (msg: string) => void
 }
 
+/**
+ * Fuel per slice in a tab: a fifth of the VM's default, so a slice — how long Revoke or a pause can
+ * wait — lasts a few milliseconds to a few tens on a laptop.
+ */
+export const TAB_SLICE_FUEL = 2_000_000
+
 /** Window over which the CPU meter averages, ms. */
 const CPU_WINDOW_MS = 3000
 
@@ -148,7 +154,7 @@ export class TabNode extends EventTarget {
     if (compute != null && slots > 0) {
       // the lease's share of the whole device, spread over the domains (as on Node)
       const share = Math.min(1, cores * choice.cpuShare / slots)
-      this.pool = new WebSandboxPool({ size: slots, cpuShare: share, workerUrl: compute.workerUrl, sliceFuel: compute.sliceFuel, watchdogMs: compute.watchdogMs, memoryLimitBytes: choice.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
+      this.pool = new WebSandboxPool({ size: slots, cpuShare: share, workerUrl: compute.workerUrl, sliceFuel: compute.sliceFuel ?? TAB_SLICE_FUEL, watchdogMs: compute.watchdogMs, memoryLimitBytes: choice.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
       this.worker = new ComputeWorker(this.host, {
         identity: this.identity,
         origin: this.manifest.origin,
@@ -164,7 +170,17 @@ export class TabNode extends EventTarget {
     }
     this.running = true
     this.leaseTimer = setTimeout(() => { void this.stop('expired') }, Math.min(choice.durationMs, 2 ** 31 - 1))
+    // other tabs reach this one over WebRTC, signalled through the relay reservation, once it is made
+    this.host.addEventListener('self:peer:update', this.onAddresses)
     await this.membership.start()
+    this.onAddresses()
+  }
+
+  /** Advertise this tab's WebRTC addresses in its heartbeats (Node peers use the connections the tab opened). */
+  private readonly onAddresses = (): void => {
+    if (!this.running) return
+    const addrs = this.host.getMultiaddrs().map(a => a.toString()).filter(a => a.includes('/webrtc/'))
+    this.membership.update({ addrs: addrs.slice(0, 8) })
   }
 
   private activeLease (): { id: string } | undefined {
@@ -246,6 +262,7 @@ export class TabNode extends EventTarget {
       if (!this.running) return
       this.running = false
       clearTimeout(this.leaseTimer)
+      this.host.removeEventListener('self:peer:update', this.onAddresses)
       await this.worker?.stop()
       await this.membership.stop()
       this.feed.stop()

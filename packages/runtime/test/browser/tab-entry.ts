@@ -67,3 +67,8 @@ export async function tryTampered (manifest: unknown): Promise<string> {
 
 /** Leaves the fabric. */
 export async function leave (): Promise<void> { await tab?.stop() }
+
+/** The tab's open connections: the peer and the address it was reached on. */
+export function connections (): Array<{ peer: string, addr: string }> {
+  return tab?.host.getConnections().map(c => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString() })) ?? []
+}
