@@ -14,6 +14,8 @@ export interface FabricNodeEntry {
   admin: string
   dataDir: string
   addrs: string[]
+  /** the web app's base URL, on the node that serves it */
+  web?: string
 }
 
 /** The contents of fabric.json. */
@@ -23,6 +25,10 @@ export interface FabricFile {
   startedAt: string
   upPid: number
   nodes: FabricNodeEntry[]
+  /** the participant page, when the fabric serves the web app */
+  participantUrl?: string
+  /** the operator dashboard (its fragment carries the rendezvous's admin token: fabric.json is owner-only) */
+  dashboardUrl?: string
 }
 
 /** Default directory of a local fabric. */

@@ -18,13 +18,21 @@ import {
   validateManifest
 } from '@webfabric/protocol'
 import { ensureDir, libp2pKeyOf, loadKeyring, readJson, writeJson } from '@webfabric/runtime'
+import { buildWebApp } from '@webfabric/web/build'
 import type { FabricFile, FabricNodeEntry } from './fabric-file.ts'
 import { coordinatorCredential, loadOrCreateKey, memberCredentials, originKeyPath, saveCredentials, storageCredential } from './keys.ts'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'webfabric.js')
 
 /** The line `webfabric start --json` prints once the node runs. */
-interface ReadyEvent { event: 'ready', peerId: string, did: string, roles: string[], addrs: string[], admin: string }
+interface ReadyEvent { event: 'ready', peerId: string, did: string, roles: string[], addrs: string[], admin: string, web?: string }
+
+/** The dashboard's URL: the node's web app, with its admin endpoint and token in the fragment (never sent to a server). */
+export function dashboardUrl (webUrl: string, adminUrl?: string, token?: string): string {
+  const u = new URL('dashboard', webUrl)
+  if (adminUrl != null && token != null) u.hash = `admin=${encodeURIComponent(adminUrl)}&token=${encodeURIComponent(token)}`
+  return u.toString()
+}
 
 /** Options of {@link startLocalFabric}. */
 export interface LocalFabricInit {
@@ -43,6 +51,8 @@ export interface LocalFabricInit {
   saboteurs?: string[]
   /** storage each node lends, MiB (default: the manifest's default) */
   storageMiB?: number
+  /** the rendezvous serves the participant page and dashboard (the app is built first when needed) */
+  web?: { port?: number, root?: string }
 }
 
 /** A running local fabric. */
@@ -107,7 +117,12 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   const specs: Array<{ name: string, dataDir: string, args: string[] }> = []
   // the rendezvous is also the fabric's compute coordinator and its storage client (put, get)
   await saveCredentials(join(rvDir, 'credentials.json'), [...await memberCredentials(origin, rvIdentity.did, ttl), await coordinatorCredential(origin, rvIdentity.did, ttl), await storageCredential(origin, rvIdentity.did, ttl, 'client')])
-  specs.push({ name: 'rendezvous', dataDir: rvDir, args: ['--rendezvous', ...rvListen.flatMap(a => ['--listen', a])] })
+  const webArgs: string[] = []
+  if (init.web != null) {
+    webArgs.push('--web-root', init.web.root ?? await buildWebApp({ log }))
+    if (init.web.port != null) webArgs.push('--web-port', String(init.web.port))
+  }
+  specs.push({ name: 'rendezvous', dataDir: rvDir, args: ['--rendezvous', ...rvListen.flatMap(a => ['--listen', a]), ...webArgs] })
   for (let i = 1; i <= init.nodes; i++) {
     const name = `node-${i}`
     const dataDir = join(dir, name)
@@ -143,7 +158,7 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
     })
     child.removeAllListeners('exit')
     child.once('exit', (code, signal) => { if (!stopping) log(`${spec.name} (pid ${child.pid}) exited (${signal ?? code})`) })
-    entries.push({ name: spec.name, peerId: ready.peerId, did: ready.did, pid: child.pid!, roles: ready.roles, admin: ready.admin, dataDir: spec.dataDir, addrs: ready.addrs })
+    entries.push({ name: spec.name, peerId: ready.peerId, did: ready.did, pid: child.pid!, roles: ready.roles, admin: ready.admin, dataDir: spec.dataDir, addrs: ready.addrs, ...(ready.web != null ? { web: ready.web } : {}) })
     log(`${spec.name} ready: ${ready.peerId} (pid ${child.pid})`)
   }
 
@@ -169,6 +184,13 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   }
   entries.sort((a, b) => specs.findIndex(s => s.name === a.name) - specs.findIndex(s => s.name === b.name))
   const file: FabricFile = { origin: origin.did, manifest: manifestPath, startedAt: new Date(now).toISOString(), upPid: process.pid, nodes: entries }
-  await writeJson(join(dir, 'fabric.json'), file)
+  const web = entries.find(n => n.web != null)
+  if (web?.web != null) {
+    const admin = await readJson<{ url: string, token: string }>(join(web.dataDir, 'admin.json'))
+    file.participantUrl = web.web
+    file.dashboardUrl = dashboardUrl(web.web, admin?.url, admin?.token)
+  }
+  // owner-only: the dashboard URL carries an admin token
+  await writeJson(join(dir, 'fabric.json'), file, { secret: true })
   return { file, children, stop }
 }

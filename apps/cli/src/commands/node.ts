@@ -4,7 +4,8 @@ import { FabricNode } from '@webfabric/runtime'
 import { UsageError, parse, parseNumber, table } from '../cli-util.ts'
 import { fabricDir } from '../fabric-file.ts'
 import { loadCredentials, loadSignedManifest } from '../keys.ts'
-import { startLocalFabric } from '../local-fabric.ts'
+import { dashboardUrl, startLocalFabric } from '../local-fabric.ts'
+import { buildWebApp } from '@webfabric/web/build'
 
 export async function start (args: string[]): Promise<number> {
   const usage = `webfabric start --dir D --manifest SIGNED.json --credentials CREDS.json [--credentials MORE.json] [options]
@@ -17,17 +18,26 @@ export async function start (args: string[]): Promise<number> {
   --interval MS --ttl MS   membership timing
   --slots N            sandbox domains lent to compute (default cores × the manifest's cpuShare)
   --saboteur wrong     DEMOS AND TESTS ONLY: return corrupted results (a byzantine worker)
+  --web                serve the participant page and the dashboard (builds apps/web when needed)
+  --web-port P         port of the web app on 127.0.0.1 (default any free port)
+  --web-root DIR       serve this built app instead of building apps/web
   --json               print events as JSON lines`
   const { values } = parse(args, {
     dir: { type: 'string' }, manifest: { type: 'string' }, credentials: { type: 'string', multiple: true },
     listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true },
     rendezvous: { type: 'boolean' }, roles: { type: 'string' }, 'admin-port': { type: 'string' },
     'allow-loopback': { type: 'boolean' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' },
-    slots: { type: 'string' }, saboteur: { type: 'string' }
+    slots: { type: 'string' }, saboteur: { type: 'string' },
+    web: { type: 'boolean' }, 'web-port': { type: 'string' }, 'web-root': { type: 'string' }
   }, usage)
   if (values.saboteur != null && values.saboteur !== 'wrong') throw new UsageError('--saboteur takes: wrong')
   if (values.dir == null || values.manifest == null || values.credentials == null) throw new UsageError(usage)
   const json = values.json === true
+  const log = (msg: string): void => console.error(`${new Date().toISOString()} ${msg}`)
+  const webPort = parseNumber(values['web-port'], '--web-port', 0, 65535)
+  const web = values.web === true || values['web-root'] != null || webPort != null
+    ? { root: values['web-root'] != null ? resolve(values['web-root']) : await buildWebApp({ log }), port: webPort }
+    : undefined
   const node = new FabricNode({
     dataDir: resolve(values.dir),
     manifest: await loadSignedManifest(values.manifest),
@@ -43,12 +53,14 @@ export async function start (args: string[]): Promise<number> {
       ttlMs: parseNumber(values.ttl, '--ttl', 100, 3600000)
     },
     compute: { slots: parseNumber(values.slots, '--slots', 1, 256), saboteur: values.saboteur },
-    log: msg => console.error(`${new Date().toISOString()} ${msg}`)
+    web,
+    log
   })
   await node.start()
   if (values.saboteur != null) console.error(`WARNING: this node is a saboteur (--saboteur ${values.saboteur}): it returns wrong results on purpose`)
-  const ready = { event: 'ready', peerId: node.peerId, did: node.did, roles: node.roles, addrs: node.addrs(), admin: node.adminUrl }
-  console.log(json ? JSON.stringify(ready) : `node ${node.peerId} running (${node.roles.join(', ')})\n  did ${node.did}\n  ${node.addrs().join('\n  ')}\n  admin ${node.adminUrl}\nCtrl-C to stop.`)
+  const ready = { event: 'ready', peerId: node.peerId, did: node.did, roles: node.roles, addrs: node.addrs(), admin: node.adminUrl, ...(node.webUrl != null ? { web: node.webUrl } : {}) }
+  const webLines = node.webUrl != null ? `\n  participant page ${node.webUrl}\n  dashboard ${dashboardUrl(node.webUrl, node.adminUrl, node.adminToken)}` : ''
+  console.log(json ? JSON.stringify(ready) : `node ${node.peerId} running (${node.roles.join(', ')})\n  did ${node.did}\n  ${node.addrs().join('\n  ')}\n  admin ${node.adminUrl}${webLines}\nCtrl-C to stop.`)
   node.membership.addEventListener('join', e => { if (json) console.log(JSON.stringify({ event: 'join', ...(e as CustomEvent).detail })) })
   node.membership.addEventListener('leave', e => { if (json) console.log(JSON.stringify({ event: 'leave', ...(e as CustomEvent).detail })) })
   const shutdown = (): void => { void node.stop() }
@@ -66,10 +78,13 @@ export async function up (args: string[]): Promise<number> {
   until Ctrl-C
   --slots N          sandbox domains per node (default: cores × the manifest's cpuShare)
   --storage-mib N    storage each node lends the fabric, MiB (default: the manifest's default, 1024)
+  --no-web           do not serve the participant page and dashboard (served by the rendezvous by default)
+  --web-port P       port of the web app (default any free port)
   --saboteur NAME    DEMOS AND TESTS ONLY: node NAME (e.g. node-3) returns wrong results (repeatable)`
   const { values } = parse(args, {
     nodes: { type: 'string' }, dir: { type: 'string' }, interval: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' },
-    slots: { type: 'string' }, saboteur: { type: 'string', multiple: true }, 'storage-mib': { type: 'string' }
+    slots: { type: 'string' }, saboteur: { type: 'string', multiple: true }, 'storage-mib': { type: 'string' },
+    'no-web': { type: 'boolean' }, 'web-port': { type: 'string' }
   }, usage)
   const nodes = parseNumber(values.nodes ?? '3', '--nodes', 1, 64)!
   if (!Number.isInteger(nodes)) throw new UsageError('--nodes must be a whole number')
@@ -85,12 +100,14 @@ export async function up (args: string[]): Promise<number> {
     slots: parseNumber(values.slots, '--slots', 1, 256),
     saboteurs: values.saboteur,
     storageMiB: parseNumber(values['storage-mib'], '--storage-mib', 1, 2 ** 30),
+    web: values['no-web'] === true ? undefined : { port: parseNumber(values['web-port'], '--web-port', 0, 65535) },
     log: line => say(line)
   })
   if (json) {
     console.log(JSON.stringify({ event: 'up', dir, ...fabric.file }))
   } else {
     console.log(`\n${table(['NAME', 'PEER ID', 'PID', 'ROLES', 'ADMIN'], fabric.file.nodes.map(n => [n.name, n.peerId, String(n.pid), n.roles.join(','), n.admin]))}`)
+    if (fabric.file.participantUrl != null) console.log(`\nparticipant page: ${fabric.file.participantUrl}\ndashboard:        ${fabric.file.dashboardUrl}`)
     console.log(`\nfabric.json: ${dir}/fabric.json — try \`webfabric ls --fabric ${dir}\`. Ctrl-C stops the fabric.`)
   }
   await new Promise<void>(resolve => {
