@@ -1,0 +1,182 @@
+// The browser issue's demonstration, end to end with real processes: `webfabric
+// up --nodes 2` serves the participant page and the dashboard; three Chromium
+// tabs grant leases on the page and join beside the two Node nodes; a k=2 job
+// completes, and every trace commitment a tab or a node reports equals the
+// VM's. Revoke in one tab mid-job stops it within one fuel slice and reaches
+// the fabric; closing another tab mid-task is a departure; the job still
+// completes with every task accepted. A tampered manifest is refused with a
+// clear message and no enrolment. The dashboard shows the members and the
+// job's progress. Screenshots of both pages land in test-artifacts/web/.
+import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { execute, loadModule } from '@webfabric/compute'
+import { type AdminClient, connectAdmin } from '@webfabric/runtime/admin'
+import { compileTask } from '@webfabric/sdk'
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
+import { CHROMIUM_ARGS, ensureChromium } from '../../../scripts/chromium.ts'
+import { startUp, stopUp } from './fixtures.ts'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const SPIN = join(ROOT, 'packages/compute/test/fixtures/assembly/spin.ts')
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'web')
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
+
+interface FabricJson { participantUrl?: string, dashboardUrl?: string, nodes: Array<{ name: string, peerId: string, dataDir: string }> }
+interface TabState { status: string, error?: { name: string, message: string }, did?: string, peerId?: string, running?: number, revoke?: { revokedAt: number, stoppedAt: number, slicesAfter: number, leaseId: string } }
+interface Receipt { job: string, task: string, commitment: string, status: string, worker: string }
+
+/** What a participant page shows of itself, read through its test hook. */
+async function state (page: Page): Promise<TabState> {
+  return await page.evaluate(() => {
+    const h = (globalThis as unknown as { webfabricParticipant?: { status: string, error?: { name: string, message: string }, tab?: { did: string, peerId: string, meters: () => { running: number } }, revokeReport?: TabState['revoke'] } }).webfabricParticipant
+    return { status: h?.status ?? 'none', error: h?.error, did: h?.tab?.did, peerId: h?.tab?.peerId, running: h?.tab?.meters().running, revoke: h?.revokeReport }
+  })
+}
+
+async function receiptsOf (page: Page): Promise<Receipt[]> {
+  return await page.evaluate(() => (globalThis as unknown as { webfabricParticipant?: { tab?: { receipts: () => Receipt[] } } }).webfabricParticipant?.tab?.receipts() ?? [])
+}
+
+async function until (what: string, fn: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await fn()) return
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for: ${what}`)
+}
+
+async function admin (node: { dataDir: string }): Promise<{ api: AdminClient, close: () => void }> {
+  const cred = JSON.parse(await readFile(join(node.dataDir, 'admin.json'), 'utf8')) as { url: string, token: string }
+  return await connectAdmin(cred.url, cred.token)
+}
+
+describe('webfabric up with the web app: three tabs and two nodes (Chromium, real processes)', () => {
+  let dir: string
+  let up: ChildProcess | undefined
+  let fabric: FabricJson
+  let browser: Browser
+  let context: BrowserContext
+  let rv: { api: AdminClient, close: () => void }
+  const tabs: Page[] = []
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wf-web-'))
+    await mkdir(ARTIFACTS, { recursive: true })
+    ;({ up } = await startUp(dir, ['--nodes', '2', '--slots', '1', '--interval', '250', '--ttl', '5000']))
+    fabric = JSON.parse(await readFile(join(dir, 'fabric.json'), 'utf8')) as FabricJson
+    rv = await admin(fabric.nodes.find(n => n.name === 'rendezvous')!)
+    browser = await chromium.launch({ executablePath: ensureChromium(), args: CHROMIUM_ARGS, headless: true })
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+  })
+
+  after(async () => {
+    rv?.close()
+    await browser?.close().catch(() => {})
+    await stopUp(up)
+    if (dir != null) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('records the participant page and the dashboard in fabric.json, owner-only', async () => {
+    assert.match(fabric.participantUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/$/)
+    assert.ok(fabric.dashboardUrl?.startsWith(`${fabric.participantUrl}dashboard#admin=`))
+    assert.equal((await stat(join(dir, 'fabric.json'))).mode & 0o077, 0)
+  })
+
+  it('refuses a tampered manifest with a clear message, and grants nothing', async () => {
+    const page = await context.newPage()
+    let joins = 0
+    page.on('request', r => { if (r.url().includes('/fabric/join')) joins++ })
+    await page.route('**/fabric/manifest', async route => {
+      const res = await route.fetch()
+      const json = await res.json() as { manifest: { name: string } }
+      json.manifest.name = `${json.manifest.name} (tampered)`
+      await route.fulfill({ response: res, json })
+    })
+    await page.goto(fabric.participantUrl!)
+    await until('the page refuses the manifest', async () => (await state(page)).status === 'refused')
+    assert.equal((await state(page)).error?.name, 'InvalidSignatureError')
+    assert.match(await page.locator('[role=alert]').first().innerText(), /tampered|not signed/i)
+    assert.equal(await page.getByRole('button', { name: 'Grant lease and join' }).count(), 0, 'no Grant button')
+    assert.equal(joins, 0, 'no enrolment was asked for')
+    await page.close()
+  })
+
+  it('three tabs grant leases on the page and join beside the two nodes', async () => {
+    for (let i = 0; i < 3; i++) {
+      const page = await context.newPage()
+      await page.goto(fabric.participantUrl!)
+      await page.getByRole('button', { name: 'Grant lease and join' }).click({ timeout: 30_000 })
+      tabs.push(page)
+    }
+    for (const page of tabs) await until('the tab runs', async () => (await state(page)).status === 'running')
+    const peers = await Promise.all(tabs.map(async p => (await state(p)).peerId!))
+    assert.equal(new Set(peers).size, 3, 'each tab is its own participant')
+    await until('the rendezvous sees three tabs and two nodes computing', async () => {
+      const members = await rv.api.members()
+      return members.filter(m => m.roles.includes('compute')).length === 5 && peers.every(p => members.some(m => m.peerId === p))
+    })
+  })
+
+  it('a k=2 job completes through a Revoke and a closed tab; tabs\' commitments equal the nodes\' and the VM\'s', async () => {
+    const module = await compileTask(SPIN)
+    const inputs = Array.from({ length: 30 }, (_, i) => u32(40_000_000 + i * 7919))
+    const dashboard = await context.newPage()
+    await dashboard.goto(fabric.dashboardUrl!)
+    const nodes = fabric.nodes.map(n => n.peerId)
+    const tabPeers = await Promise.all(tabs.map(async p => (await state(p)).peerId!))
+    // peer ids are shortened on screen; each cell carries the full id in its title
+    await until('the dashboard lists the nodes and the tabs', async () => {
+      const html = await dashboard.locator('#members').innerHTML().catch(() => '')
+      return [...nodes, ...tabPeers].every(p => html.includes(`title="${p}"`))
+    })
+    const revocationsBefore = (await rv.api.stats()).revocations
+    const job = rv.api.submitJob({ module, inputs, name: 'web-e2e', replicas: 2, quorum: 2 })
+
+    // Revoke in the first tab while it computes
+    await until('tab 1 is computing', async () => ((await state(tabs[0])).running ?? 0) > 0)
+    await tabs[0].getByRole('button', { name: 'Revoke' }).click()
+    await until('tab 1 is revoked', async () => (await state(tabs[0])).status === 'revoked')
+    const revoked = await state(tabs[0])
+    assert.ok(revoked.revoke != null && revoked.revoke.slicesAfter <= 1, `tab 1 stopped within one fuel slice (${revoked.revoke?.slicesAfter} began after Revoke)`)
+    await until('the revocation reached the rendezvous', async () => (await rv.api.stats()).revocations > revocationsBefore)
+
+    // close the second tab while it computes
+    await until('tab 2 is computing', async () => ((await state(tabs[1])).running ?? 0) > 0)
+    await tabs[1].close()
+
+    await until('the dashboard shows the job\'s progress', async () => (await dashboard.locator('#jobs').innerText().catch(() => '')).includes('web-e2e'))
+    const report = await job
+    assert.equal(report.accepted, inputs.length)
+    assert.equal(report.failed, 0)
+
+    const loaded = await loadModule(module, { profile: 'task' })
+    const expected = new Map<string, string>()
+    for (const t of report.tasks) expected.set(t.task, (await execute(loaded, { input: inputs[t.index], fuelLimit: 1e10 })).commitment.toString())
+    const tabReceipts = [...await receiptsOf(tabs[0]), ...await receiptsOf(tabs[2])].filter(r => r.job === report.job && r.status === 'ok')
+    const nodeReceipts: Receipt[] = []
+    for (const n of fabric.nodes.filter(n => n.name !== 'rendezvous')) {
+      const c = await admin(n)
+      nodeReceipts.push(...(await c.api.receipts({ job: report.job })).filter(r => r.status === 'ok'))
+      c.close()
+    }
+    assert.ok(tabReceipts.length > 0 && nodeReceipts.length > 0, 'tabs and nodes both ran tasks')
+    for (const r of [...tabReceipts, ...nodeReceipts]) assert.equal(r.commitment, expected.get(r.task), `commitment of ${r.task} by ${r.worker}`)
+    const onTabs = new Set(tabReceipts.map(r => r.task))
+    assert.ok(nodeReceipts.some(r => onTabs.has(r.task)), 'some task ran both in a tab and on a node, with the same commitment')
+
+    await until('the dashboard shows the job done', async () => {
+      const text = await dashboard.locator('#jobs').innerText().catch(() => '')
+      return text.includes('web-e2e') && text.includes(`${inputs.length}/${inputs.length}`)
+    })
+    await dashboard.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true })
+    await until('the third tab lists its accepted receipts', async () => (await tabs[2].locator('text=accepted').count()) > 0)
+    await tabs[2].screenshot({ path: join(ARTIFACTS, 'participant.png'), fullPage: true })
+    for (const f of ['participant.png', 'dashboard.png']) assert.ok((await stat(join(ARTIFACTS, f))).size > 1000, `${f} was kept`)
+  })
+})
