@@ -7,25 +7,13 @@
 import type { AdminClient, MemberSummary, NodeInfo } from '@webfabric/runtime/admin'
 import { newWebSocketRpcSession } from 'capnweb'
 import { append, h, replace, row, setText, table } from './dom.ts'
-import { ago, bytes, clock, count, duration, listWords, percent, shortDid, shortId } from './format.ts'
+import { ago, bytes, clock, count, duration, percent, shortDid, shortId } from './format.ts'
 
 /** One job as the node's `jobs()` lists it (newest first). */
-export interface JobView {
-  job: string
-  name?: string
-  module: string
-  state: 'running' | 'done' | 'failed'
-  done: number
-  total: number
-  accepted: number
-  failed: number
-  executions: number
-  startedAt: number
-  finishedAt?: number
-}
+export type JobView = Awaited<ReturnType<AdminClient['jobs']>>[number]
 
 /** The admin calls the dashboard makes. */
-type DashboardApi = Pick<AdminClient, 'info' | 'members' | 'stats' | 'receipts' | 'storageHeld'> & { jobs (): Promise<JobView[]> }
+type DashboardApi = Pick<AdminClient, 'info' | 'members' | 'stats' | 'receipts' | 'storageHeld' | 'jobs'>
 
 /** How often the dashboard refreshes, ms. */
 export const REFRESH_MS = 1000
@@ -263,8 +251,8 @@ function dashboardView (): { root: HTMLElement, render: (s: Snapshot) => void, s
         ['Identity', code(s.info.did, shortDid(s.info.did))],
         ['Roles', s.info.roles.join(', ') || 'none'],
         ['Listens on', s.info.addrs.length > 0 ? h('ul', { class: 'plain' }, ...s.info.addrs.map(a => h('li', {}, h('code', {}, a)))) : 'nothing (reached through a relay)'],
-        ['Process', `pid ${s.info.pid}, ${count(s.stats.connections ?? 0)} connections`],
-        ['Compute', `${count(s.stats.computeSlots ?? 0)} slots, ${count(s.stats.computeRuns ?? 0)} runs, ${count(s.stats.computeRefused ?? 0)} refused`]
+        ['Process', `pid ${s.info.pid}, ${plural(s.stats.connections ?? 0, 'connection')}`],
+        ['Compute', `${plural(s.stats.computeSlots ?? 0, 'slot')}, ${plural(s.stats.computeRuns ?? 0, 'run')}, ${count(s.stats.computeRefused ?? 0)} refused`]
       ]))
 
       const tabs = s.members.filter(isTab).length
@@ -319,7 +307,7 @@ function dashboardView (): { root: HTMLElement, render: (s: Snapshot) => void, s
       if (st.storageCorruptFound != null) storageRows.push(['Scrubbing', `${count(st.storageCorruptFound)} corrupt blocks found, ${count(st.storageHealed ?? 0)} healed`])
       if (st.storageRefused != null) storageRows.push(['Refused stores', count(st.storageRefused)])
       const repair = Object.entries(st).filter(([k]) => /^repair/i.test(k))
-      if (repair.length > 0) storageRows.push(['Repair', listWords(repair.map(([k, v]) => `${k.replace(/^repair/i, '').replace(/^./, c => c.toLowerCase())} ${count(v)}`))])
+      if (repair.length > 0) storageRows.push(['Repair', repair.map(([k, v]) => `${k.replace(/^repair/i, '').replace(/^./, c => c.toLowerCase())} ${count(v)}`).join(', ')])
       if (st.storageAnchorSeq != null) storageRows.push(['Anchor log', `sequence ${count(st.storageAnchorSeq)}`])
       if (st.storageBlocks == null && s.held.length === 0) storageRows.push(['Role', 'this node holds no storage'])
       replace(storageFacts, ...facts(storageRows))
@@ -351,8 +339,8 @@ function isTab (m: MemberSummary): boolean {
 
 function capacity (c: Record<string, number>): string {
   const parts: string[] = []
-  if (c.slots != null) parts.push(`${count(c.slots)} slots`)
-  if (c.cpus != null) parts.push(`${count(c.cpus)} cpus`)
+  if (c.slots != null) parts.push(plural(c.slots, 'slot'))
+  if (c.cpus != null) parts.push(plural(c.cpus, 'cpu'))
   if (c.storageMiB != null) parts.push(`${bytes(c.storageMiB * 1024 * 1024)} storage`)
   return parts.join(', ') || '–'
 }
@@ -362,6 +350,10 @@ function load (l: Record<string, number>): string {
   if (l.cpu != null) parts.push(`cpu ${percent(l.cpu)}`)
   for (const [k, v] of Object.entries(l)) if (k !== 'cpu') parts.push(`${k} ${count(v)}`)
   return parts.join(', ') || '–'
+}
+
+function plural (n: number, word: string): string {
+  return `${count(n)} ${word}${n === 1 ? '' : 's'}`
 }
 
 function code (full: string, short: string): HTMLElement {

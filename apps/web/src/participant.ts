@@ -9,7 +9,7 @@ import { append, h, replace, setText, table } from './dom.ts'
 import {
   type Bound,
   type LeaseBounds,
-  type ParticipantTab,
+  type TabNode,
   type RevokeReport,
   type TabLeaseChoice,
   type TabMeters,
@@ -28,7 +28,7 @@ export type ParticipantStatus = 'loading' | 'consent' | 'refused' | 'joining' | 
 export interface ParticipantHook {
   status: ParticipantStatus
   error?: { name: string, message: string }
-  tab?: ParticipantTab
+  tab?: TabNode
   revokeReport?: RevokeReport
 }
 
@@ -149,7 +149,7 @@ export function startParticipant (root: HTMLElement): void {
       }
       setStatus('joining', `Joining ${manifest.name}'s fabric…`)
       setDisabled(form, true)
-      let tab: ParticipantTab
+      let tab: TabNode
       try {
         tab = await joinFabric({
           signed,
@@ -176,7 +176,7 @@ export function startParticipant (root: HTMLElement): void {
     }
   }
 
-  function running (manifest: PolicyManifest, tab: ParticipantTab): void {
+  function running (manifest: PolicyManifest, tab: TabNode): void {
     hook.tab = tab
     const view = runningView(manifest, tab)
     body.replaceChildren(view.section)
@@ -386,7 +386,7 @@ interface RunningView {
   detach: () => void
 }
 
-function runningView (m: PolicyManifest, tab: ParticipantTab): RunningView {
+function runningView (m: PolicyManifest, tab: TabNode): RunningView {
   const lease = tab.lease()
   const c = lease.choice
   const countdown = h('span', {})
@@ -403,8 +403,10 @@ function runningView (m: PolicyManifest, tab: ParticipantTab): RunningView {
     ['Time', 'Job', 'Task', 'Fuel', 'Wall time (ms)', 'Accepted'], { id: 'receipts' })
   const receiptsEmpty = h('p', { class: 'muted' }, 'No work has run here yet. Receipts appear as the fabric sends computations.')
 
+  const title = h('h2', { id: 'running-title' }, `Lending this device to ${m.name}`)
+  const usage = h('div', {}, h('h3', {}, 'Use right now'), h('div', { class: 'meters' }, cpu.el, memory.el, storage.el, traffic.el))
   const section = h('section', { class: 'card', 'aria-labelledby': 'running-title' },
-    h('h2', { id: 'running-title' }, `This tab is part of ${m.name}'s fabric`),
+    title,
     outcome,
     h('dl', { class: 'facts' },
       h('dt', {}, 'You lent'),
@@ -416,8 +418,7 @@ function runningView (m: PolicyManifest, tab: ParticipantTab): RunningView {
       h('dd', {}, h('code', { title: tab.did }, shortDid(tab.did)), ', ', membersText),
       h('dt', {}, 'Lease'),
       h('dd', {}, h('code', { title: lease.id }, shortId(lease.id)))),
-    h('h3', {}, 'Use right now'),
-    h('div', { class: 'meters' }, cpu.el, memory.el, storage.el, traffic.el),
+    usage,
     runs,
     h('h3', {}, 'Receipts'),
     h('p', { class: 'help' }, 'Every computation this tab runs leaves a receipt signed by this tab. ' +
@@ -494,6 +495,10 @@ function runningView (m: PolicyManifest, tab: ParticipantTab): RunningView {
     section,
     poll,
     ended: lines => {
+      setText(title, `This device is no longer lent to ${m.name}`)
+      // nothing runs any more: the meters would only show the last poll
+      usage.hidden = true
+      setText(membersText, 'left the fabric')
       outcome.hidden = false
       const again = h('button', { type: 'button' }, 'Lend again')
       again.addEventListener('click', () => location.reload())
