@@ -24,8 +24,9 @@ export function webConfig (opts: { outDir?: string } = {}): UserConfig {
     publicDir: false,
     clearScreen: false,
     resolve: {
-      // libp2p and its transports pick their browser builds by these conditions
-      conditions: ['browser', 'module', 'import', 'default'],
+      // libp2p, its transports and our packages (@webfabric/compute) pick their browser builds by
+      // these conditions (Vite's client defaults, said out loud: the build must never take a Node entry)
+      conditions: ['browser', 'module', 'development|production'],
       mainFields: ['browser', 'module', 'jsnext:main', 'jsnext']
     },
     build: {
@@ -39,7 +40,14 @@ export function webConfig (opts: { outDir?: string } = {}): UserConfig {
       reportCompressedSize: false
     },
     worker: { format: 'es' },
-    server: { headers: ISOLATION_HEADERS },
+    server: {
+      headers: ISOLATION_HEADERS,
+      // `WEBFABRIC_NODE=http://127.0.0.1:PORT npx vite apps/web`: the manifest and enrolment come
+      // from a running node's web gateway (the URL `webfabric up --web` prints)
+      proxy: process.env.WEBFABRIC_NODE != null && process.env.WEBFABRIC_NODE !== ''
+        ? { '/fabric': { target: process.env.WEBFABRIC_NODE, changeOrigin: true } }
+        : undefined
+    },
     preview: { headers: ISOLATION_HEADERS }
   }
 }

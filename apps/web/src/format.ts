@@ -89,19 +89,24 @@ export function ago (at: number, now: number): string {
   return `${duration(ms)} ago`
 }
 
+// Intl formatters are costly to create (a receipt row would pay it twice): make each once
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+
 /** A clock time (hh:mm:ss, the person's locale). */
 export function clock (at: number): string {
-  return new Date(at).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  return CLOCK.format(at)
 }
 
 /** A date and time (the person's locale), e.g. for a lease's end. */
 export function dateTime (at: number): string {
-  return new Date(at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+  return DATE_TIME.format(at)
 }
 
 /** A count with thousands separators. */
 export function count (n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–'
+  return Number.isFinite(n) ? COUNT.format(Math.round(n)) : '–'
 }
 
 function round (v: number): string {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { adminFromHash } from '../src/dashboard.ts'
-import { bytes, duration, listWords, mib, percent, roleWords, shortDid, shortId } from '../src/format.ts'
+import { bytes, count, duration, listWords, mib, percent, roleWords, shortDid, shortId } from '../src/format.ts'
 
 describe('format', () => {
   it('says durations in at most two units', () => {
@@ -45,5 +45,13 @@ describe('adminFromHash', () => {
     assert.equal(adminFromHash(''), undefined)
     assert.equal(adminFromHash('#admin=ws%3A%2F%2Fx'), undefined)
     assert.equal(adminFromHash('#token=t'), undefined)
+  })
+})
+
+describe('counts', () => {
+  it('groups thousands and rounds', () => {
+    assert.equal(count(40_340_729), '40,340,729')
+    assert.equal(count(12.6), '13')
+    assert.equal(count(Number.NaN), '–')
   })
 })

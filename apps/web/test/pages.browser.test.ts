@@ -1,8 +1,8 @@
 // The built pages in Chromium, served by a real node's web gateway: a person
 // refuses nothing they cannot check (a tampered manifest gets no Grant
 // button and no enrolment), grants a lease by keyboard, sees their tab's
-// receipts as a Node coordinator's job runs on it, and Revoke stops it and
-// reaches the fabric; the dashboard shows the fabric through the node's admin
+// receipts as a Node coordinator's job runs on it, Revoke stops it and
+// reaches the fabric, and a lease's end is said as such; the dashboard shows the fabric through the node's admin
 // API, the tab marked as one, and rides out a dropped admin connection.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -154,6 +154,25 @@ describe('the participant page and the dashboard (Chromium, a real node)', () =>
     assert.match(await page.locator('main').innerText(), /The revocation was sent to the fabric/)
     assert.equal(await page.locator('#revoke').isVisible(), false)
     await waitFor('the revocation reached the coordinator', () => coordinator.revocations.revokers(leaseId).includes(tab.did))
+  })
+
+  it('a lease that ends by itself says so', async () => {
+    const p = await browser.newPage()
+    try {
+      await p.goto(coordinator.webUrl!)
+      await statusIs(p, 'consent')
+      await p.getByRole('button', { name: 'Grant lease and join' }).click()
+      await statusIs(p, 'running', 'error')
+      assert.equal((await hook(p)).status, 'running')
+      // what the tab's lease timer does when the lease's time is up
+      await p.evaluate(async () => { await (globalThis as unknown as { webfabricParticipant: { tab: { stop: (r: string) => Promise<void> } } }).webfabricParticipant.tab.stop('expired') })
+      await statusIs(p, 'stopped')
+      assert.equal(await p.locator('#status').innerText(), 'Your lease ended: all work stopped.')
+      assert.match(await p.locator('main').innerText(), /Your lease ended at .*: all work stopped, and nothing more runs on this device\./)
+      assert.equal(await p.locator('#revoke').isVisible(), false)
+    } finally {
+      await p.close()
+    }
   })
 
   it('the dashboard says when the admin connection drops, and reconnects', async () => {
