@@ -182,6 +182,9 @@ export function startParticipant (root: HTMLElement): void {
     body.replaceChildren(view.section)
     revokeButton.hidden = false
     revokeButton.disabled = false
+    // the Grant button is gone: keep keyboard focus in the page, on the new view's heading
+    // (never on Revoke, where a second Enter would end the lease just granted)
+    view.section.querySelector('h2')?.focus()
     setStatus('running', `Running: this tab computes for ${manifest.name}. Press Revoke to stop at once.`)
     let ended = false
     let revoking = false
@@ -403,7 +406,7 @@ function runningView (m: PolicyManifest, tab: TabNode): RunningView {
     ['Time', 'Job', 'Task', 'Fuel', 'Wall time (ms)', 'Accepted'], { id: 'receipts' })
   const receiptsEmpty = h('p', { class: 'muted' }, 'No work has run here yet. Receipts appear as the fabric sends computations.')
 
-  const title = h('h2', { id: 'running-title' }, `Lending this device to ${m.name}`)
+  const title = h('h2', { id: 'running-title', tabindex: -1 }, `Lending this device to ${m.name}`)
   const usage = h('div', {}, h('h3', {}, 'Use right now'), h('div', { class: 'meters' }, cpu.el, memory.el, storage.el, traffic.el))
   const section = h('section', { class: 'card', 'aria-labelledby': 'running-title' },
     title,

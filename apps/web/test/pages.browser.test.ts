@@ -144,7 +144,10 @@ describe('the participant page and the dashboard (Chromium, a real node)', () =>
   })
 
   it('Revoke stops the work, says how fast, and the revocation reaches the fabric', async () => {
-    await page.locator('#revoke').focus()
+    // focus rests on the running view's heading; Revoke is one Shift+Tab away
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'running-title')
+    await page.keyboard.press('Shift+Tab')
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'revoke')
     await page.keyboard.press('Enter')
     await statusIs(page, 'revoked', 'error')
     const h = await hook(page)
