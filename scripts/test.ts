@@ -43,4 +43,10 @@ if (files.some(f => f.endsWith('.browser.test.ts'))) {
     process.exit(1)
   }
 }
-step('tests (node --test)', process.execPath, ['--test', '--test-concurrency=2', ...flags, ...files])
+// Browser tests run after the others, one at a time: each drives Chromium and a fabric of real
+// processes, and beside another heavy test on a 2-core machine both starve (a 200 MiB put timing out
+// while three tabs compute, say).
+const browserFiles = files.filter(f => f.endsWith('.browser.test.ts'))
+const otherFiles = files.filter(f => !f.endsWith('.browser.test.ts'))
+if (otherFiles.length > 0) step('tests (node --test)', process.execPath, ['--test', '--test-concurrency=2', ...flags, ...otherFiles])
+if (browserFiles.length > 0) step('browser tests (node --test, one at a time)', process.execPath, ['--test', '--test-concurrency=1', ...flags, ...browserFiles])

@@ -225,7 +225,9 @@ export function startParticipant (root: HTMLElement): void {
       setStatus('revoked', `Revoked: all work stopped in ${stoppedMs} ms.`)
       view.ended([
         `Revoked: all work stopped in ${stoppedMs} ms${report.stoppedRuns > 0 ? ` (${report.stoppedRuns} running ${report.stoppedRuns === 1 ? 'computation' : 'computations'} stopped)` : ''}.`,
-        'The revocation was sent to the fabric: nothing more runs on this device under this lease.'
+        report.gossiped
+          ? 'The revocation was sent to the fabric: nothing more runs on this device under this lease.'
+          : 'Nothing more runs on this device under this lease. The fabric could not be told right now; it sees this tab leave and moves its work elsewhere.'
       ])
     }
 
@@ -266,18 +268,38 @@ function setDisabled (form: HTMLFormElement, disabled: boolean): void {
   for (const el of form.querySelectorAll('input, button')) (el as HTMLInputElement | HTMLButtonElement).disabled = disabled
 }
 
-/** This tab's keyring secret: one per tab (sessionStorage), so each tab is its own participant and a reload keeps it. */
+/**
+ * This tab's keyring secret: one per tab (sessionStorage), so each tab is its own participant and a
+ * reload keeps it. A duplicated tab inherits a copy of sessionStorage; the Web Lock each page holds on
+ * its secret for as long as it lives tells the copy to take a fresh one, so two live tabs never share
+ * an identity (two libp2p nodes with one peer id would break each other).
+ */
 async function keyringSecret (): Promise<Uint8Array> {
   try {
     const kept = sessionStorage.getItem(KEYRING_KEY)
     if (kept != null) {
       const secret = fromBase64url(kept)
-      if (secret.byteLength === 32) return secret
+      if (secret.byteLength === 32 && await holdIdentity(secret)) return secret
     }
   } catch {}
   const secret = (await Keyring.generate()).secret
   try { sessionStorage.setItem(KEYRING_KEY, toBase64url(secret)) } catch {}
+  await holdIdentity(secret)
   return secret
+}
+
+/** Takes, for this page's lifetime, the lock named after the secret's hash; false when another live tab holds it. */
+async function holdIdentity (secret: Uint8Array): Promise<boolean> {
+  const locks = globalThis.navigator?.locks
+  if (locks == null) return true
+  const name = `webfabric-identity-${toBase64url(new Uint8Array(await crypto.subtle.digest('SHA-256', secret as Uint8Array<ArrayBuffer>))).slice(0, 22)}`
+  const taken = Promise.withResolvers<boolean>()
+  void locks.request(name, { ifAvailable: true }, async lock => {
+    taken.resolve(lock != null)
+    // held until the page goes away
+    if (lock != null) await new Promise(() => {})
+  })
+  return await taken.promise
 }
 
 // ---------------------------------------------------------------- consent

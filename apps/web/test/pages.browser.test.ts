@@ -61,7 +61,7 @@ describe('the participant page and the dashboard (Chromium, a real node)', () =>
     })
     worker = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 }, membership: MEMBERSHIP })
     browser = await chromium.launch({ executablePath: process.env.WEBFABRIC_CHROMIUM ?? ensureChromium(), args: CHROMIUM_ARGS, headless: true })
-    page = await browser.newPage()
+    page = await (await browser.newContext()).newPage()
   })
 
   after(async () => {
@@ -176,6 +176,33 @@ describe('the participant page and the dashboard (Chromium, a real node)', () =>
     } finally {
       await p.close()
     }
+  })
+
+  it('a duplicated tab (its sessionStorage copied) becomes a participant of its own; a reload keeps the identity', async () => {
+    const kept = await page.evaluate(() => sessionStorage.getItem('webfabric.keyring'))
+    assert.ok(kept != null, 'the first tab kept its keyring secret')
+    // a tab of the same browser profile (browser.newPage() would open another profile)
+    const copy = await page.context().newPage()
+    try {
+      // what "Duplicate tab" does: the new tab starts with a copy of the old one's sessionStorage
+      await copy.addInitScript(secret => { if (sessionStorage.getItem('webfabric.keyring') == null) sessionStorage.setItem('webfabric.keyring', secret) }, kept)
+      await copy.goto(coordinator.webUrl!)
+      await statusIs(copy, 'consent')
+      await copy.getByRole('button', { name: 'Grant lease and join' }).click()
+      await statusIs(copy, 'running', 'error')
+      const h = await hook(copy)
+      assert.equal(h.status, 'running', `joined (${h.error?.message})`)
+      assert.notEqual(h.tab!.did, tab.did, 'the copy took an identity of its own')
+      assert.notEqual(await copy.evaluate(() => sessionStorage.getItem('webfabric.keyring')), kept)
+    } finally {
+      await copy.close()
+    }
+    // the first tab, reloaded, is the same participant again (its lock went with the old page)
+    await page.reload()
+    await statusIs(page, 'consent')
+    await page.getByRole('button', { name: 'Grant lease and join' }).click()
+    await statusIs(page, 'running', 'error')
+    assert.equal((await hook(page)).tab?.did, tab.did)
   })
 
   it('the dashboard says when the admin connection drops, and reconnects', async () => {

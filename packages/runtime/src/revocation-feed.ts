@@ -64,10 +64,14 @@ export class RevocationFeed {
     try { ps.unsubscribe(this.init.topic) } catch {}
   }
 
-  /** Accept our own revocation and gossip it. Resolves whether or not a peer was there to take it. */
-  async publish (rev: Revocation): Promise<void> {
+  /** Accept our own revocation and gossip it; resolves with how many peers it was sent to (0: none took it). */
+  async publish (rev: Revocation): Promise<number> {
     await this.init.accept(rev)
     const env = encode({ c: this.init.credential, r: encodeRevocation(rev) })
-    await this.host.services.pubsub.publish(this.init.topic, env).catch(() => {})
+    try {
+      return (await this.host.services.pubsub.publish(this.init.topic, env)).recipients.length
+    } catch {
+      return 0
+    }
   }
 }

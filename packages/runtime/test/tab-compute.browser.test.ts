@@ -104,6 +104,7 @@ describe('browser tabs compute under their own leases (Chromium)', () => {
     assert.equal(rev.stoppedRuns, 1, 'it was running a task')
     assert.ok(rev.slicesAfter <= 1, `the domain began ${rev.slicesAfter} slices after Revoke`)
     assert.ok(rev.stoppedAt >= rev.revokedAt)
+    assert.equal(rev.gossiped, true, 'the revocation went out on the feed')
     await waitFor('the revocation reached the coordinator', () => coordinator.revocations.revokers(tabs[0].leaseId!).includes(tabs[0].did))
     const report = await job
     assert.equal(report.accepted, 10)

@@ -246,14 +246,15 @@ export class TabNode extends EventTarget {
     await this.worker?.whenIdle()
     const stoppedAt = performance.now()
     const slicesAfter = Math.max(0, ...domains.map((d, i) => d.meters.slices - slicesBefore[i]))
+    let gossiped = false
     try {
       const rev = await revoke(this.identity, this.leaseToken, Date.now())
-      await this.feed.publish(rev)
+      gossiped = await this.feed.publish(rev) > 0
     } catch (err) {
       this.init.log?.(`the revocation could not be gossiped: ${(err as Error).message}`)
     }
     await this.stop('revoked')
-    return { leaseId: this.leaseView.id, revokedAt, stoppedAt, stoppedRuns, slicesAfter }
+    return { leaseId: this.leaseView.id, revokedAt, stoppedAt, stoppedRuns, slicesAfter, gossiped }
   }
 
   /** Leaves the fabric (a departure the others see at once) and stops. */

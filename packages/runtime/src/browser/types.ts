@@ -61,6 +61,8 @@ export interface RevokeReport {
   stoppedRuns: number
   /** the most fuel slices any domain began after Revoke (each ends at its slice's boundary: at most 1) */
   slicesAfter: number
+  /** whether the signed revocation was published to at least one peer of the fabric */
+  gossiped: boolean
 }
 
 /** Why a tab stopped. */
