@@ -33,6 +33,7 @@ import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
 import { ComputeCoordinator, type JobProgress, type JobSpec } from './compute-coordinator.ts'
 import { COMPUTE_ASSIGN_NEED, MAX_OUTPUT_BYTES } from './compute-wire.ts'
 import { ComputeWorker } from './compute-worker.ts'
+import { reportLoad } from './load-report.ts'
 import { diskModuleStore } from './module-store.ts'
 import { MAX_GOSSIPSUB_FRAME, topicPrefix } from './constants.ts'
 import { CredentialVerifier } from './credentials.ts'
@@ -123,6 +124,7 @@ export class FabricNode {
   private memberCredential!: Uint8Array
   private admin?: AdminServer
   private web?: WebGateway
+  private stopLoadReport?: () => void
   private leases: LeaseRecord[] = []
   private leaseTimer?: ReturnType<typeof setTimeout>
   private running = false
@@ -187,6 +189,7 @@ export class FabricNode {
     await this.membership.start()
     await this.grantRoleLease()
     await this.startCompute(credentials, slots, log)
+    if (this.pool != null) this.stopLoadReport = reportLoad(this.membership, this.pool)
     await this.startStorage(credentials, log)
 
     if (this.init.admin !== false) {
@@ -206,6 +209,7 @@ export class FabricNode {
     if (!this.running) return
     this.running = false
     clearTimeout(this.leaseTimer)
+    this.stopLoadReport?.()
     await this.web?.close()
     await this.admin?.close()
     this.coordinator?.stop()

@@ -22,6 +22,7 @@ import {
   verifyManifest
 } from '@webfabric/protocol'
 import { MAX_OUTPUT_BYTES } from '../compute-wire.ts'
+import { reportLoad } from '../load-report.ts'
 import { ComputeWorker, NO_MODULE_STORE } from '../compute-worker.ts'
 import { topicPrefix } from '../constants.ts'
 import { CredentialVerifier } from '../credentials.ts'
@@ -88,6 +89,7 @@ export class TabNode extends EventTarget {
   private cpuSamples: Array<{ at: number, cpuMs: number }> = []
   private running = false
   private stopping?: Promise<void>
+  private stopLoadReport?: () => void
 
   constructor (init: TabNodeInit) {
     super()
@@ -167,6 +169,7 @@ export class TabNode extends EventTarget {
         log
       })
       await this.worker.start()
+      this.stopLoadReport = reportLoad(this.membership, this.pool)
     }
     this.running = true
     this.leaseTimer = setTimeout(() => { void this.stop('expired') }, Math.min(choice.durationMs, 2 ** 31 - 1))
@@ -263,6 +266,7 @@ export class TabNode extends EventTarget {
       if (!this.running) return
       this.running = false
       clearTimeout(this.leaseTimer)
+      this.stopLoadReport?.()
       this.host.removeEventListener('self:peer:update', this.onAddresses)
       await this.worker?.stop()
       await this.membership.stop()
