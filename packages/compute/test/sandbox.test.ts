@@ -104,6 +104,23 @@ describe('sandbox domains', () => {
     }
   })
 
+  it('slices shorter than a millisecond still hold the share: the rest they owe carries over', async () => {
+    // 20k fuel is tens of microseconds: each slice alone owes too little rest to wait for
+    const tiny = new SandboxDomain({ sliceFuel: 20_000, cpuShare: 0.25 })
+    try {
+      // the first run compiles the module in the domain; measure the second
+      await tiny.run({ module, input: u32(1000), fuelLimit: 1e10 })
+      const [slices, slept, busy] = [tiny.meters.slices, tiny.meters.sleptMs, tiny.busyMs]
+      await tiny.run({ module, input: u32(2_000_000), fuelLimit: 1e10 })
+      assert.ok(tiny.meters.slices - slices > 100, `${tiny.meters.slices - slices} slices`)
+      // at a quarter share, three quarters of the time running is rest (whatever the machine's speed)
+      const rested = (tiny.meters.sleptMs - slept) / (tiny.busyMs - busy)
+      assert.ok(rested > 0.5 && rested < 0.9, `rested ${rested.toFixed(2)} of the time, not about 0.75`)
+    } finally {
+      await tiny.close()
+    }
+  })
+
   it('a pool runs more executions than it has domains, each once, with identical results', async () => {
     const pool = new SandboxPool({ size: 2, sliceFuel: SLICE })
     try {

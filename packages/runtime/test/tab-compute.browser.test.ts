@@ -96,7 +96,8 @@ describe('browser tabs compute under their own leases (Chromium)', () => {
   })
 
   it('revoking a tab\'s lease mid-job stops it within one fuel slice; the job completes without it', async () => {
-    const inputs = Array.from({ length: 10 }, (_, i) => u32(30_000_000 + i * 7919))
+    // long enough (about a second each) that the tab is surely mid-task when Revoke comes
+    const inputs = Array.from({ length: 10 }, (_, i) => u32(200_000_000 + i * 7919))
     const job = coordinator.submitJob({ module, inputs, name: 'revoke', replicas: 2, quorum: 2 })
     await waitFor('the first tab is computing', async () => ((await pages[0].call<TabMeters>('meters'))?.running ?? 0) > 0)
     const rev = await pages[0].call<RevokeReport>('revokeLease')

@@ -68,6 +68,8 @@ export type DomainMessage =
 /** Largest message a process may publish through its capability. */
 export const MAX_PROCESS_PUBLISH_BYTES = 64 * 1024
 const MODULE_CACHE = 16
+/** Most oversleep (ms) a domain may make up by running longer before its next rest. */
+const MAX_REST_CREDIT_MS = 10
 
 /** Runs executions inside a domain; `send` posts a message to the parent. */
 export class DomainCore {
@@ -87,17 +89,30 @@ export class DomainCore {
     try {
       const mod = await this.load(req)
       let resumed = this.now()
+      // rest owed to the duty cycle (ms): slices shorter than a millisecond owe less than the
+      // smallest wait, so the debt carries over until it is worth a wait
+      let owed = 0
+      // sleep not yet added to the whole-ms meter
+      let sleptFraction = 0
       const onSlice = (): void => {
         Atomics.add(this.control, CTRL_SLICES, 1)
         const duty = Math.min(1000, Math.max(1, Atomics.load(this.control, CTRL_DUTY)))
         if (duty < 1000) {
-          // hold the duty cycle: rest in proportion to the slice just run
-          const busy = this.now() - resumed
-          const rest = busy * (1000 - duty) / duty
-          if (rest >= 1) {
-            Atomics.wait(this.control, CTRL_STATE, STATE_RUN, rest)
-            Atomics.add(this.control, CTRL_SLEPT_MS, Math.round(rest))
+          // hold the duty cycle: rest in proportion to the time just run
+          owed += (this.now() - resumed) * (1000 - duty) / duty
+          if (owed >= 1) {
+            const before = this.now()
+            Atomics.wait(this.control, CTRL_STATE, STATE_RUN, owed)
+            const slept = this.now() - before
+            // an early wake-up (pause, abort) leaves the rest owed; oversleeping is credited, a little
+            owed = Math.max(-MAX_REST_CREDIT_MS, owed - slept)
+            sleptFraction += slept
+            const whole = Math.floor(sleptFraction)
+            sleptFraction -= whole
+            Atomics.add(this.control, CTRL_SLEPT_MS, whole)
           }
+        } else {
+          owed = 0
         }
         this.checkState()
         resumed = this.now()

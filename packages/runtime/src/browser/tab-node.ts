@@ -244,8 +244,10 @@ export class TabNode extends EventTarget {
     this.leaseView.revoked = true
     const domains = this.pool?.domains ?? []
     const stoppedRuns = domains.filter(d => d.busy).length
-    const slicesBefore = domains.map(d => d.meters.slices)
     this.worker?.stopWork()
+    // counted from the moment the abort is set (microseconds after Revoke): the slice each domain is
+    // in ends at its boundary, so none may begin another
+    const slicesBefore = domains.map(d => d.meters.slices)
     await this.worker?.whenIdle()
     const stoppedAt = performance.now()
     const slicesAfter = Math.max(0, ...domains.map((d, i) => d.meters.slices - slicesBefore[i]))

@@ -59,7 +59,7 @@ export interface RevokeReport {
   stoppedAt: number
   /** executions that were running and were stopped */
   stoppedRuns: number
-  /** the most fuel slices any domain began after Revoke (each ends at its slice's boundary: at most 1) */
+  /** the most slice boundaries any domain passed after the abort was set (it stops at the first: at most 1) */
   slicesAfter: number
   /** whether the signed revocation was published to at least one peer of the fabric */
   gossiped: boolean
