@@ -230,6 +230,32 @@ describe('scheduler: timeouts and departures', () => {
   })
 })
 
+describe('scheduler: a worker that fails everything', () => {
+  it('rests after BACKOFF_AFTER failures in a row, so it cannot burn every waiting task\'s attempts (seed 1)', () => {
+    const h = harness({ ...PLAIN, replicas: 1, quorum: 1, maxAttempts: 3 })
+    // 'hole' takes work and fails it at once (a tab whose lease was just revoked); 'good' answers
+    h.feed({ type: 'members', now: 0, members: members(['hole', 4], ['good', 1]) })
+    let pending = h.of(h.feed({ type: 'submit', now: 0, job: { id: 'j', tasks: tasks(40) } }), 'assign')
+    let toHole = 0
+    for (let now = 1; pending.length > 0 && now < 10_000; now++) {
+      const next: AssignEffect[] = []
+      for (const a of pending) {
+        if (a.worker === 'hole') {
+          toHole++
+          next.push(...h.of(h.feed({ type: 'failed', now, assignment: a.assignment, worker: a.worker, reason: 'NoLeaseError' }), 'assign'))
+        } else {
+          next.push(...h.of(h.answer(a, `C-${a.task}`, now), 'assign'))
+        }
+      }
+      pending = next
+    }
+    const done = h.of(h.all, 'job-done')
+    assert.deepEqual(done, [{ type: 'job-done', job: 'j', accepted: 40, failed: 0 }], 'every task was accepted')
+    // the first assignments went out before any failure; after two failures in a row it rests
+    assert.ok(toHole <= 4 + 2, `the failing worker was given ${toHole} assignments`)
+  })
+})
+
 describe('scheduler: spot-checks, blacklisting, backtracking', () => {
   it('checks a disagreement locally: the liar is blacklisted and the truth accepted (seed 1)', () => {
     const h = harness({ ...PLAIN, conflictCheckRate: 1 })

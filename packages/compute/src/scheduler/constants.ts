@@ -26,5 +26,5 @@ export const NEW_SPOT_CHECK_RATE = 0.25
 export const CONFLICT_CHECK_RATE = 1
 /** Audit each worker's word once more before a job is done. */
 export const FINAL_AUDIT = true
-/** Consecutive timeouts after which a worker rests: it gets no work for timeout · 2^(n − BACKOFF_AFTER). */
+/** Consecutive timeouts or failures after which a worker rests: it gets no work for timeout · 2^(n − BACKOFF_AFTER). */
 export const BACKOFF_AFTER = 2

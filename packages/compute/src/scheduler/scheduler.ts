@@ -51,7 +51,8 @@ interface WorkerState {
   load: number
   /** Outstanding assignments. */
   active: number
-  timeoutsInRow: number
+  /** assignments in a row that timed out or failed (no result); reset by a result */
+  missesInRow: number
   restUntil: number
   /** Fixed random tie-breaker, so equal workers are not always picked in the same order. */
   salt: number
@@ -402,7 +403,7 @@ export class Scheduler {
         capacity: 0,
         load: 0,
         active: 0,
-        timeoutsInRow: 0,
+        missesInRow: 0,
         restUntil: 0,
         salt: this.rng.float(),
         word: new Set()
@@ -634,7 +635,7 @@ export class Scheduler {
     t.outstanding.delete(a)
     const w = this.workers.get(a.worker)!
     w.active--
-    w.timeoutsInRow = 0
+    w.missesInRow = 0
     w.restUntil = 0
     t.results.push({ assignment: id, worker: a.worker, commitment, output, fuel })
     this.evaluate(t, out)
@@ -657,7 +658,18 @@ export class Scheduler {
     t.outstanding.delete(a)
     const w = this.workers.get(a.worker)!
     w.active--
+    // a worker that fails everything it is given (its lease revoked, say, before it leaves the view)
+    // would take one attempt of every waiting task: it rests like one that times out
+    this.miss(w, t.job.timeoutMs)
     this.refresh(t)
+  }
+
+  /** Counts an assignment that came to nothing; after BACKOFF_AFTER in a row the worker rests, doubling each time. */
+  private miss (w: WorkerState, timeoutMs: number): void {
+    w.missesInRow++
+    if (w.missesInRow >= C.BACKOFF_AFTER) {
+      w.restUntil = this.now + timeoutMs * 2 ** Math.min(6, w.missesInRow - C.BACKOFF_AFTER)
+    }
   }
 
   /** Groups of results by commitment, largest first (ties: first seen first). */
@@ -910,11 +922,7 @@ export class Scheduler {
       const a = this.assignments.get(id)
       if (a === undefined || a.check || a.deadline > this.now) continue
       this.counters.timeouts++
-      const w = this.workers.get(a.worker)!
-      w.timeoutsInRow++
-      if (w.timeoutsInRow >= C.BACKOFF_AFTER) {
-        w.restUntil = this.now + a.task.job.timeoutMs * 2 ** Math.min(6, w.timeoutsInRow - C.BACKOFF_AFTER)
-      }
+      this.miss(this.workers.get(a.worker)!, a.task.job.timeoutMs)
       this.closeAssignment(a, out, true)
     }
     if (this.now >= this.nextStuckCheck) this.failStuck(out)
