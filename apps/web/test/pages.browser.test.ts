@@ -5,7 +5,6 @@
 // reaches the fabric, and a lease's end is said as such; the dashboard shows the fabric through the node's admin
 // API, the tab marked as one, and rides out a dropped admin connection.
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { signedManifestToJSON } from '@webfabric/protocol'
@@ -14,8 +13,9 @@ import { type AdminOps, type AdminServer, startAdminServer } from '@webfabric/ru
 import { compileTask } from '@webfabric/sdk'
 import { type Browser, type Page, chromium } from 'playwright-core'
 import { CHROMIUM_ARGS, ensureChromium } from '../../../scripts/chromium.ts'
-import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from '../../../packages/runtime/test/fixtures.ts'
+import { type TestOrigin, makeOrigin, startCoordinator, startNode, waitFor } from '../../../packages/runtime/test/fixtures.ts'
 import { buildWebApp } from '../build.ts'
+
 
 const SPIN = fileURLToPath(new URL('../../../packages/compute/test/fixtures/assembly/spin.ts', import.meta.url))
 const MEMBERSHIP = { intervalMs: 250, ttlMs: 5000 }
@@ -44,21 +44,7 @@ describe('the participant page and the dashboard (Chromium, a real node)', () =>
     const [dist, compiled] = await Promise.all([buildWebApp(), compileTask(SPIN)])
     module = compiled
     origin = await makeOrigin()
-    const dataDir = join(origin.dir, 'coordinator')
-    const did = await didOf(origin, dataDir)
-    const creds = await Promise.all([
-      grant(origin, did, 'fabric/membership', ['membership/gossip']),
-      grant(origin, did, 'fabric/compute', ['compute/assign'])
-    ])
-    coordinator = await startNode(origin, {
-      dataDir,
-      rendezvous: true,
-      roles: ['rendezvous'],
-      credentials: creds.map(c => c.bytes),
-      membership: MEMBERSHIP,
-      admin: {},
-      web: { root: dist }
-    })
+    coordinator = await startCoordinator(origin, { membership: MEMBERSHIP, admin: {}, web: { root: dist } })
     worker = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 }, membership: MEMBERSHIP })
     browser = await chromium.launch({ executablePath: process.env.WEBFABRIC_CHROMIUM ?? ensureChromium(), args: CHROMIUM_ARGS, headless: true })
     page = await (await browser.newContext()).newPage()

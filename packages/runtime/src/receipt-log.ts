@@ -14,6 +14,7 @@ import {
   receiptCid
 } from '@webfabric/compute'
 import { fromBase64url, toBase64url } from '@webfabric/protocol'
+import { markVerdicts } from './browser/receipts.ts'
 
 /** One receipt as listed: its body, its id, and whether the coordinator accepted it. */
 export interface ReceiptEntry extends ReceiptBody {
@@ -63,18 +64,7 @@ export class ReceiptLog {
   }
 
   private mark (acceptance: Acceptance): number {
-    const body = acceptance.body
-    let n = 0
-    for (const [list, verdict] of [[body.accepted, true], [body.rejected, false]] as const) {
-      for (const cid of list) {
-        const e = this.entries.get(cid)
-        if (e == null || e.coordinator !== body.coordinator) continue
-        e.accepted = verdict
-        e.acceptedAt = body.at
-        n++
-      }
-    }
-    return n
+    return markVerdicts(this.entries, acceptance)
   }
 
   /** Close the log's file (the node stops); later appends reopen it. */

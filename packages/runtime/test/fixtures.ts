@@ -74,3 +74,14 @@ export async function waitFor (what: string, fn: () => boolean | Promise<boolean
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`)
 }
+
+/** Start a coordinator: a rendezvous the origin granted membership and `compute/assign` (plus `opts`). */
+export async function startCoordinator (origin: TestOrigin, opts: Partial<FabricNodeInit> = {}): Promise<FabricNode> {
+  const dataDir = opts.dataDir ?? join(origin.dir, 'coordinator')
+  const did = await didOf(origin, dataDir)
+  const creds = await Promise.all([
+    grant(origin, did, 'fabric/membership', ['membership/gossip']),
+    grant(origin, did, 'fabric/compute', ['compute/assign'])
+  ])
+  return await startNode(origin, { rendezvous: true, roles: ['rendezvous'], ...opts, dataDir, credentials: creds.map(c => c.bytes) })
+}

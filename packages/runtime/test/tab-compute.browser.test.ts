@@ -6,7 +6,6 @@
 // its execution within one fuel slice, the revocation reaches the coordinator,
 // and the job still completes with every task accepted.
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { execute, loadModule } from '@webfabric/compute'
@@ -15,7 +14,7 @@ import type { FabricNode } from '@webfabric/runtime'
 import type { RevokeReport, TabMeters, TabReceipt } from '../src/browser/types.ts'
 import { compileTask } from '@webfabric/sdk'
 import { type BrowserPage, openInBrowser } from '../../../scripts/browser.ts'
-import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from './fixtures.ts'
+import { type TestOrigin, grant, makeOrigin, startCoordinator, startNode, waitFor } from './fixtures.ts'
 
 const ENTRY = fileURLToPath(new URL('./browser/tab-entry.ts', import.meta.url))
 const WORKER = fileURLToPath(new URL('../../compute/src/sandbox/worker-web.ts', import.meta.url))
@@ -35,13 +34,7 @@ describe('browser tabs compute under their own leases (Chromium)', () => {
   before(async () => {
     module = await compileTask(SPIN)
     origin = await makeOrigin()
-    const dataDir = join(origin.dir, 'coordinator')
-    const did = await didOf(origin, dataDir)
-    const creds = await Promise.all([
-      grant(origin, did, 'fabric/membership', ['membership/gossip']),
-      grant(origin, did, 'fabric/compute', ['compute/assign'])
-    ])
-    coordinator = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+    coordinator = await startCoordinator(origin, { membership: MEMBERSHIP })
     worker = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1 }, membership: MEMBERSHIP })
     const ws = coordinator.addrs().filter(a => a.includes('/ws/'))
     pages.push(await openInBrowser(ENTRY, { workers: { worker: WORKER } }))

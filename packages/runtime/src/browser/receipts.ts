@@ -5,6 +5,26 @@ import { type Acceptance, type Receipt, receiptCid } from '@webfabric/compute'
 import type { ReceiptSink } from '../compute-worker.ts'
 import type { TabReceipt } from './types.ts'
 
+/**
+ * Applies a verified acceptance to receipts kept by CID: each receipt it names is marked accepted or
+ * rejected, but only when the acceptance's signer is the receipt's own coordinator. Returns how many.
+ */
+export function markVerdicts<E extends { coordinator: string, accepted?: boolean, acceptedAt?: number }> (entries: Map<string, E>, acceptance: Acceptance, marked?: (e: E) => void): number {
+  const body = acceptance.body
+  let n = 0
+  for (const [list, verdict] of [[body.accepted, true], [body.rejected, false]] as const) {
+    for (const cid of list) {
+      const e = entries.get(cid)
+      if (e == null || e.coordinator !== body.coordinator) continue
+      e.accepted = verdict
+      e.acceptedAt = body.at
+      n++
+      marked?.(e)
+    }
+  }
+  return n
+}
+
 /** Receipts a tab keeps for its page. */
 export const MAX_TAB_RECEIPTS = 10_000
 
@@ -28,18 +48,7 @@ export class TabReceiptLog implements ReceiptSink {
 
   /** Marks our receipts that the (already verified) acceptance names, when it comes from their coordinator. */
   async accept (acceptance: Acceptance): Promise<number> {
-    const body = acceptance.body
-    let n = 0
-    for (const [list, verdict] of [[body.accepted, true], [body.rejected, false]] as const) {
-      for (const cid of list) {
-        const e = this.entries.get(cid)
-        if (e == null || e.coordinator !== body.coordinator) continue
-        e.accepted = verdict
-        n++
-        this.on.accepted(e)
-      }
-    }
-    return n
+    return markVerdicts(this.entries, acceptance, e => this.on.accepted(e))
   }
 
   /** Every receipt kept, oldest first. */

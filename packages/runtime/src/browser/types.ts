@@ -20,6 +20,8 @@ export interface TabReceipt extends ReceiptBody {
   cid: string
   /** true / false once countersigned; undefined while no acceptance arrived */
   accepted?: boolean
+  /** when the coordinator signed its verdict */
+  acceptedAt?: number
 }
 
 /** Live meters of a tab against its lease. */
