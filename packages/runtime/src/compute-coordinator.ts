@@ -265,7 +265,12 @@ export class ComputeCoordinator {
     const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0 }
     this.jobs.set(id, job)
     this.views.set(id, { job: id, ...(typeof spec.name === 'string' ? { name: spec.name.slice(0, 64) } : {}), module: moduleCid, state: 'running', done: 0, total: inputs.length, accepted: 0, failed: 0, executions: 0, startedAt: Date.now() })
-    while (this.views.size > JOB_HISTORY + this.jobs.size) this.views.delete(this.views.keys().next().value as string)
+    // forget the oldest finished jobs beyond the history (running ones always stay listed)
+    let excess = this.views.size - JOB_HISTORY - this.jobs.size
+    for (const [key, v] of this.views) {
+      if (excess <= 0) break
+      if (v.state !== 'running') { this.views.delete(key); excess-- }
+    }
     this.setMembers(this.members)
     try {
       this.step({

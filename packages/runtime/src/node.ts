@@ -122,6 +122,7 @@ export class FabricNode {
   private verifyPool?: SandboxPool
   private keyring!: Keyring
   private memberCredential!: Uint8Array
+  private memberCapability?: Promise<Capability>
   private admin?: AdminServer
   private web?: WebGateway
   private stopLoadReport?: () => void
@@ -261,7 +262,9 @@ export class FabricNode {
    */
   private async enrol (req: JoinRequest): Promise<JoinResponse> {
     if (!this.running) throw new NotRunningError('the node is stopping; try again in a moment')
-    const parent = await decodeCapability(this.memberCredential)
+    // decoded once: every enrolment delegates the same grant
+    this.memberCapability ??= decodeCapability(this.memberCredential)
+    const parent = await this.memberCapability
     const now = this.now()
     const expiresAt = Math.min(now + req.durationMs, now + this.manifest.qos.leaseMaxMs, parent.payload.exp)
     if (expiresAt <= now + 60_000) throw new Error('this node can no longer enrol tabs: its own membership expires within a minute')
