@@ -45,11 +45,13 @@ describe('sandbox domains', () => {
     it('abort stops a run at its next fuel slice, and the domain keeps working', async () => {
       const running = domain.run({ module, input: u32(0), fuelLimit: 2 ** 50 })
       await sleep(100)
-      const before = domain.meters.slices
       domain.abort()
+      // counted from the moment the abort is set: read before it, a busy machine may let the worker
+      // pass several short slices between the read and the abort
+      const before = domain.meters.slices
       await assert.rejects(running, { name: 'DomainAbortedError' })
-      // at most the slice in progress (and the boundary check) ran after the abort
-      assert.ok(domain.meters.slices - before <= 2, `ran ${domain.meters.slices - before} slices after the abort`)
+      // only the slice in progress ran on: the domain stopped at its boundary
+      assert.ok(domain.meters.slices - before <= 1, `passed ${domain.meters.slices - before} slice boundaries after the abort`)
       const r = await domain.run({ module, input: u32(1000), fuelLimit: 1e8 })
       assert.equal(r.status, 'ok')
     })
