@@ -130,6 +130,14 @@ export async function receiptCid (r: Receipt): Promise<string> {
 }
 
 /**
+ * receiptCid from a receipt's encoded bytes, without encoding it again: `encoded` must be
+ * encodeReceipt's output, or bytes decodeReceipt accepted (it refuses non-canonical ones).
+ */
+export async function receiptCidOfBytes (encoded: Uint8Array): Promise<string> {
+  return await cidString(encoded)
+}
+
+/**
  * Countersign receipts (by CID) as their coordinator: the results it accepted
  * and those it rejected. The caller has verified each receipt (and that it
  * names this coordinator) when its result arrived.

@@ -20,7 +20,7 @@ import {
   acceptReceipts,
   decodeReceipt,
   encodeAcceptance,
-  receiptCid,
+  receiptCidOfBytes,
   loadModule,
   verifyReceipt
 } from '@webfabric/compute'
@@ -156,6 +156,8 @@ interface JobState {
 }
 interface WorkerLink {
   peer: string
+  /** the worker's did (its receipts' signer) */
+  did: string
   stream?: Stream
   lp?: LengthPrefixedStream<Stream>
   opening?: Promise<void>
@@ -491,7 +493,7 @@ export class ComputeCoordinator {
   private async link (peer: string): Promise<WorkerLink> {
     let link = this.links.get(peer)
     if (link == null) {
-      link = { peer, sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, pending: new Set(), verdicts: { accepted: [], rejected: [] } }
+      link = { peer, did: didOfPeer(peer), sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, pending: new Set(), verdicts: { accepted: [], rejected: [] } }
       this.links.set(peer, link)
     }
     if (link.lp == null) {
@@ -577,12 +579,13 @@ export class ComputeCoordinator {
     try {
       const receipt = decodeReceipt(f.rc)
       const body = await verifyReceipt(receipt)
-      if (body.worker !== didOfPeer(link.peer) || body.assignment !== a.id || body.commitment !== f.cm || body.output !== f.oc ||
+      if (body.worker !== link.did || body.assignment !== a.id || body.commitment !== f.cm || body.output !== f.oc ||
         body.fuel !== f.fuel || body.status !== f.st || body.coordinator !== this.init.identity.did) {
         throw new MalformedError('the receipt does not describe this result', { field: 'rc' })
       }
       if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
-      a.receipt = await receiptCid(receipt)
+      // decodeReceipt refuses non-canonical bytes: the receipt's CID is that of the bytes received
+      a.receipt = await receiptCidOfBytes(f.rc)
       this.outputs.set(f.oc, f.o)
       this.outcomes.set(`${a.job} ${a.task} ${f.cm}`, { status: f.st, message: f.msg })
     } catch (err) {

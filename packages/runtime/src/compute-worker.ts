@@ -49,8 +49,8 @@ export const NO_MODULE_STORE: ModuleStore = { get: async () => undefined, put: a
 
 /** Where a worker records the receipts it signs and the acceptances that answer them. */
 export interface ReceiptSink {
-  /** Record a receipt this worker signed; returns its CID. */
-  append: (receipt: Receipt) => Promise<string>
+  /** Record a receipt this worker signed (`encoded`: its encodeReceipt bytes); returns its CID. */
+  append: (receipt: Receipt, encoded: Uint8Array) => Promise<string>
   /** Record a verified acceptance; returns how many of our receipts it answered. */
   accept: (acceptance: Acceptance) => Promise<number>
 }
@@ -150,6 +150,14 @@ export class ComputeWorker {
 
   private async onStream (stream: Stream, conn: Connection): Promise<void> {
     const from = conn.remotePeer.toString()
+    let coordinator: string
+    try {
+      coordinator = didOfPeer(conn.remotePeer)
+    } catch (err) {
+      this.refused++
+      stream.abort(err as Error)
+      return
+    }
     const lp = lpStream(stream, { maxDataLength: MAX_COMPUTE_FRAME })
     let credential: Uint8Array | undefined
     // this coordinator's runs in progress, to cancel
@@ -182,9 +190,9 @@ export class ComputeWorker {
         if (credential == null) throw new TypeError('the first compute frame on a stream must carry the coordinator\'s capability')
         // re-checked on every frame: cached, and a revocation takes effect mid-stream
         await this.init.verifier.check(from, credential, COMPUTE_ASSIGN_NEED)
-        if (frame.k === 'run') void this.run(from, frame, reply, running)
+        if (frame.k === 'run') void this.run(coordinator, frame, reply, running)
         else if (frame.k === 'cancel') running.get(frame.a)?.abort()
-        else void this.accept(from, frame)
+        else void this.accept(from, coordinator, frame)
       }
     } catch (err) {
       if (isTransportFailure(err)) { stream.abort(err as Error); return }
@@ -195,7 +203,7 @@ export class ComputeWorker {
     }
   }
 
-  private async run (from: string, f: RunFrame, reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>): Promise<void> {
+  private async run (coordinator: string, f: RunFrame, reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>): Promise<void> {
     const fail = (name: string, message: string): void => reply({ k: 'error', a: f.a, name, message })
     const lease = this.init.lease()
     if (lease == null || !this.running) { this.refused++; fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work'); return }
@@ -232,10 +240,11 @@ export class ComputeWorker {
         wallMs: Math.round(result.wallMs),
         lease: lease.id,
         worker: this.init.identity.did,
-        coordinator: didOfPeer(from),
+        coordinator,
         at: Date.now()
       })
-      await this.init.receipts.append(receipt)
+      const rc = encodeReceipt(receipt)
+      await this.init.receipts.append(receipt, rc)
       this.runs++
       reply({
         k: 'result',
@@ -246,7 +255,7 @@ export class ComputeWorker {
         cm: result.commitment,
         oc: result.outputCid,
         o: result.output,
-        rc: encodeReceipt(receipt),
+        rc,
         ms: Math.round(result.wallMs)
       })
     } catch (err) {
@@ -292,11 +301,11 @@ export class ComputeWorker {
     }
   }
 
-  private async accept (from: string, f: AcceptFrame): Promise<void> {
+  private async accept (from: string, coordinator: string, f: AcceptFrame): Promise<void> {
     try {
       const acceptance = decodeAcceptance(f.ac)
       const body = await verifyAcceptance(acceptance)
-      if (body.coordinator !== didOfPeer(from)) return
+      if (body.coordinator !== coordinator) return
       // only receipts we signed for this coordinator are recorded as answered
       await this.init.receipts.accept(acceptance)
     } catch (err) {

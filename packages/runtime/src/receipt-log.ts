@@ -11,7 +11,7 @@ import {
   decodeReceipt,
   encodeAcceptance,
   encodeReceipt,
-  receiptCid
+  receiptCidOfBytes
 } from '@webfabric/compute'
 import { fromBase64url, toBase64url } from '@webfabric/protocol'
 import { markVerdicts } from './browser/receipts.ts'
@@ -43,12 +43,12 @@ export class ReceiptLog {
     this.path = path
   }
 
-  /** Record a receipt this node signed; returns its CID. */
-  async append (receipt: Receipt): Promise<string> {
+  /** Record a receipt this node signed (`encoded`: its encodeReceipt bytes, if at hand); returns its CID. */
+  async append (receipt: Receipt, encoded = encodeReceipt(receipt)): Promise<string> {
     await this.load()
-    const cid = await receiptCid(receipt)
+    const cid = await receiptCidOfBytes(encoded)
     this.remember(cid, receipt)
-    await this.write({ t: 'r', cid, b: toBase64url(encodeReceipt(receipt)) })
+    await this.write({ t: 'r', cid, b: toBase64url(encoded) })
     return cid
   }
 
