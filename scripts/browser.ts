@@ -56,12 +56,14 @@ export async function openInBrowser (entry: string, opts: { workers?: Record<str
   try {
     browser = await chromium.launch({ executablePath: process.env.WEBFABRIC_CHROMIUM ?? ensureChromium(), args: CHROMIUM_ARGS, headless: true })
     const b = browser
+    // one profile: every page is a tab of the same browser, sharing IndexedDB and Web Locks
+    const context = await b.newContext()
     const closeAll = async (): Promise<void> => {
       await b.close().catch(() => {})
       await new Promise<void>(resolve => server.close(() => resolve()))
     }
     const open = async (close: (page: Page) => Promise<void>): Promise<BrowserPage> => {
-      const page = await b.newPage()
+      const page = await context.newPage()
       const errors: string[] = []
       page.on('pageerror', err => errors.push(err.message))
       await page.goto(`http://127.0.0.1:${port}/`)

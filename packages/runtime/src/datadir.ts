@@ -3,10 +3,11 @@
 // leases it granted. Writes are atomic (temp file + rename) so a crash never
 // leaves a half-written file behind.
 import { mkdir, readFile, rename, writeFile, open } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Keyring, fromBase64url, toBase64url } from '@webfabric/protocol'
 import { DataDirError } from './errors.ts'
+import type { StateFiles } from './state-files.ts'
 
 /** Read a JSON file, or `undefined` when it does not exist. */
 export async function readJson<T> (path: string): Promise<T | undefined> {
@@ -35,6 +36,19 @@ export async function writeJson (path: string, value: unknown, opts: { secret?: 
     await fh.close()
   }
   await rename(tmp, path)
+  // the rename itself is durable only once the directory is
+  const dir = await open(dirname(path), 'r')
+  try { await dir.sync() } finally { await dir.close() }
+}
+
+/** JSON documents as files `<name>.json` in `dir` (created on first write). */
+export function dirStateFiles (dir: string): StateFiles {
+  const where = (name: string): string => join(dir, `${name}.json`)
+  return {
+    read: async <T>(name: string) => await readJson<T>(where(name)),
+    write: async (name, value) => { await ensureDir(dir); await writeJson(where(name), value) },
+    where
+  }
 }
 
 /** Create the directory if needed (owner-only). */

@@ -47,7 +47,8 @@ import { PROC_SPAWN_NEED, type ProcEvent, ProcessHost, ProcessManager, type Proc
 import { PubSubService } from './pubsub-service.ts'
 import { RevocationFeed } from './revocation-feed.ts'
 import { ReceiptLog } from './receipt-log.ts'
-import { StorageRuntime } from './storage-runtime.ts'
+import { startNodeStorage } from './storage-node.ts'
+import type { StorageRuntime } from './storage-runtime.ts'
 import { startGet, startPut } from './storage-session.ts'
 import { STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED } from './storage-wire.ts'
 import { parseReadCap } from '@webfabric/storage'
@@ -123,6 +124,9 @@ export class FabricNode {
   private keyring!: Keyring
   private memberCredential!: Uint8Array
   private memberCapability?: Promise<Capability>
+  /** this node's storage/hold grant, delegated to tabs that lend storage */
+  private holdCredential?: Uint8Array
+  private holdCapability?: Promise<Capability>
   private admin?: AdminServer
   private web?: WebGateway
   private stopLoadReport?: () => void
@@ -257,8 +261,9 @@ export class FabricNode {
   private peerIdForSelf (): string { return this.host.peerId.toString() }
 
   /**
-   * Enrol a tab: delegate this node's membership capability to the tab's identity, for no longer
-   * than the lease it asks for, the manifest's longest lease, or this node's own grant.
+   * Enrol a tab: delegate this node's membership capability (and storage/hold, when the tab lends
+   * storage and this node holds it) to the tab's identity, for no longer than the lease it asks for,
+   * the manifest's longest lease, or this node's own grant.
    */
   private async enrol (req: JoinRequest): Promise<JoinResponse> {
     if (!this.running) throw new NotRunningError('the node is stopping; try again in a moment')
@@ -269,9 +274,19 @@ export class FabricNode {
     const expiresAt = Math.min(now + req.durationMs, now + this.manifest.qos.leaseMaxMs, parent.payload.exp)
     if (expiresAt <= now + 60_000) throw new Error('this node can no longer enrol tabs: its own membership expires within a minute')
     const cap = await delegate(this.identity, parent, { audience: req.did, expiresAt, now })
+    const credentials = [toBase64url(cap.bytes)]
+    // a tab lending storage may hold data for the fabric, under this node's own grant
+    if ((req.storageMiB ?? 0) > 0 && this.holdCredential != null) {
+      this.holdCapability ??= decodeCapability(this.holdCredential)
+      const hold = await this.holdCapability
+      if (hold.payload.exp > now + 60_000) {
+        const held = await delegate(this.identity, hold, { audience: req.did, abilities: [STORAGE_HOLD_NEED.ability], expiresAt: Math.min(expiresAt, hold.payload.exp), now })
+        credentials.push(toBase64url(held.bytes))
+      }
+    }
     // the rendezvous first (it relays between tabs), then this node itself; WebSockets only
     const bootstrap = [...new Set([...this.manifest.rendezvous, ...this.addrs()])].filter(a => a.includes('/ws/') && !a.includes('/p2p-circuit'))
-    return { credentials: [toBase64url(cap.bytes)], expiresAt, bootstrap }
+    return { credentials, expiresAt, bootstrap }
   }
 
   // -- compute ---------------------------------------------------------------
@@ -361,12 +376,13 @@ export class FabricNode {
 
   private async startStorage (credentials: Uint8Array[], log: (msg: string) => void): Promise<void> {
     const hold = this.roles.includes('storage') ? await this.findOptionalCredential(credentials, STORAGE_HOLD_NEED) : undefined
+    this.holdCredential = hold
     if (this.roles.includes('storage') && hold == null) log('this node has the storage role but no storage/hold capability from the origin: it holds no data')
     // the client capability: one granting get (and put, when the origin allows this node to write)
     const put = await this.findOptionalCredential(credentials, STORAGE_PUT_NEED)
     const client = put != null && await this.grants(put, STORAGE_GET_NEED) ? put : await this.findOptionalCredential(credentials, STORAGE_GET_NEED)
     if (hold == null && client == null) return
-    this.storage = await StorageRuntime.start({
+    this.storage = await startNodeStorage({
       host: this.host,
       identity: this.identity,
       verifier: this.verifier,

@@ -1,19 +1,22 @@
 // The real driver of the storage repair core (packages/storage/src/repair):
 // membership changes become `view` inputs, repair messages ride the storage
 // protocol, `rebuild` effects become a fetch-reconstruct-store data path, and
-// the core's snapshot is persisted beside the holdings. The core decides;
+// the core's snapshot is kept beside the holdings. The core decides;
 // this file only moves bytes and time.
-import { join } from 'node:path'
 import { type RepairEffect, RepairCore, type RepairMessage, type RepairSnapshot, type StorageMember, validateRepairMessage } from '@webfabric/storage'
 import { CID } from 'multiformats/cid'
-import { readJson, writeJson } from './datadir.ts'
 import type { StorageRuntime } from './storage-runtime.ts'
 import type { StorageService } from './storage-service.ts'
+import type { StateFiles } from './state-files.ts'
+
+/** The state document of the repair core's snapshot. */
+const SNAPSHOT = 'repair'
 
 /** Options of the repair driver; the timing options go to the core (defaults in its constants). */
 export interface RepairDriverInit {
   self: string
-  dataDir: string
+  /** where the core's snapshot is kept (beside the holdings) */
+  files: StateFiles
   /** live storage members now */
   members: () => StorageMember[]
   graceMs?: number
@@ -43,17 +46,15 @@ export class RepairDriver {
     this.init = init
   }
 
-  private get path (): string { return join(this.init.dataDir, 'storage', 'repair.json') }
-
   /** Loads the snapshot, hooks the storage service and starts the core with the current view. */
   async start (): Promise<void> {
     let snapshot: RepairSnapshot | undefined
     try {
-      snapshot = await readJson<RepairSnapshot>(this.path)
+      snapshot = await this.init.files.read<RepairSnapshot>(SNAPSHOT)
       this.core = new RepairCore({ self: this.init.self, snapshot, graceMs: this.init.graceMs, antiEntropyMs: this.init.antiEntropyMs, rebuildTimeoutMs: this.init.rebuildTimeoutMs })
     } catch (err) {
       // an unreadable snapshot is rebuilt from the holdings below
-      this.init.log?.(`storage: ignoring ${this.path}: ${(err as Error).message}`)
+      this.init.log?.(`storage: ignoring ${this.init.files.where(SNAPSHOT)}: ${(err as Error).message}`)
       this.core = new RepairCore({ self: this.init.self, graceMs: this.init.graceMs, antiEntropyMs: this.init.antiEntropyMs, rebuildTimeoutMs: this.init.rebuildTimeoutMs })
     }
     const now = Date.now()
@@ -135,7 +136,7 @@ export class RepairDriver {
           break
         case 'persist': {
           const snap = this.core.snapshot()
-          this.saving = this.saving.then(async () => { await writeJson(this.path, snap) }).catch(err => this.init.log?.(`storage: could not save ${this.path}: ${(err as Error).message}`))
+          this.saving = this.saving.then(async () => { await this.init.files.write(SNAPSHOT, snap) }).catch(err => this.init.log?.(`storage: could not save ${this.init.files.where(SNAPSHOT)}: ${(err as Error).message}`))
           break
         }
         case 'repaired':

@@ -1,20 +1,19 @@
-// Storage on a node: builds the blockstore (on disk, under the storage
-// lease's quota), loads and saves what the node holds, runs the storage
+// Storage on a node or a tab: loads and saves what it holds, runs the storage
 // service, and keeps stored data healthy on timers — garbage collection of
 // expired, unpinned holdings and orphan blocks; a scrubber that re-verifies
-// every block and heals this node's positions from the other holders.
-import { join } from 'node:path'
+// every block and heals this node's positions from the other holders. The
+// blockstore, the state documents and the anchor provider are passed in
+// (storage-node.ts builds them on disk; the tab in IndexedDB), so this file
+// is browser-safe.
 import type { Identity } from '@webfabric/protocol'
-import { type AnchorReceipt, QuotaBlockstore, type Blockstore, nextAnchor, rootsDigest } from '@webfabric/storage'
-import { FsBlockstore } from '@webfabric/storage/fs'
-import { LocalAnchorLog } from '@webfabric/storage/local-log'
+import { type AnchorProvider, type AnchorReceipt, type Blockstore, nextAnchor, rootsDigest } from '@webfabric/storage'
 import type { CID } from 'multiformats/cid'
 import type { CredentialVerifier } from './credentials.ts'
-import { readJson, writeJson } from './datadir.ts'
 import type { Host } from './host.ts'
 import type { MemberView } from './membership-service.ts'
 import { RepairDriver } from './storage-repair.ts'
 import { type Holding, StorageService } from './storage-service.ts'
+import type { StateFiles } from './state-files.ts'
 
 /** Defaults: how often unreferenced data is collected, and how often every block is re-verified. */
 export const GC_INTERVAL_MS = 60_000
@@ -25,9 +24,14 @@ export interface StorageRuntimeInit {
   host: Host
   identity: Identity
   verifier: CredentialVerifier
-  dataDir: string
-  /** hold data for the fabric (storage role + storage/hold capability) */
+  /** where the holdings list and the repair snapshot are kept */
+  files: StateFiles
+  /** hold data for the fabric (storage role + storage/hold capability), in `store` */
   holdCredential?: Uint8Array
+  /** the holder's blockstore, already under the quota (holders only) */
+  store?: Blockstore
+  /** where commitments to the pinned roots are published (holders; none: not anchored) */
+  anchors?: AnchorProvider
   /** act as a client: a storage/get capability, which also grants storage/put when `clientCanPut` */
   clientCredential?: Uint8Array
   clientCanPut?: boolean
@@ -41,6 +45,9 @@ export interface StorageRuntimeInit {
   repair?: { graceMs?: number, antiEntropyMs?: number, rebuildTimeoutMs?: number }
   log?: (msg: string) => void
 }
+
+/** The state document listing what a holder holds. */
+const HOLDINGS = 'holdings'
 
 /** After a pin change, wait this long for more before anchoring the pinned set (ms). */
 export const ANCHOR_DEBOUNCE_MS = 500
@@ -57,7 +64,7 @@ export class StorageRuntime {
   private readonly init: StorageRuntimeInit
   private timers: Array<ReturnType<typeof setInterval>> = []
   private scrubbing?: Promise<ScrubReport>
-  private anchors?: LocalAnchorLog
+  private anchors?: AnchorProvider
   private anchoring: Promise<unknown> = Promise.resolve()
   private anchorTimer?: ReturnType<typeof setTimeout>
   private anchoredDigest = ''
@@ -75,19 +82,17 @@ export class StorageRuntime {
 
   /** Starts storage: the holder side when the node holds data, the client side when it may put/get. */
   static async start (init: StorageRuntimeInit): Promise<StorageRuntime> {
-    const dir = join(init.dataDir, 'storage')
-    let store: Blockstore | undefined
+    const store = init.holdCredential != null ? init.store : undefined
+    if (init.holdCredential != null && store == null) throw new TypeError('a storage holder needs a blockstore')
     let holdings: Holding[] = []
     let holdingsKnown = true
-    if (init.holdCredential != null) {
-      // blocks are hashed as they arrive (their CID is computed from them), so a put need not re-verify
-      store = new QuotaBlockstore(new FsBlockstore(dir, { verifyOnPut: false, log: init.log }), { limitBytes: init.quotaBytes })
+    if (store != null) {
       try {
-        holdings = await readJson<Holding[]>(join(dir, 'holdings.json')) ?? []
+        holdings = await init.files.read<Holding[]>(HOLDINGS) ?? []
       } catch (err) {
-        // never guess what is held: with the list unreadable, nothing on disk is collected
+        // never guess what is held: with the list unreadable, nothing stored is collected
         holdingsKnown = false
-        init.log?.(`storage: ${join(dir, 'holdings.json')} is unreadable (${(err as Error).message}); no block will be collected until it is restored`)
+        init.log?.(`storage: ${init.files.where(HOLDINGS)} is unreadable (${(err as Error).message}); no block will be collected until it is restored`)
       }
     }
     const service = new StorageService(init.host, {
@@ -101,7 +106,7 @@ export class StorageRuntime {
       lease: init.lease,
       members: init.members,
       holdings,
-      saveHoldings: async h => { await writeJson(join(dir, 'holdings.json'), h) },
+      saveHoldings: async h => { await init.files.write(HOLDINGS, h) },
       log: init.log
     })
     const rt = new StorageRuntime(init, service, store)
@@ -116,13 +121,12 @@ export class StorageRuntime {
     await service.start()
     if (store != null) {
       // WebAnchorProvider: a signed, hash-chained commitment to the pinned roots after every change
-      rt.anchors = new LocalAnchorLog(join(dir, 'anchors.log'), { log: init.log })
-      await rt.anchors.open()
+      rt.anchors = init.anchors
       service.onPinChange = () => rt.anchorSoon()
       rt.anchorSoon()
       rt.repair = new RepairDriver(rt, {
         self: init.host.peerId.toString(),
-        dataDir: init.dataDir,
+        files: init.files,
         members: () => service.storageMembers(),
         ...init.repair,
         log: init.log
@@ -131,7 +135,7 @@ export class StorageRuntime {
       await service.collect().catch(err => init.log?.(`storage: collection failed: ${(err as Error).message}`))
       rt.timers.push(setInterval(() => { void service.collect().catch(() => {}) }, init.gcMs ?? GC_INTERVAL_MS))
       rt.timers.push(setInterval(() => { void rt.scrub().catch(() => {}) }, init.scrubMs ?? SCRUB_INTERVAL_MS))
-      for (const t of rt.timers) t.unref()
+      for (const t of rt.timers) (t as { unref?: () => void }).unref?.()
     }
     return rt
   }

@@ -97,6 +97,9 @@ class RateLimit {
   }
 }
 
+/** The fields a join request may have. */
+const JOIN_KEYS = new Set(['did', 'durationMs', 'storageMiB'])
+
 /** Serve the app, the manifest and enrolment. */
 export async function startWebGateway (init: WebGatewayInit): Promise<WebGateway> {
   const root = await realpath(resolve(init.root))
@@ -136,12 +139,16 @@ export async function startWebGateway (init: WebGatewayInit): Promise<WebGateway
       throw new HttpError(400, 'MalformedError', 'the join request is not JSON')
     }
     const r = body as Partial<JoinRequest>
-    if (r == null || typeof r !== 'object' || Object.keys(r).some(k => k !== 'did' && k !== 'durationMs')) throw new HttpError(400, 'MalformedError', 'a join request is { did, durationMs }')
+    if (r == null || typeof r !== 'object' || Object.keys(r).some(k => !JOIN_KEYS.has(k))) throw new HttpError(400, 'MalformedError', 'a join request is { did, durationMs, storageMiB? }')
     if (!isEd25519Did(r.did)) throw new HttpError(400, 'MalformedError', 'did must be the tab\'s Ed25519 did:key')
     if (typeof r.durationMs !== 'number' || !Number.isInteger(r.durationMs) || r.durationMs <= 0) throw new HttpError(400, 'MalformedError', 'durationMs must be a positive integer (ms)')
+    const storageMiB = r.storageMiB ?? 0
+    if (typeof storageMiB !== 'number' || !Number.isInteger(storageMiB) || storageMiB < 0 || storageMiB > init.manifest.manifest.qos.storageMiB) {
+      throw new HttpError(400, 'MalformedError', `storageMiB must be an integer from 0 to the manifest's ${init.manifest.manifest.qos.storageMiB}`)
+    }
     let granted: JoinResponse
     try {
-      granted = await init.enrol({ did: r.did, durationMs: r.durationMs })
+      granted = await init.enrol({ did: r.did, durationMs: r.durationMs, storageMiB })
     } catch (err) {
       throw new HttpError(403, 'JoinRefusedError', (err as Error).message)
     }

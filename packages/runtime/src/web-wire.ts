@@ -1,7 +1,8 @@
 // The HTTP contract between the participant page and the node that serves it
 // (`webfabric start --web`): the origin's signed manifest, and enrolment — the
-// node delegates its membership capability to the tab's origin-scoped
-// identity for no longer than the lease the person chose. Browser-safe.
+// node delegates its membership capability (and, when the person lends
+// storage, its storage/hold capability) to the tab's origin-scoped identity
+// for no longer than the lease the person chose. Browser-safe.
 import type { SignedManifestJSON } from '@webfabric/protocol'
 
 /** GET: the origin's signed manifest (SignedManifestJSON). */
@@ -17,11 +18,13 @@ export interface JoinRequest {
   did: string
   /** how long the person lends the device, ms; the grant lasts no longer */
   durationMs: number
+  /** storage the person lends, MiB (absent or 0: none); the node then also delegates storage/hold */
+  storageMiB?: number
 }
 
 /** What the node grants a tab. */
 export interface JoinResponse {
-  /** capabilities delegated to the tab (base64url): membership */
+  /** capabilities delegated to the tab (base64url): membership, and storage/hold when storage was asked for and the node holds it */
   credentials: string[]
   /** when they expire (ms since the epoch) */
   expiresAt: number

@@ -13,7 +13,8 @@ import {
   issue,
   signManifest
 } from '@webfabric/protocol'
-import { FabricNode, type FabricNodeInit, loadKeyring } from '@webfabric/runtime'
+import { FabricNode, type FabricNodeInit, type StorageService, loadKeyring } from '@webfabric/runtime'
+import { parseReadCap } from '@webfabric/storage'
 
 export interface TestOrigin {
   identity: Identity
@@ -84,4 +85,41 @@ export async function startCoordinator (origin: TestOrigin, opts: Partial<Fabric
     grant(origin, did, 'fabric/compute', ['compute/assign'])
   ])
   return await startNode(origin, { rendezvous: true, roles: ['rendezvous'], ...opts, dataDir, credentials: creds.map(c => c.bytes) })
+}
+
+// -- storage ---------------------------------------------------------------
+
+/** Membership timing of the storage tests: fast heartbeats, a departure seen within 4 s. */
+export const STORAGE_MEMBERSHIP = { intervalMs: 250, ttlMs: 4000 }
+
+/** `n` pseudo-random bytes from `seed` (an LCG: the same bytes every run). */
+export function bytesOf (n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n)
+  let x = seed >>> 0
+  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; out[i] = x >>> 24 }
+  return out
+}
+
+/** `data` as a stream of pieces that do not line up with chunk boundaries. */
+export async function * pieces (data: Uint8Array, size = 700_000): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
+}
+
+/** Every plaintext byte of the object `cap` names. */
+export async function readAll (svc: StorageService, cap: string): Promise<Uint8Array> {
+  const { chunks } = await svc.get(parseReadCap(cap))
+  const parts: Uint8Array[] = []
+  for await (const c of chunks) parts.push(c)
+  return new Uint8Array(Buffer.concat(parts))
+}
+
+/** A storage holder (storage/hold + get) with repair timing short enough for tests. */
+export async function holderNode (origin: TestOrigin, bootstrap: string[], opts: Partial<FabricNodeInit> = {}): Promise<FabricNode> {
+  const dataDir = join(origin.dir, `holder-${Math.random().toString(36).slice(2, 8)}`)
+  const did = await didOf(origin, dataDir)
+  const creds = await Promise.all([
+    grant(origin, did, 'fabric/membership', ['membership/gossip']),
+    grant(origin, did, 'fabric/storage', ['storage/hold', 'storage/get'])
+  ])
+  return await startNode(origin, { dataDir, bootstrap, roles: ['storage'], credentials: creds.map(c => c.bytes), membership: STORAGE_MEMBERSHIP, storage: { repair: { graceMs: 2000, antiEntropyMs: 1000 } }, ...opts })
 }

@@ -11,38 +11,10 @@ import { encode } from '@webfabric/protocol'
 import { type FabricNode, STORAGE_PROTOCOL, type StorageService } from '@webfabric/runtime'
 import { anchorCid, blockId, blocksOfPosition, formatReadCap, parseReadCap, type Redundancy, rootsDigest, type SignedAnchor, verifyAnchor } from '@webfabric/storage'
 import { LocalAnchorLog } from '@webfabric/storage/local-log'
-import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from './fixtures.ts'
+import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, waitFor } from './fixtures.ts'
 import { lengthPrefixed, sendRaw } from './raw-streams.ts'
 
-const MEMBERSHIP = { intervalMs: 250, ttlMs: 4000 }
-
-function bytesOf (n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n)
-  let x = seed >>> 0
-  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; out[i] = x >>> 24 }
-  return out
-}
-
-async function * pieces (data: Uint8Array, size = 700_000): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
-}
-
-async function readAll (svc: StorageService, cap: string): Promise<Uint8Array> {
-  const { chunks } = await svc.get(parseReadCap(cap))
-  const parts: Uint8Array[] = []
-  for await (const c of chunks) parts.push(c)
-  return new Uint8Array(Buffer.concat(parts))
-}
-
-async function holderNode (origin: TestOrigin, bootstrap: string[]): Promise<FabricNode> {
-  const dataDir = join(origin.dir, `holder-${Math.random().toString(36).slice(2, 8)}`)
-  const did = await didOf(origin, dataDir)
-  const creds = await Promise.all([
-    grant(origin, did, 'fabric/membership', ['membership/gossip']),
-    grant(origin, did, 'fabric/storage', ['storage/hold', 'storage/get'])
-  ])
-  return await startNode(origin, { dataDir, bootstrap, roles: ['storage'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP, storage: { repair: { graceMs: 2000, antiEntropyMs: 1000 } } })
-}
+const MEMBERSHIP = STORAGE_MEMBERSHIP
 
 describe('storage on real libp2p (in one process)', () => {
   let origin: TestOrigin

@@ -3,9 +3,11 @@
 // a keyring the page keeps, joins through the rendezvous over WebSockets, runs
 // the same membership core and capability-guarded pub-sub as a Node node,
 // grants the origin the compute lease the person chose — signed here, with
-// WebCrypto — and serves compute in Web Worker sandbox domains under it. The
-// page lists its receipts and meters; revoke() stops every execution at its
-// next fuel slice, gossips the revocation, and leaves.
+// WebCrypto — and serves compute in Web Worker sandbox domains under it, and,
+// when the person lends storage, holds blocks for the fabric in IndexedDB
+// under a storage lease. The page lists its receipts and meters; revoke()
+// stops every execution at its next fuel slice, gossips the revocations,
+// leaves, and deletes what the tab stored.
 import { WebSandboxPool } from '@webfabric/compute/browser'
 import {
   type Capability,
@@ -28,18 +30,20 @@ import { topicPrefix } from '../constants.ts'
 import { CredentialVerifier } from '../credentials.ts'
 import type { Host } from '../host.ts'
 import { MEMBERSHIP_NEED, type MemberView, MembershipService } from '../membership-service.ts'
+import { STORAGE_HOLD_NEED } from '../storage-wire.ts'
 import { libp2pKeyOf } from '../peer-identity.ts'
 import { PubSubService } from '../pubsub-service.ts'
 import { RevocationFeed } from '../revocation-feed.ts'
 import { createTabHost } from './host.ts'
 import { checkLeaseChoice, defaultLeaseChoice } from './lease-choice.ts'
 import { TabReceiptLog } from './receipts.ts'
+import { type StorageRelease, TabStorage } from './tab-storage.ts'
 import type { RevokeReport, TabLeaseChoice, TabLeaseView, TabMeters, TabReceipt, TabStopReason } from './types.ts'
 
 /** Options of a tab node. */
 export interface TabNodeInit {
   manifest: SignedManifest
-  /** the origin's grants to this tab (encoded capabilities): membership, topics, … */
+  /** the origin's grants to this tab (encoded capabilities): membership, storage/hold, topics, … */
   credentials: Uint8Array[]
   /** the page's keyring secret (kept by the page, e.g. in sessionStorage); a fresh one when absent */
   keyringSecret?: Uint8Array
@@ -56,6 +60,8 @@ export interface TabNodeInit {
   compute?: { workerUrl: string | URL, slots?: number, sliceFuel?: number, watchdogMs?: number }
   /** the lease the person chose (default: what the manifest asks for, an hour at most) */
   lease?: TabLeaseChoice
+  /** storage timing (tests): the repair core's grace and anti-entropy periods */
+  storage?: { repair?: { graceMs?: number, antiEntropyMs?: number } }
   log?: (msg: string) => void
 }
 
@@ -79,17 +85,22 @@ export class TabNode extends EventTarget {
   membership!: MembershipService
   pubsub!: PubSubService
   worker?: ComputeWorker
+  /** set while the tab holds data for the fabric (it lends storage and was granted storage/hold) */
+  storage?: TabStorage
   private pool?: WebSandboxPool
   private receiptLog!: TabReceiptLog
   private feed!: RevocationFeed
   private verifier!: CredentialVerifier
   private leaseToken?: Capability
+  private storageLease?: Capability
   private leaseView?: TabLeaseView
   private leaseTimer?: ReturnType<typeof setTimeout>
   private cpuSamples: Array<{ at: number, cpuMs: number }> = []
   private running = false
   private stopping?: Promise<void>
   private stopLoadReport?: () => void
+  private viewQueued = false
+  private released?: StorageRelease
 
   constructor (init: TabNodeInit) {
     super()
@@ -108,14 +119,9 @@ export class TabNode extends EventTarget {
     this.identity = await this.keyring.identityFor(this.manifest.origin, epochAt(Date.now(), IDENTITY_ROTATION_MS))
     this.host = await createTabHost({ privateKey: await libp2pKeyOf(this.identity), allowInsecureDials: this.init.allowInsecureDials })
     this.verifier = new CredentialVerifier({ origin: this.manifest.origin, revocations: this.revocations })
-    let credential: Uint8Array | undefined
-    for (const bytes of this.init.credentials) {
-      try {
-        await this.verifier.check(this.host.peerId.toString(), bytes, MEMBERSHIP_NEED)
-        credential = bytes
-        break
-      } catch {}
-    }
+    const credential = await this.credentialFor(MEMBERSHIP_NEED)
+    const hold = choice.storageMiB > 0 ? await this.credentialFor(STORAGE_HOLD_NEED) : undefined
+    if (choice.storageMiB > 0 && hold == null) (this.init.log ?? (() => {}))('this tab was granted no storage/hold capability: it lends no storage')
     if (credential == null) throw new Error(`this tab (${this.identity.did}) holds no membership capability from origin ${this.manifest.origin}`)
     await this.host.start()
     const log = this.init.log ?? (() => {})
@@ -126,7 +132,12 @@ export class TabNode extends EventTarget {
       identity: this.identity,
       credential,
       verifier: this.verifier,
-      info: { roles: this.init.roles ?? (slots > 0 ? ['compute'] : []), capacity: { cpus: cores, slots, memoryMiB: choice.memoryMiB }, load: { cpu: 0 }, addrs: [] },
+      info: {
+        roles: this.init.roles ?? [...(slots > 0 ? ['compute'] : []), ...(hold != null ? ['storage'] : [])],
+        capacity: { cpus: cores, slots, memoryMiB: choice.memoryMiB, ...(hold != null ? { storageMiB: choice.storageMiB } : {}) },
+        load: { cpu: 0 },
+        addrs: []
+      },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
       intervalMs: this.init.membership?.intervalMs,
       ttlMs: this.init.membership?.ttlMs,
@@ -149,6 +160,16 @@ export class TabNode extends EventTarget {
       now
     })
     this.leaseView = { id: this.leaseToken.id, choice, grantedAt: now, expiresAt: this.leaseToken.payload.exp, revoked: false }
+    if (hold != null) {
+      this.storageLease = await grantLease(this.identity, {
+        origin: this.manifest.origin,
+        kind: 'storage',
+        qos: { cpuShare: choice.cpuShare, memoryMiB: choice.memoryMiB, storageMiB: choice.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
+        durationMs: choice.durationMs,
+        now
+      })
+      this.leaseView.storageLeaseId = this.storageLease.id
+    }
     this.receiptLog = new TabReceiptLog({
       receipt: r => this.dispatchEvent(new CustomEvent<TabReceipt>('receipt', { detail: r })),
       accepted: r => this.dispatchEvent(new CustomEvent<TabReceipt>('receipt-accepted', { detail: r }))
@@ -177,6 +198,38 @@ export class TabNode extends EventTarget {
     this.host.addEventListener('self:peer:update', this.onAddresses)
     await this.membership.start()
     this.onAddresses()
+    if (hold != null) {
+      this.storage = await TabStorage.start({
+        host: this.host,
+        identity: this.identity,
+        verifier: this.verifier,
+        holdCredential: hold,
+        quotaBytes: choice.storageMiB * 2 ** 20,
+        lease: () => this.activeLease(this.storageLease),
+        members: () => this.members(),
+        repair: this.init.storage?.repair,
+        log
+      })
+      for (const ev of ['join', 'update', 'leave']) this.membership.addEventListener(ev, this.onView)
+    }
+  }
+
+  /** Membership changed: the storage repair core gets the new view (once per burst of changes). */
+  private readonly onView = (): void => {
+    if (this.viewQueued) return
+    this.viewQueued = true
+    queueMicrotask(() => { this.viewQueued = false; if (this.running) this.storage?.runtime.viewChanged() })
+  }
+
+  /** The first of the origin's grants to this tab that meets `need`. */
+  private async credentialFor (need: { resource: string, ability: string }): Promise<Uint8Array | undefined> {
+    for (const bytes of this.init.credentials) {
+      try {
+        await this.verifier.check(this.host.peerId.toString(), bytes, need)
+        return bytes
+      } catch {}
+    }
+    return undefined
   }
 
   /** Advertise this tab's WebRTC addresses in its heartbeats (Node peers use the connections the tab opened). */
@@ -186,10 +239,11 @@ export class TabNode extends EventTarget {
     this.membership.update({ addrs: addrs.slice(0, 8) })
   }
 
-  private activeLease (): { id: string } | undefined {
+  /** The compute lease (or `token`, the storage lease) while it is in force. */
+  private activeLease (token = this.leaseToken): { id: string, expiresAt: number } | undefined {
     const v = this.leaseView
-    if (!this.running || v == null || v.revoked || v.expiresAt <= Date.now()) return undefined
-    return { id: v.id }
+    if (!this.running || v == null || token == null || v.revoked || v.expiresAt <= Date.now()) return undefined
+    return { id: token.id, expiresAt: token.payload.exp }
   }
 
   private acceptRevocation (rev: Revocation): boolean {
@@ -226,7 +280,7 @@ export class TabNode extends EventTarget {
       cpu: { share: choice?.cpuShare ?? 0, used, busyMs: Math.round(cpuMs) },
       // what running executions may use: each is capped at the lease's memory per task
       memory: { limitMiB: choice?.memoryMiB ?? 0, usedMiB: running * (choice?.memoryMiB ?? 0) },
-      storage: { limitMiB: choice?.storageMiB ?? 0, usedMiB: 0 },
+      storage: { limitMiB: this.storage != null ? choice?.storageMiB ?? 0 : 0, usedMiB: (this.storage?.used().bytes ?? 0) / 2 ** 20, blocks: this.storage?.used().blocks ?? 0 },
       traffic: { inBytes: this.worker?.bytesIn ?? 0, outBytes: this.worker?.bytesOut ?? 0, limitKiBps: this.manifest?.qos.bandwidthKiBps ?? 0 },
       runs: this.worker?.runs ?? 0,
       running,
@@ -236,7 +290,8 @@ export class TabNode extends EventTarget {
 
   /**
    * Revoke the lease: every execution stops at its next fuel slice (its coordinator is told and
-   * reassigns it), the revocation is gossiped to the fabric, and the tab leaves.
+   * reassigns it), the revocations are gossiped to the fabric, the tab leaves, and what it stored
+   * is deleted (the fabric repairs those positions on the holders that remain).
    */
   async revoke (): Promise<RevokeReport> {
     if (this.leaseView == null || this.leaseToken == null) throw new Error('the tab has not started')
@@ -253,16 +308,23 @@ export class TabNode extends EventTarget {
     const slicesAfter = Math.max(0, ...domains.map((d, i) => d.meters.slices - slicesBefore[i]))
     let gossiped = false
     try {
-      const rev = await revoke(this.identity, this.leaseToken, Date.now())
-      gossiped = await this.feed.publish(rev) > 0
+      gossiped = true
+      for (const token of [this.leaseToken, this.storageLease]) {
+        if (token == null) continue
+        const rev = await revoke(this.identity, token, Date.now())
+        if (await this.feed.publish(rev) === 0) gossiped = false
+      }
     } catch (err) {
       this.init.log?.(`the revocation could not be gossiped: ${(err as Error).message}`)
     }
     await this.stop('revoked')
-    return { leaseId: this.leaseView.id, revokedAt, stoppedAt, stoppedRuns, slicesAfter, gossiped }
+    return { leaseId: this.leaseView.id, revokedAt, stoppedAt, stoppedRuns, slicesAfter, gossiped, released: this.released ?? { blocks: 0, bytes: 0 } }
   }
 
-  /** Leaves the fabric (a departure the others see at once) and stops. */
+  /**
+   * Leaves the fabric (a departure the others see at once) and stops. Revoked or expired, the lease
+   * no longer covers what the tab stored, and it is deleted; left, it is kept for a reload of this tab.
+   */
   async stop (reason: TabStopReason = 'left'): Promise<void> {
     this.stopping ??= (async () => {
       if (!this.running) return
@@ -271,6 +333,13 @@ export class TabNode extends EventTarget {
       this.stopLoadReport?.()
       this.host.removeEventListener('self:peer:update', this.onAddresses)
       await this.worker?.stop()
+      for (const ev of ['join', 'update', 'leave']) this.membership.removeEventListener(ev, this.onView)
+      try {
+        if (reason === 'left') await this.storage?.stop()
+        else this.released = await this.storage?.release()
+      } catch (err) {
+        this.init.log?.(`storage did not stop cleanly: ${(err as Error).message}`)
+      }
       await this.membership.stop()
       this.feed.stop()
       this.pubsub.stop()

@@ -35,7 +35,8 @@ export interface TabMeters {
     busyMs: number
   }
   memory: { limitMiB: number, usedMiB: number }
-  storage: { limitMiB: number, usedMiB: number }
+  /** what the tab holds for the fabric (limit 0: it lends none) */
+  storage: { limitMiB: number, usedMiB: number, blocks: number }
   traffic: { inBytes: number, outBytes: number, limitKiBps: number }
   /** executions finished, running now, and refused */
   runs: number
@@ -46,6 +47,8 @@ export interface TabMeters {
 /** The lease in force, as the page shows it. */
 export interface TabLeaseView {
   id: string
+  /** the storage lease granted beside it, when the tab lends storage */
+  storageLeaseId?: string
   choice: TabLeaseChoice
   grantedAt: number
   expiresAt: number
@@ -63,8 +66,10 @@ export interface RevokeReport {
   stoppedRuns: number
   /** the most slice boundaries any domain passed after the abort was set (it stops at the first: at most 1) */
   slicesAfter: number
-  /** whether the signed revocation was published to at least one peer of the fabric */
+  /** whether the signed revocations were published to at least one peer of the fabric */
   gossiped: boolean
+  /** what the tab had stored for the fabric and deleted */
+  released: { blocks: number, bytes: number }
 }
 
 /** Why a tab stopped. */

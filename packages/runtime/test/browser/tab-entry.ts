@@ -7,17 +7,19 @@ const inbox: string[] = []
 
 /**
  * Starts the tab with the manifest (JSON), its grants (bytes) and the rendezvous's ws address; with
- * `lease`, it also computes (one sandbox domain on the bundled /worker.js) under that lease.
+ * `lease`, it also computes (one sandbox domain on the bundled /worker.js, unless `compute: false`)
+ * and, granted storage/hold, holds data under that lease.
  */
-export async function join (manifest: unknown, credentials: number[][], bootstrap: string[], secret: number[], lease?: TabLeaseChoice): Promise<{ peerId: string, did: string, leaseId?: string }> {
+export async function join (manifest: unknown, credentials: number[][], bootstrap: string[], secret: number[], lease?: TabLeaseChoice, opts: { compute?: boolean } = {}): Promise<{ peerId: string, did: string, leaseId?: string }> {
   tab = new TabNode({
     manifest: signedManifestFromJSON(manifest),
     credentials: credentials.map(c => new Uint8Array(c)),
     bootstrap,
     keyringSecret: new Uint8Array(secret),
     membership: { intervalMs: 250, ttlMs: 4000 },
+    storage: { repair: { graceMs: 2000, antiEntropyMs: 1000 } },
     allowInsecureDials: true,
-    ...(lease != null ? { lease, compute: { workerUrl: '/worker.js', slots: 1 } } : {})
+    ...(lease != null ? { lease, ...(opts.compute !== false ? { compute: { workerUrl: '/worker.js', slots: 1 } } : {}) } : {})
   })
   await tab.start()
   return { peerId: tab.peerId, did: tab.did, leaseId: lease != null ? tab.lease().id : undefined }
@@ -28,6 +30,11 @@ export function receipts (): TabReceipt[] { return tab?.receipts() ?? [] }
 
 /** The tab's meters. */
 export function meters (): TabMeters | undefined { return tab?.meters() }
+
+/** Names of this origin's IndexedDB databases that hold a tab's storage. */
+export async function storageDatabases (): Promise<string[]> {
+  return (await indexedDB.databases()).map(d => d.name ?? '').filter(n => n.startsWith('webfabric-storage-'))
+}
 
 /** Revokes the tab's lease. */
 export async function revokeLease (): Promise<RevokeReport> { return await tab!.revoke() }
