@@ -115,8 +115,14 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   await writeJson(manifestPath, signedManifestToJSON(await signManifest(origin, manifest)))
 
   const specs: Array<{ name: string, dataDir: string, args: string[] }> = []
-  // the rendezvous is also the fabric's compute coordinator and its storage client (put, get)
-  await saveCredentials(join(rvDir, 'credentials.json'), [...await memberCredentials(origin, rvIdentity.did, ttl), await coordinatorCredential(origin, rvIdentity.did, ttl), await storageCredential(origin, rvIdentity.did, ttl, 'client')])
+  // the rendezvous is also the fabric's compute coordinator and its storage client (put, get); it
+  // holds no data, but its storage/hold grant is what it delegates to tabs that lend storage
+  await saveCredentials(join(rvDir, 'credentials.json'), [
+    ...await memberCredentials(origin, rvIdentity.did, ttl),
+    await coordinatorCredential(origin, rvIdentity.did, ttl),
+    await storageCredential(origin, rvIdentity.did, ttl, 'client'),
+    await storageCredential(origin, rvIdentity.did, ttl, 'holder')
+  ])
   const webArgs: string[] = []
   if (init.web != null) {
     webArgs.push('--web-root', init.web.root ?? await buildWebApp({ log }))

@@ -2,14 +2,16 @@
 // up --nodes 2` serves the participant page and the dashboard; three Chromium
 // tabs grant leases on the page and join beside the two Node nodes; a k=2 job
 // completes, and every trace commitment a tab or a node reports equals the
-// VM's. Revoke in one tab mid-job stops it within one fuel slice and reaches
-// the fabric; closing another tab mid-task is a departure; the job still
+// VM's. The first tab also lends storage and holds a replica of a file put
+// with the CLI. Revoke in that tab mid-job stops it within one fuel slice,
+// reaches the fabric and deletes what it stored, and the file still reads
+// back whole; closing another tab mid-task is a departure; the job still
 // completes with every task accepted. A tampered manifest is refused with a
 // clear message and no enrolment. The dashboard shows the members and the
 // job's progress. Screenshots of both pages land in test-artifacts/web/.
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -19,7 +21,7 @@ import { type AdminClient, connectAdmin } from '@webfabric/runtime/admin'
 import { compileTask } from '@webfabric/sdk'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import { CHROMIUM_ARGS, ensureChromium } from '../../../scripts/chromium.ts'
-import { startUp, stopUp } from './fixtures.ts'
+import { runCli, startUp, stopUp } from './fixtures.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const SPIN = join(ROOT, 'packages/compute/test/fixtures/assembly/spin.ts')
@@ -27,7 +29,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'web')
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
 
 interface FabricJson { participantUrl?: string, dashboardUrl?: string, nodes: Array<{ name: string, peerId: string, dataDir: string }> }
-interface TabState { status: string, error?: { name: string, message: string }, did?: string, peerId?: string, running?: number, revoke?: { revokedAt: number, stoppedAt: number, slicesAfter: number, leaseId: string } }
+interface TabState { status: string, error?: { name: string, message: string }, did?: string, peerId?: string, running?: number, revoke?: { revokedAt: number, stoppedAt: number, slicesAfter: number, leaseId: string, released: { blocks: number, bytes: number } } }
 interface Receipt { job: string, task: string, commitment: string, status: string, worker: string }
 
 /** What a participant page shows of itself, read through its test hook. */
@@ -107,10 +109,11 @@ describe('webfabric up with the web app: three tabs and two nodes (Chromium, rea
     await page.close()
   })
 
-  it('three tabs grant leases on the page and join beside the two nodes', async () => {
+  it('three tabs grant leases on the page and join beside the two nodes; the first lends storage', async () => {
     for (let i = 0; i < 3; i++) {
       const page = await context.newPage()
       await page.goto(fabric.participantUrl!)
+      if (i === 0) await page.locator('#storageMiB').fill('64', { timeout: 30_000 })
       await page.getByRole('button', { name: 'Grant lease and join' }).click({ timeout: 30_000 })
       tabs.push(page)
     }
@@ -121,6 +124,22 @@ describe('webfabric up with the web app: three tabs and two nodes (Chromium, rea
       const members = await rv.api.members()
       return members.filter(m => m.roles.includes('compute')).length === 5 && peers.every(p => members.some(m => m.peerId === p))
     })
+    await until('the first tab is a storage member', async () => (await rv.api.members()).some(m => m.peerId === peers[0] && m.roles.includes('storage')))
+  })
+
+  let file: { path: string, bytes: Uint8Array, cap: string }
+  it('a file put with the CLI is replicated onto the tab that lends storage', async () => {
+    const bytes = new Uint8Array(3 * 2 ** 20 + 99).map((_, i) => (i * 2654435761) >>> 24)
+    const path = join(dir, 'file.bin')
+    await writeFile(path, bytes)
+    // two nodes and the tab hold storage: three replicas put one on the tab
+    const put = JSON.parse((await runCli(['put', path, '--replicas', '3', '--fabric', dir, '--json'])).stdout) as { cap: string, holders: string[] }
+    const tabPeer = (await state(tabs[0])).peerId!
+    assert.ok(put.holders.includes(tabPeer), 'the tab is a holder')
+    const s = JSON.parse((await runCli(['stat', put.cap, '--fabric', dir, '--json'])).stdout) as { healthy: number, holders: Array<{ peer: string, holds: boolean }> }
+    assert.equal(s.healthy, 3)
+    assert.equal(s.holders.find(h => h.peer === tabPeer)?.holds, true)
+    file = { path, bytes, cap: put.cap }
   })
 
   it('a k=2 job completes through a Revoke and a closed tab; tabs\' commitments equal the nodes\' and the VM\'s', async () => {
@@ -145,6 +164,7 @@ describe('webfabric up with the web app: three tabs and two nodes (Chromium, rea
     const revoked = await state(tabs[0])
     assert.ok(revoked.revoke != null && revoked.revoke.slicesAfter <= 1, `tab 1 stopped within one fuel slice (${revoked.revoke?.slicesAfter} began after Revoke)`)
     await until('the revocation reached the rendezvous', async () => (await rv.api.stats()).revocations > revocationsBefore)
+    assert.ok(revoked.revoke!.released.blocks > 0, 'Revoke deleted the blocks the tab stored')
 
     // close another tab while it computes (whichever is computing first); the third survives
     let closed = -1
@@ -159,6 +179,11 @@ describe('webfabric up with the web app: three tabs and two nodes (Chromium, rea
     const report = await job
     assert.equal(report.accepted, inputs.length)
     assert.equal(report.failed, 0)
+
+    assert.match(await tabs[0].locator('main').innerText(), /stored for the fabric were deleted from this browser/)
+    const out = join(dir, 'file.out')
+    await runCli(['get', file.cap, '-o', out, '--fabric', dir])
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.bytes, 'the file reads back whole from the nodes')
 
     const loaded = await loadModule(module, { profile: 'task' })
     const expected = new Map<string, string>()

@@ -185,7 +185,7 @@ export function startParticipant (root: HTMLElement): void {
     // the Grant button is gone: keep keyboard focus in the page, on the new view's heading
     // (never on Revoke, where a second Enter would end the lease just granted)
     view.section.querySelector('h2')?.focus()
-    setStatus('running', `Running: this tab computes for ${manifest.name}. Press Revoke to stop at once.`)
+    setStatus('running', `Running: this tab computes${tab.storage != null ? ' and keeps encrypted pieces of files' : ''} for ${manifest.name}. Press Revoke to stop at once.`)
     let ended = false
     let revoking = false
 
@@ -227,7 +227,8 @@ export function startParticipant (root: HTMLElement): void {
         `Revoked: all work stopped in ${stoppedMs} ms${report.stoppedRuns > 0 ? ` (${report.stoppedRuns} running ${report.stoppedRuns === 1 ? 'computation' : 'computations'} stopped)` : ''}.`,
         report.gossiped
           ? 'The revocation was sent to the fabric: nothing more runs on this device under this lease.'
-          : 'Nothing more runs on this device under this lease. The fabric could not be told right now; it sees this tab leave and moves its work elsewhere.'
+          : 'Nothing more runs on this device under this lease. The fabric could not be told right now; it sees this tab leave and moves its work elsewhere.',
+        ...(report.released.blocks > 0 ? [`The ${bytes(report.released.bytes)} this tab stored for the fabric were deleted from this browser; the fabric keeps its own copies elsewhere.`] : [])
       ])
     }
 

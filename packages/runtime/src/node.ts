@@ -375,8 +375,9 @@ export class FabricNode {
   // -- storage ---------------------------------------------------------------
 
   private async startStorage (credentials: Uint8Array[], log: (msg: string) => void): Promise<void> {
-    const hold = this.roles.includes('storage') ? await this.findOptionalCredential(credentials, STORAGE_HOLD_NEED) : undefined
-    this.holdCredential = hold
+    // storage/hold lets a node hold data (with the storage role) and enrol tabs that lend storage (with or without it)
+    this.holdCredential = await this.findOptionalCredential(credentials, STORAGE_HOLD_NEED)
+    const hold = this.roles.includes('storage') ? this.holdCredential : undefined
     if (this.roles.includes('storage') && hold == null) log('this node has the storage role but no storage/hold capability from the origin: it holds no data')
     // the client capability: one granting get (and put, when the origin allows this node to write)
     const put = await this.findOptionalCredential(credentials, STORAGE_PUT_NEED)

@@ -1,7 +1,8 @@
 // How a participant page joins: fetch the origin's manifest from the node that
 // serves the page and verify it, then — once the person has consented — derive
 // the tab's origin-scoped identity, ask the node to enrol it, and start a
-// TabNode under the chosen lease. Browser-safe.
+// TabNode under the chosen lease (holding storage when the person lends some
+// and the node delegates storage/hold). Browser-safe.
 import {
   IDENTITY_ROTATION_MS,
   Keyring,
@@ -46,7 +47,7 @@ export async function joinFabric (init: JoinFabricInit): Promise<TabNode> {
   const choice = checkLeaseChoice(init.manifest, init.choice)
   const keyring = init.keyringSecret != null ? await Keyring.fromSecret(init.keyringSecret) : await Keyring.generate()
   const identity = await keyring.identityFor(init.manifest.origin, epochAt(Date.now(), IDENTITY_ROTATION_MS))
-  const grant = await requestJoin({ did: identity.did, durationMs: choice.durationMs }, init.base)
+  const grant = await requestJoin({ did: identity.did, durationMs: choice.durationMs, storageMiB: choice.storageMiB }, init.base)
   const tab = new TabNode({
     manifest: init.signed,
     credentials: grant.credentials.map(c => fromBase64url(c)),

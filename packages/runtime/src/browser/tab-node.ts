@@ -128,16 +128,14 @@ export class TabNode extends EventTarget {
     const cores = globalThis.navigator?.hardwareConcurrency ?? 1
     const compute = this.init.compute
     const slots = compute == null ? 0 : (compute.slots ?? Math.max(1, Math.round(cores * choice.cpuShare)))
+    // the storage role is claimed once storage runs (below): a putter that saw it sooner would find no handler
+    const roles = this.init.roles ?? (slots > 0 ? ['compute'] : [])
+    const capacity = { cpus: cores, slots, memoryMiB: choice.memoryMiB }
     this.membership = new MembershipService(this.host, {
       identity: this.identity,
       credential,
       verifier: this.verifier,
-      info: {
-        roles: this.init.roles ?? [...(slots > 0 ? ['compute'] : []), ...(hold != null ? ['storage'] : [])],
-        capacity: { cpus: cores, slots, memoryMiB: choice.memoryMiB, ...(hold != null ? { storageMiB: choice.storageMiB } : {}) },
-        load: { cpu: 0 },
-        addrs: []
-      },
+      info: { roles, capacity, load: { cpu: 0 }, addrs: [] },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
       intervalMs: this.init.membership?.intervalMs,
       ttlMs: this.init.membership?.ttlMs,
@@ -211,6 +209,7 @@ export class TabNode extends EventTarget {
         log
       })
       for (const ev of ['join', 'update', 'leave']) this.membership.addEventListener(ev, this.onView)
+      this.membership.update({ roles: [...new Set([...roles, 'storage'])], capacity: { ...capacity, storageMiB: choice.storageMiB } })
     }
   }
 
