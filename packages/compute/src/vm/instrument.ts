@@ -548,6 +548,11 @@ const K_BLOCK = 11 // opens a label; no new basic block
 const K_FINAL_END = 12
 const K_CALL_INDIRECT = 13
 
+// kinds of labels open while emitting (see emitBody)
+const L_MODULE = 0
+const L_OURS = 1
+const L_RETRY = 2
+
 /**
  * A counted loop, `loop { if (i < n) { body; i = i + 1; br 0 } }` with `i` a local, `n` a local or an i32
  * constant, `<` signed or unsigned (or `n > i`), and a body that writes neither `i` (but for the increment) nor `n`, has no
@@ -994,7 +999,25 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     else w.sleb(ctx.blockTypeFor(type.results))
   }
   let block = 0
-  let depth = 0
+  // The labels open in the emitted code, innermost last: the module's own (L_MODULE, L_RETRY for a loop whose
+  // head check leaves it), and ours (L_OURS: the prepaid loop's `if`, the blocks around an L_RETRY loop). A
+  // branch of the module's code counts only the module's labels, so it is renumbered while any of ours is open.
+  const labels: number[] = []
+  const refunds: number[] = [] // per open L_RETRY loop: its head charge
+  let ours = 0
+  const open = (l: number): void => { labels.push(l); if (l === L_OURS) ours++ }
+  const close = (): number => { const l = labels.pop()!; if (l === L_OURS) ours--; return l }
+  /** The depth in the emitted code of the module's branch depth `n`. */
+  const relabel = (n: number): number => {
+    if (ours === 0) return n
+    let k = n
+    for (let d = labels.length - 1; d >= 0; d--) {
+      if (labels[d] === L_OURS) continue
+      if (k === 0) return labels.length - 1 - d
+      k--
+    }
+    return labels.length + k // the function's own label (k is 0 in valid code)
+  }
   for (let i = 0; i < kinds.length; i++) {
     const loop = prepaid.get(i)
     if (loop === undefined) { emit(i, true); continue }
@@ -1008,6 +1031,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     w.u8(0x22); w.u32(TRIP)
     w.u8(0x42); w.sleb(Math.floor(PREPAY_MAX_FUEL / loop.work)); w.u8(0x58) // i64.le_u
     w.u8(0x04); w.u8(0x40)
+    open(L_OURS)
     const head = blockCost[block + 1]
     if (cached) { w.u8(0x20); w.u32(T64) } else { w.u8(0x23); w.u32(F) }
     w.u8(0x20); w.u32(TRIP); w.u8(0x42); w.sleb(head); w.u8(0x7e) // trip × head
@@ -1020,6 +1044,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     block = first
     for (let j = i; j <= loop.end; j++) emit(j, j !== loop.end)
     w.u8(0x0b)
+    close()
     charge(blockCost[block], false)
     i = loop.end
   }
@@ -1029,6 +1054,18 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   function emit (i: number, charged: boolean): void {
     const kind = kinds[i]
     const raw = body.subarray(starts[i], starts[i + 1])
+    const op = raw[0]
+    // A loop's head check ends the slice outside the loop: `block $done (bt) loop $retry block $exhausted
+    // loop (bt) [charge; br_if $exhausted when below 0] … end br $done end [__slice_end; refund the head
+    // charge] br $retry end unreachable end`. The charges and checks are those of the plain form; the call
+    // out of the loop body keeps V8 from spilling the loop's values around it on every iteration. Only loops
+    // without parameters (an empty or one-value block type).
+    const retry = kind === K_LOOP && charged && (raw[1] & 0xc0) === 0x40
+    if (retry) {
+      w.u8(0x02); w.u8(raw[1]); open(L_OURS)
+      w.u8(0x03); w.u8(0x40); open(L_OURS)
+      w.u8(0x02); w.u8(0x40); open(L_OURS)
+    }
     switch (kind) {
       case K_CALL: writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload(); break
       case K_CALL_INDIRECT: writeBack(); w.bytes(raw); reload(); break
@@ -1036,7 +1073,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
       case K_RETURN_CALL_INDIRECT: writeBack(); depthRelease(); w.bytes(raw); break
       case K_REF_FUNC: w.u8(0xd2); w.u32(remap(args[i], ctx)); break
       case K_RETURN:
-        if (wrapped) { w.u8(0x0c); w.u32(depth) } else w.bytes(raw)
+        if (wrapped) { w.u8(0x0c); w.u32(labels.length) } else w.bytes(raw)
         break
       case K_SINK_F32: canon(false); w.bytes(raw); break
       case K_SINK_F64: canon(true); w.bytes(raw); break
@@ -1045,17 +1082,45 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         if (wrapped) { w.u8(0x0b); writeBack(); depthRelease() }
         w.u8(0x0b)
         break
-      default: w.bytes(raw)
+      default:
+        if (ours > 0 && (op === 0x0c || op === 0x0d)) {
+          w.u8(op); w.u32(relabel(new Reader(raw, 1).u32()))
+        } else if (ours > 0 && op === 0x0e) {
+          const t = new Reader(raw, 1)
+          const n = t.u32()
+          w.u8(op); w.u32(n)
+          for (let x = 0; x <= n; x++) w.u32(relabel(t.u32()))
+        } else w.bytes(raw)
     }
-    if (kind === K_BLOCK || kind === K_LOOP) depth++
-    else if (kind === K_LEADER_UNCHECKED) {
-      const op = body[starts[i]]
-      if (op === 0x04) depth++
-      else if (op === 0x0b) depth--
+    if (kind === K_BLOCK || (kind === K_LEADER_UNCHECKED && op === 0x04)) open(L_MODULE)
+    else if (kind === K_LOOP) open(retry ? L_RETRY : L_MODULE)
+    else if (kind === K_LEADER_UNCHECKED && op === 0x0b && close() === L_RETRY) {
+      w.u8(0x0c); w.u8(2) // br $done
+      w.u8(0x0b); close() // end $exhausted
+      w.u8(0x10); w.u32(ctx.sliceEndIdx)
+      reload()
+      const refund = refunds.pop()!
+      if (refund !== 0) { w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(refund); w.u8(0x7c); w.u8(0x21); w.u32(T64) }
+      w.u8(0x0c); w.u8(0) // br $retry
+      w.u8(0x0b); close() // end $retry
+      w.u8(0x00)
+      w.u8(0x0b); close() // end $done
     }
     if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) {
       block++
-      if (charged) charge(blockCost[block], kind === K_LOOP)
+      if (retry) {
+        const cost = blockCost[block]
+        refunds.push(cost)
+        w.u8(0x20); w.u32(T64)
+        w.u8(0x42); w.sleb(cost)
+        w.u8(0x7d)
+        w.u8(0x22); w.u32(T64) // local.tee T64
+        w.u8(0x24); w.u32(F) // global.set F
+        w.u8(0x20); w.u32(T64)
+        w.u8(0x42); w.u8(0)
+        w.u8(0x53) // i64.lt_s
+        w.u8(0x0d); w.u8(1) // br_if $exhausted
+      } else if (charged) charge(blockCost[block], kind === K_LOOP)
     }
   }
   }
