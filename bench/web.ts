@@ -5,6 +5,8 @@
 //
 //   npx node bench/web.ts [--quick] [--json]
 //
+// The consent form offers CPU shares up to the device's limit (all cores but
+// one: 0.5 here), so "full lease" is that share.
 // 1. Responsiveness of the page while its tab computes at its full lease: long
 //    tasks (PerformanceObserver 'longtask', > 50 ms) and the delay of a keydown
 //    handler (performance.now() − event.timeStamp) for real key presses sent
@@ -22,8 +24,9 @@
 //    new page is a new participant), computing, a real click on Revoke; the
 //    page's revokeReport gives revoke() → last fuel slice ended, and a
 //    capturing click listener gives the press (event.timeStamp) before it.
-// 4. Throughput of one tab at CPU share 1 (2 sandbox domains here) vs one Node
-//    worker with the same 2 domains at share 1, the same module and inputs,
+// 4. Throughput of one tab at its full lease (the device's limit: 0.5 and one
+//    sandbox domain on 2 cores) vs one Node worker with as many domains, each
+//    at full duty, the same module and inputs,
 //    sides alternating (tab, node, node, tab); the workers' receipts give the
 //    median time of one execution on each side.
 // Every tab gets a fabric of its own (a coordinator serving the page, no
@@ -45,6 +48,7 @@ import type { FabricNode } from '@webfabric/runtime'
 import { compileTask } from '@webfabric/sdk'
 import { type BrowserContext, type Page, chromium } from 'playwright-core'
 import { buildWebApp } from '../apps/web/build.ts'
+import { deviceShareLimit } from '../packages/runtime/src/browser/lease-choice.ts'
 import { type TestOrigin, didOf, grant, sleep, startNode, waitFor } from '../packages/runtime/test/fixtures.ts'
 import { CHROMIUM_ARGS, ensureChromium } from '../scripts/chromium.ts'
 import { fmt, median, percentile, table } from './lib/stats.ts'
@@ -60,11 +64,16 @@ const quick = values.quick === true
 const json = values.json === true
 const say = (s: string): void => { if (!json) console.error(s) }
 
-const PLAN = quick
-  ? { probes: 60, computeShares: [1], cpuShares: [0.25, 0.5], cpuWindowMs: 4000, revokes: 5, tasks: 12, rounds: ['tab', 'node'] as const }
-  : { probes: 200, computeShares: [0.5, 1], cpuShares: [0.25, 0.5, 0.75], cpuWindowMs: 6000, revokes: 10, tasks: 24, rounds: ['tab', 'node', 'node', 'tab'] as const }
 const PROBE_EVERY_MS = 50
 const CORES = cpus().length
+/** The largest share the consent form offers on this machine (one core stays with the device): a tab's full lease. */
+const MAX_SHARE = deviceShareLimit(CORES)
+/** Sandbox domains a tab lends at MAX_SHARE (as TabNode counts them); the Node side of the throughput gets as many. */
+const TAB_SLOTS = Math.max(1, Math.round(CORES * MAX_SHARE))
+const upTo = (shares: number[]): number[] => [...new Set(shares.filter(x => x <= MAX_SHARE))]
+const PLAN = quick
+  ? { probes: 60, computeShares: [MAX_SHARE], cpuShares: upTo([0.25, 0.5]), cpuWindowMs: 4000, revokes: 5, tasks: 12, rounds: ['tab', 'node'] as const }
+  : { probes: 200, computeShares: upTo([0.25, MAX_SHARE]), cpuShares: upTo([0.25, 0.5, 0.75]), cpuWindowMs: 6000, revokes: 10, tasks: 24, rounds: ['tab', 'node', 'node', 'tab'] as const }
 
 // ---------------------------------------------------------------- the page's side
 
@@ -288,7 +297,7 @@ interface Fabric { coordinator: FabricNode, url: string }
 async function makeOrigin (): Promise<TestOrigin> {
   const identity = await Identity.generate()
   const base = defaultManifest(identity.did, 'bench', Date.now())
-  // a manifest asking for the whole device, so the consent form offers shares up to 1
+  // a manifest asking for the whole device: the consent form offers shares up to the device's limit
   const manifest = await signManifest(identity, { ...base, qos: { ...base.qos, cpuShare: 1 }, rendezvous: [] })
   const dir = await mkdtemp(join(tmpdir(), 'wf-bench-web-'))
   return { identity, manifest, dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
@@ -567,7 +576,7 @@ async function throughputOn ({ context, origin, module }: Bench, f: Fabric): Pro
   const runs: ThroughputRun[] = []
   for (const [i, side] of PLAN.rounds.entries()) {
     if (side === 'tab') {
-      const page = await openConsent(context, f.url, 1)
+      const page = await openConsent(context, f.url, MAX_SHARE)
       const s = await grantLease(page)
       await waitFor('the coordinator sees the tab', () => member(f, s.peerId!), 30_000)
       await f.coordinator.submitJob({ module, inputs: warm, replicas: 1, quorum: 1, name: `warm-${i}` })
@@ -583,10 +592,10 @@ async function throughputOn ({ context, origin, module }: Bench, f: Fabric): Pro
       await page.close()
       await waitFor('the tab left', () => !member(f, s.peerId!), 30_000)
     } else {
-      const worker = await startNode(origin, { bootstrap: f.coordinator.addrs(), roles: ['compute'], compute: { slots: 2 }, membership: MEMBERSHIP })
+      const worker = await startNode(origin, { bootstrap: f.coordinator.addrs(), roles: ['compute'], compute: { slots: TAB_SLOTS }, membership: MEMBERSHIP })
       await waitFor('the coordinator sees the node', () => member(f, worker.peerId), 30_000)
       await f.coordinator.submitJob({ module, inputs: warm, replicas: 1, quorum: 1, name: `warm-${i}` })
-      // this process: the worker's 2 domains, and the coordinator (also there on the tab's side)
+      // this process: the worker's domains, and the coordinator (also there on the tab's side)
       const cpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
       const execMs = async (job: string): Promise<number[]> => (await worker.receipts.list({ job })).map(r => r.wallMs)
       const run = await timedJob(f, module, inputs, `node-${i}`, cpu, execMs)
@@ -625,7 +634,7 @@ async function measure () {
     const cpu: CpuRow[] = []
     for (const share of PLAN.cpuShares) cpu.push(await cpuShare(b, share))
     const revokes: RevokeSample[] = []
-    const shares = [1, 0.5, 0.25]
+    const shares = upTo([MAX_SHARE, 0.5, 0.25])
     for (let i = 0; i < PLAN.revokes; i++) {
       // Revoke lands at a different point of a task and of its fuel slice each time
       const r = await revokeSample(b, shares[i % shares.length], (i * 137) % 400)
@@ -690,7 +699,7 @@ function print (r: Awaited<ReturnType<typeof measure>>): void {
   console.log('')
 
   const v = r.revoke
-  console.log(`Revoke (${v.samples.length} tabs, computing at shares 1, 0.5, 0.25 in turn)`)
+  console.log(`Revoke (${v.samples.length} tabs, computing at shares ${upTo([MAX_SHARE, 0.5, 0.25]).join(', ')} in turn)`)
   console.log(table(['', 'p50 ms', 'p90 ms', 'max ms', 'goal'], [
     ['revoke() → last fuel slice ended', ms(v.stopMs.p50), ms(v.stopMs.p90), ms(v.stopMs.max), `< 100 ms: ${met(v.stopMs.max < 100)}`],
     ['press (event.timeStamp) → last slice ended', ms(v.pressToStopMs.p50), ms(v.pressToStopMs.p90), ms(v.pressToStopMs.max), `< 100 ms: ${met(v.pressToStopMs.max < 100)}`],
@@ -701,7 +710,7 @@ function print (r: Awaited<ReturnType<typeof measure>>): void {
   const t = r.throughput
   console.log(`Throughput, ${t.tasks} spin tasks of ${fmt(t.iterations)} iterations, k = 1`)
   console.log(table(['round', 'side', 'tasks/s', 'wall ms', 'one execution, median ms', 'CPU, cores (Chromium | this process)', 'spot-checks'], t.runs.map((x, i) => [
-    String(i + 1), x.side === 'tab' ? 'tab, share 1 (2 domains)' : 'Node worker, 2 domains', fmt(x.tasksPerSec, 2), fmt(x.wallMs), fmt(x.execMs), fmt(x.cpuCores, 2), String(x.verifications)
+    String(i + 1), x.side === 'tab' ? `tab, share ${MAX_SHARE} (${TAB_SLOTS} domain${TAB_SLOTS === 1 ? '' : 's'})` : `Node worker, ${TAB_SLOTS} domain${TAB_SLOTS === 1 ? '' : 's'}`, fmt(x.tasksPerSec, 2), fmt(x.wallMs), fmt(x.execMs), fmt(x.cpuCores, 2), String(x.verifications)
   ])))
   console.log(`median tab ${fmt(t.tabTasksPerSec, 2)} tasks/s, Node ${fmt(t.nodeTasksPerSec, 2)} tasks/s: tab ÷ Node = ${fmt(t.ratio, 2)}`)
 }

@@ -344,7 +344,8 @@ function consentControls (m: PolicyManifest, b: LeaseBounds): ConsentControls {
   const until = h('span', {})
   const name = m.name
   const cpu = control('cpuShare', 'CPU share', b.cpuShare, percent,
-    'The largest share of the processor\'s time the fabric\'s work may take; the rest stays yours, and this page stays responsive.')
+    'The largest share of the processor\'s time the fabric\'s work may take; the rest stays yours, and this page stays responsive.' +
+    (b.cpuShare.max < m.qos.cpuShare ? ` ${name} asks for up to ${percent(m.qos.cpuShare)}, but this device keeps one core free for you, so ${percent(b.cpuShare.max)} is the most it lends.` : ''))
   const memory = control('memoryMiB', 'Memory per task', b.memoryMiB, mib,
     'The most memory one computation may use; one that needs more is stopped.')
   const storage = control('storageMiB', 'Storage', b.storageMiB, v => v === 0 ? 'none' : mib(v),

@@ -3,7 +3,7 @@
 export { TabNode, type TabNodeInit } from './tab-node.ts'
 export { createTabHost, type TabHostInit } from './host.ts'
 export { loadOrigin, joinFabric, type JoinFabricInit } from './join.ts'
-export { LeaseChoiceError, leaseBounds, defaultLeaseChoice, checkLeaseChoice, type Bound, type LeaseBounds } from './lease-choice.ts'
+export { LeaseChoiceError, leaseBounds, defaultLeaseChoice, checkLeaseChoice, deviceShareLimit, type Bound, type LeaseBounds } from './lease-choice.ts'
 export { TabReceiptLog, MAX_TAB_RECEIPTS } from './receipts.ts'
 export type { TabLeaseChoice, TabReceipt, TabMeters, TabLeaseView, RevokeReport, TabStopReason } from './types.ts'
 export { fetchManifest, requestJoin, JoinRefusedError, MANIFEST_PATH, JOIN_PATH, type JoinRequest, type JoinResponse } from '../web-wire.ts'
