@@ -449,7 +449,8 @@ function runningView (m: PolicyManifest, tab: TabNode): RunningView {
     runs,
     h('h3', {}, 'Receipts'),
     h('p', { class: 'help' }, 'Every computation this tab runs leaves a receipt signed by this tab. ' +
-      'The fabric accepts a result when other participants computed the same one.'),
+      'The fabric accepts a result when other participants computed the same one. ' +
+      'This browser keeps the receipts, so the list also shows what ran here under earlier leases.'),
     receiptsEmpty,
     h('div', { class: 'table-wrap' }, receiptsTable))
 

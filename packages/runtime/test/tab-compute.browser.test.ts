@@ -4,7 +4,8 @@
 // the Node worker's and the VM's for the same tasks; their receipts list what
 // they ran and the coordinator's verdicts. Revoking a tab's lease mid-job stops
 // its execution within one fuel slice, the revocation reaches the coordinator,
-// and the job still completes with every task accepted.
+// and the job still completes with every task accepted. A tab opened later
+// in the same browser lists the receipts the earlier tabs kept.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -79,6 +80,23 @@ describe('browser tabs compute under their own leases (Chromium)', () => {
     const m = await pages[0].call<TabMeters>('meters')
     assert.ok(m.runs > 0 && m.cpu.busyMs > 0 && m.traffic.inBytes > 0 && m.traffic.outBytes > 0, 'the meters count the work')
     assert.equal(m.cpu.share, LEASE.cpuShare)
+  })
+
+  it('a tab opened later in the same browser lists the receipts earlier tabs kept, with their verdicts', async () => {
+    const earlier = (await Promise.all(pages.map(async p => await p.call<TabReceipt[]>('receipts')))).flat().filter(r => r.accepted === true)
+    assert.ok(earlier.length > 0)
+    const later = await pages[1].another()
+    try {
+      const keyring = await Keyring.generate()
+      const id = await keyring.identityFor(origin.identity.did, epochAt(Date.now(), IDENTITY_ROTATION_MS))
+      const cred = await grant(origin, id.did, 'fabric/membership', ['membership/gossip'])
+      await later.call('join', signedManifestToJSON(origin.manifest), [[...cred.bytes]], coordinator.addrs().filter(a => a.includes('/ws/')), [...keyring.secret])
+      const listed = new Map((await later.call<TabReceipt[]>('receipts')).map(r => [r.cid, r]))
+      for (const r of earlier) assert.equal(listed.get(r.cid)?.accepted, true, `receipt ${r.cid} of ${r.task} is listed, accepted`)
+    } finally {
+      await later.call('leave')
+      await later.close()
+    }
   })
 
   it('tabs connect to each other directly over WebRTC, signalled through the relay', async () => {

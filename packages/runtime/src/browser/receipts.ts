@@ -1,6 +1,8 @@
 // A tab's record of what ran on it: the receipts its worker signed and the
 // coordinators' verdicts on them, kept in memory for the page to list (the
-// newest MAX_TAB_RECEIPTS) and announced as they come. Browser-safe.
+// newest MAX_TAB_RECEIPTS) and announced as they come, and archived in the
+// browser (IndexedDB) so the person still sees them after the tab is gone:
+// a tab starts with the receipts of the tabs before it. Browser-safe.
 import { type Acceptance, type Receipt, receiptCid } from '@webfabric/compute'
 import type { ReceiptSink } from '../compute-worker.ts'
 import type { TabReceipt } from './types.ts'
@@ -28,13 +30,92 @@ export function markVerdicts<E extends { coordinator: string, accepted?: boolean
 /** Receipts a tab keeps for its page. */
 export const MAX_TAB_RECEIPTS = 10_000
 
-/** In-memory receipt log of a tab. */
+/** Where a browser keeps the receipts of its tabs. */
+export interface ReceiptArchive {
+  /** The newest `limit` receipts kept, oldest first (older ones are deleted). */
+  load: (limit: number) => Promise<TabReceipt[]>
+  /** Keep (or update) a receipt; failures are reported, never thrown into the worker. */
+  save: (r: TabReceipt) => void
+  /** Resolves once every receipt saved so far is written (or its failure reported). */
+  flush: () => Promise<void>
+  close: () => void
+}
+
+/** The IndexedDB database of the receipts a browser's tabs ran, per origin (the page's). */
+export const RECEIPT_ARCHIVE = 'webfabric-receipts'
+
+/**
+ * Receipts in IndexedDB: one object store keyed by CID, indexed by when each was first kept. Writes
+ * run one after another (relaxed durability: a receipt lost in a crash is still on the coordinator).
+ */
+export function idbReceiptArchive (name = RECEIPT_ARCHIVE, init: { indexedDB?: IDBFactory, log?: (msg: string) => void } = {}): ReceiptArchive {
+  const STORE = 'receipts'
+  const factory = init.indexedDB ?? globalThis.indexedDB
+  let db: Promise<IDBDatabase> | undefined
+  const open = (): Promise<IDBDatabase> => (db ??= new Promise((resolve, reject) => {
+    const req = factory.open(name, 1)
+    req.onupgradeneeded = () => { req.result.createObjectStore(STORE, { keyPath: 'cid' }).createIndex('kept', 'kept') }
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error)
+  }))
+  const done = (tx: IDBTransaction): Promise<void> => new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve()
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
+  })
+  let queue: Promise<void> = Promise.resolve()
+  let kept = Date.now()
+  return {
+    load: async limit => {
+      const tx = (await open()).transaction(STORE, 'readwrite')
+      const all = await new Promise<Array<TabReceipt & { kept: number }>>((resolve, reject) => {
+        const req = tx.objectStore(STORE).index('kept').getAll()
+        req.onsuccess = () => resolve(req.result)
+        req.onerror = () => reject(req.error)
+      })
+      const drop = all.slice(0, Math.max(0, all.length - limit))
+      for (const r of drop) tx.objectStore(STORE).delete(r.cid)
+      await done(tx)
+      // receipts saved from here on sort after every one loaded
+      kept = Math.max(kept, (all.at(-1)?.kept ?? 0) + 1)
+      return all.slice(drop.length).map(({ kept: _, ...r }) => r as TabReceipt)
+    },
+    save: r => {
+      const row = { ...r, kept: kept++ }
+      queue = queue.then(async () => {
+        const tx = (await open()).transaction(STORE, 'readwrite', { durability: 'relaxed' })
+        const store = tx.objectStore(STORE)
+        // an update (the verdict) keeps the receipt's place in the order
+        const old = await new Promise<{ kept?: number } | undefined>((resolve, reject) => {
+          const req = store.get(r.cid)
+          req.onsuccess = () => resolve(req.result)
+          req.onerror = () => reject(req.error)
+        })
+        store.put(old?.kept != null ? { ...row, kept: old.kept } : row)
+        await done(tx)
+      }).catch(err => init.log?.(`the receipt ${r.cid} was not archived: ${(err as Error).message}`))
+    },
+    flush: async () => { await queue },
+    close: () => { void queue.then(async () => (await db)?.close()).catch(() => {}) }
+  }
+}
+
+/** Receipt log of a tab: in memory, and archived when given an archive. */
 export class TabReceiptLog implements ReceiptSink {
   private readonly entries = new Map<string, TabReceipt>()
   private readonly on: { receipt: (r: TabReceipt) => void, accepted: (r: TabReceipt) => void }
+  private readonly archive?: ReceiptArchive
 
-  constructor (on: { receipt: (r: TabReceipt) => void, accepted: (r: TabReceipt) => void }) {
+  constructor (on: { receipt: (r: TabReceipt) => void, accepted: (r: TabReceipt) => void }, archive?: ReceiptArchive) {
     this.on = on
+    this.archive = archive
+  }
+
+  /** Loads the receipts earlier tabs of this browser archived (before this tab runs anything). */
+  async loadArchived (): Promise<number> {
+    if (this.archive == null) return 0
+    const earlier = await this.archive.load(MAX_TAB_RECEIPTS)
+    for (const r of earlier) if (!this.entries.has(r.cid)) this.entries.set(r.cid, r)
+    return earlier.length
   }
 
   async append (receipt: Receipt): Promise<string> {
@@ -42,14 +123,18 @@ export class TabReceiptLog implements ReceiptSink {
     const entry: TabReceipt = { ...receipt.body, cid }
     this.entries.set(cid, entry)
     if (this.entries.size > MAX_TAB_RECEIPTS) this.entries.delete(this.entries.keys().next().value as string)
+    this.archive?.save(entry)
     this.on.receipt(entry)
     return cid
   }
 
   /** Marks our receipts that the (already verified) acceptance names, when it comes from their coordinator. */
   async accept (acceptance: Acceptance): Promise<number> {
-    return markVerdicts(this.entries, acceptance, e => this.on.accepted(e))
+    return markVerdicts(this.entries, acceptance, e => { this.archive?.save(e); this.on.accepted(e) })
   }
+
+  /** Stops archiving (what was saved stays). */
+  close (): void { this.archive?.close() }
 
   /** Every receipt kept, oldest first. */
   list (): TabReceipt[] { return [...this.entries.values()] }

@@ -36,7 +36,7 @@ import { PubSubService } from '../pubsub-service.ts'
 import { RevocationFeed } from '../revocation-feed.ts'
 import { createTabHost } from './host.ts'
 import { checkLeaseChoice, defaultLeaseChoice } from './lease-choice.ts'
-import { TabReceiptLog } from './receipts.ts'
+import { TabReceiptLog, idbReceiptArchive } from './receipts.ts'
 import { type StorageRelease, TabStorage } from './tab-storage.ts'
 import type { RevokeReport, TabLeaseChoice, TabLeaseView, TabMeters, TabReceipt, TabStopReason } from './types.ts'
 
@@ -60,6 +60,8 @@ export interface TabNodeInit {
   compute?: { workerUrl: string | URL, slots?: number, sliceFuel?: number, watchdogMs?: number }
   /** the lease the person chose (default: what the manifest asks for, an hour at most) */
   lease?: TabLeaseChoice
+  /** where receipts outlive the tab: an IndexedDB database (default RECEIPT_ARCHIVE); false: memory only */
+  receiptArchive?: string | false
   /** storage timing (tests): the repair core's grace and anti-entropy periods */
   storage?: { repair?: { graceMs?: number, antiEntropyMs?: number } }
   log?: (msg: string) => void
@@ -168,10 +170,13 @@ export class TabNode extends EventTarget {
       })
       this.leaseView.storageLeaseId = this.storageLease.id
     }
+    const archive = this.init.receiptArchive !== false && globalThis.indexedDB != null ? idbReceiptArchive(this.init.receiptArchive, { log }) : undefined
     this.receiptLog = new TabReceiptLog({
       receipt: r => this.dispatchEvent(new CustomEvent<TabReceipt>('receipt', { detail: r })),
       accepted: r => this.dispatchEvent(new CustomEvent<TabReceipt>('receipt-accepted', { detail: r }))
-    })
+    }, archive)
+    // what earlier tabs of this browser ran stays listed (an unreadable archive only costs the history)
+    await this.receiptLog.loadArchived().catch(err => log(`earlier receipts could not be read: ${(err as Error).message}`))
     if (compute != null && slots > 0) {
       // the lease's share of the whole device, spread over the domains (as on Node)
       const share = Math.min(1, cores * choice.cpuShare / slots)
@@ -260,7 +265,7 @@ export class TabNode extends EventTarget {
     return { ...this.leaseView, choice: { ...this.leaseView.choice } }
   }
 
-  /** The receipts of everything this tab ran, oldest first. */
+  /** The receipts of everything this tab — and the tabs of this browser before it — ran, oldest first. */
   receipts (): TabReceipt[] { return this.receiptLog?.list() ?? [] }
 
   /** Meters against the lease's limits. CPU used is averaged over the last few seconds. */
@@ -344,6 +349,7 @@ export class TabNode extends EventTarget {
       this.pubsub.stop()
       await this.host.stop()
       await this.pool?.close()
+      this.receiptLog.close()
       this.dispatchEvent(new CustomEvent('stopped', { detail: { reason } }))
     })()
     await this.stopping
