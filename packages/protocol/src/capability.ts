@@ -613,6 +613,7 @@ export class RevocationSet implements RevocationLookup {
   readonly maxSize: number
   readonly #byToken = new Map<string, Map<string, Revocation>>()
   #size = 0
+  #version = 0
 
   constructor (init: { maxSize?: number } = {}) {
     this.maxSize = init.maxSize ?? MAX_REVOCATIONS
@@ -628,7 +629,16 @@ export class RevocationSet implements RevocationLookup {
     }
     bySigner.set(rev.iss, rev)
     this.#size++
+    this.#version++
     return true
+  }
+
+  /**
+   * Grows by one with every revocation added, never otherwise. A verdict reached while the set
+   * was at one version still stands revocation-wise as long as the version has not moved.
+   */
+  get version (): number {
+    return this.#version
   }
 
   /**

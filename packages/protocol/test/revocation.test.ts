@@ -154,4 +154,19 @@ describe('RevocationSet', () => {
     assert.equal(set.has('bafyunknown'), false)
     assert.deepEqual(set.revokers('bafyunknown'), [])
   })
+
+  it('moves its version with every revocation it takes, and only then', async () => {
+    const { leaf } = await chain()
+    const set = new RevocationSet({ maxSize: 2 })
+    assert.equal(set.version, 0)
+    const r1 = await revoke(alice, leaf, NOW)
+    set.add(r1)
+    assert.equal(set.version, 1)
+    set.add(r1) // already held
+    assert.equal(set.version, 1)
+    set.add(await revoke(origin, leaf, NOW))
+    assert.equal(set.version, 2)
+    set.add(await rawRevocation(carol, leaf.id)) // full
+    assert.equal(set.version, 2)
+  })
 })
