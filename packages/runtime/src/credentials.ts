@@ -1,28 +1,46 @@
 // Verifying the capabilities peers present with their frames. Each call
-// between nodes carries a capability rooted at the origin; a verified one is
-// cached per peer by its exact bytes so the hot path costs one byte compare,
-// while expiry and revocation are re-checked on every use.
+// between nodes carries a capability rooted at the origin. A verification's
+// outcome is kept as a Verdict, cached per (peer, resource, ability) with the
+// exact bytes it covers, so the hot path costs one byte compare; a verdict is
+// re-checked on every use against this verifier's clock (not-before, expiry)
+// and the revocations (any revocation added since it was reached that names a
+// token of its chain sends the caller back to full verification).
 import {
   type Capability,
   type RevocationSet,
   type VerifiedCapability,
+  bytesEqual,
   decodeCapability,
   verifyCapability
 } from '@webfabric/protocol'
 import { MAX_CAPABILITY_BYTES } from './constants.ts'
 import { didOfPeer } from './peer-identity.ts'
 
-interface CacheEntry { bytes: Uint8Array, verified: VerifiedCapability }
-
 /** What a capability must grant for a call to be accepted. */
 export interface Need { resource: string, ability: string }
+
+/**
+ * The outcome of verifying `bytes` for one peer and one need. Immutable but for
+ * `version`, which the verifier advances as revocations that spare the chain arrive.
+ * Ask `holds` before each use: it may have expired or been revoked since.
+ */
+export interface Verdict {
+  readonly verified: VerifiedCapability
+  readonly bytes: Uint8Array
+  /** the revocation set's version this verdict was last known to stand at */
+  version: number
+}
+
+/** Most cached verdicts; beyond, the cache starts over. */
+const MAX_VERDICTS = 4096
 
 /** Verifies and caches the capabilities that remote peers present. */
 export class CredentialVerifier {
   private readonly origin: string
   private readonly revocations: RevocationSet
-  private readonly now: () => number
-  private readonly cache = new Map<string, CacheEntry>()
+  /** this verifier's clock (ms): every time window is judged by it */
+  readonly now: () => number
+  private readonly cache = new Map<string, Verdict>()
 
   constructor (init: { origin: string, revocations: RevocationSet, now?: () => number }) {
     this.origin = init.origin
@@ -36,37 +54,56 @@ export class CredentialVerifier {
    * named errors (MalformedError, WrongAudienceError, TokenExpiredError, …).
    */
   async check (peer: string, bytes: Uint8Array, need: Need): Promise<VerifiedCapability> {
+    return (await this.verdict(peer, bytes, need)).verified
+  }
+
+  /**
+   * Like `check`, but resolves to the Verdict, which a caller may keep and
+   * re-validate with `holds` on every later use without an async hop. The
+   * caller answers for binding it to the same peer, bytes and need again.
+   */
+  async verdict (peer: string, bytes: Uint8Array, need: Need): Promise<Verdict> {
     const key = `${peer} ${need.resource} ${need.ability}`
     const hit = this.cache.get(key)
-    const now = this.now()
-    if (hit != null && equalBytes(hit.bytes, bytes)) {
-      const v = hit.verified
-      // any revocation naming a token of the chain sends us back to full verification,
-      // which honours only revocations signed by an issuer of that chain
-      if (v.expiresAt > now && v.notBefore <= now && !v.chain.some(id => this.revocations.has(id))) return v
+    if (hit != null && (hit.bytes === bytes || bytesEqual(hit.bytes, bytes))) {
+      if (this.holds(hit)) return hit
       this.cache.delete(key)
     }
+    // read the version before verifying: a revocation added while we await is then seen by `holds`
+    const version = this.revocations.version
     const cap: Capability = await decodeCapability(bytes, { maxBytes: MAX_CAPABILITY_BYTES })
     const verified = await verifyCapability(cap, {
-      now,
+      now: this.now(),
       root: this.origin,
       audience: didOfPeer(peer),
       need,
       revocations: this.revocations
     })
-    if (this.cache.size > 4096) this.cache.clear()
-    this.cache.set(key, { bytes, verified })
-    return verified
+    if (this.cache.size >= MAX_VERDICTS) this.cache.clear()
+    const v: Verdict = { verified, bytes: cap.bytes, version }
+    this.cache.set(key, v)
+    return v
   }
 
-  /** Forget cached verdicts (after a revocation arrives). */
+  /**
+   * True while `v` still stands now: within its time window by this verifier's
+   * clock, and no revocation added since it was reached names a token of its
+   * chain. False means verify again (`verdict`): only that honours who signed
+   * a revocation, so a revocation by someone without authority over the chain
+   * costs one full verification, not one per use.
+   */
+  holds (v: Verdict): boolean {
+    const now = this.now()
+    if (!(v.verified.notBefore <= now && now < v.verified.expiresAt)) return false
+    const version = this.revocations.version
+    if (v.version === version) return true
+    for (const id of v.verified.chain) if (this.revocations.has(id)) return false
+    v.version = version
+    return true
+  }
+
+  /** Forget cached verdicts (revocations invalidate them by themselves; this frees the memory). */
   clear (): void {
     this.cache.clear()
   }
-}
-
-function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }

@@ -16,17 +16,24 @@
 // the bytes arrive, they are verified for this author and topic on every
 // message (cached verdicts; expiry and revocations rechecked on each use), and
 // a message whose capability cannot be obtained and verified is never delivered.
+//
+// The validator's common case — a reference it already holds, from that same
+// author — is synchronous: read the envelope (views, no copies), find the
+// capability by (topic, reference), compare the author's key bytes, and ask the
+// verifier whether the cached verdict still holds now (time window and
+// revocations). Anything else takes the asynchronous path below it.
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { MissingAbilityError, bytesEqual, decode, decodeCapability, encode } from '@webfabric/protocol'
+import { MalformedError, MissingAbilityError, WrongAudienceError, bytesEqual, decode, decodeCapability, encode } from '@webfabric/protocol'
 import { CID } from 'multiformats/cid'
 import { FRAME_TIMEOUT_MS, MAX_CAPABILITY_BYTES, MAX_PUBSUB_MESSAGE } from './constants.ts'
-import type { CredentialVerifier } from './credentials.ts'
+import type { CredentialVerifier, Need, Verdict } from './credentials.ts'
 import { InvalidTopicError, MessageTooLargeError } from './errors.ts'
 import { disconnect } from './guard.ts'
 import type { Host } from './host.ts'
+import { type Envelope, MAX_CAP_ID_BYTES, decodeEnvelope, encodeEnvelope } from './pubsub-envelope.ts'
 import { isTransportFailure } from './stream-errors.ts'
 
 /** Abilities of the pub-sub service. */
@@ -52,10 +59,10 @@ export const MAX_CAP_RESPONSE = MAX_CAPABILITY_BYTES + 64
 /** An author attaches its capability to at least one message this often (ms), besides after new subscriptions. */
 export const CAP_RESEND_MS = 10_000
 
-/** Capabilities held by reference: (author, topic, id) entries, least recently used evicted. */
+/** Capabilities held by reference, per topic: (id → author, bytes, verdict), least recently used evicted. */
 const MAX_KNOWN_CAPS = 4096
-/** Longest capability reference (a CIDv1 sha2-256 is 36 bytes). */
-const MAX_CAP_ID_BYTES = 64
+/** Unobtainable references remembered (so as not to ask again at once), least recently used evicted. */
+const MAX_MISSING = 4096
 /** Concurrent fetches asked of one peer; beyond them a reference counts as unobtainable. */
 const MAX_FETCHES_PER_PEER = 16
 /** A reference no peer could supply is not asked for again this long (ms). */
@@ -66,6 +73,7 @@ const TOPIC_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$/
 /** A message delivered to a subscriber. */
 export interface PubSubMessage {
   topic: string
+  /** a view of the received message (as gossipsub delivers its own): read it, copy it to change it */
   data: Uint8Array
   /** peer id of the author (not of the peer that forwarded it) */
   from: string
@@ -82,12 +90,37 @@ export interface PubSubServiceInit {
   log?: (msg: string) => void
 }
 
+/** A capability that verified for one author on one topic, held by reference. */
+interface Held {
+  /** its CID bytes */
+  id: Uint8Array
+  /** the author's peer id: multihash bytes (compared on every message) and string */
+  author: Uint8Array
+  authorId: string
+  /** the capability's bytes: what a fetch of the reference is answered with */
+  bytes: Uint8Array
+  /** re-checked (time, revocations) on every use */
+  verdict: Verdict
+}
+
+/** What this node knows of one topic: the capabilities its messages refer to, by reference. */
+interface TopicCaps {
+  topic: string
+  need: Need
+  /** refKey(id) → the capability with that id */
+  held: BoundedMap<string, Held>
+}
+
+/** This node's own capability for (topic, ability), and its verdict. */
+interface OwnGrant { id: string, idBytes: Uint8Array, bytes: Uint8Array, verdict: Verdict }
+
 /** Events: `message` (CustomEvent<PubSubMessage>). */
 export class PubSubService extends EventTarget {
   private readonly host: Host
   private readonly init: PubSubServiceInit
   private readonly prefix: string
-  private readonly subscribed = new Set<string>()
+  /** subscribed topics, by their gossipsub topic string */
+  private readonly subscribed = new Map<string, TopicCaps>()
   /** messages refused by topic validators on this node (proven unauthorised or malformed) */
   rejected = 0
   /** messages dropped because their capability could not be obtained (never delivered, forwarder not penalised) */
@@ -96,28 +129,31 @@ export class PubSubService extends EventTarget {
   capsFetched = 0
   /** capability requests this node answered */
   capsServed = 0
-  /** (author, topic, id) → capability bytes that verified for that author and topic */
-  private readonly known = new BoundedMap<string, Uint8Array>(MAX_KNOWN_CAPS)
+  /** topic → the capabilities that verified there (subscribed topics, and those this node published on) */
+  private readonly caps = new Map<string, TopicCaps>()
   /** (author, topic, id) → the capability being obtained (carried bytes under check, or a fetch) */
   private readonly inflight = new Map<string, Promise<Uint8Array | undefined>>()
   /** (author, topic, id) → until when not to ask again */
-  private readonly missing = new BoundedMap<string, number>(MAX_KNOWN_CAPS)
+  private readonly missing = new BoundedMap<string, number>(MAX_MISSING)
+  /** (ability, topic) → this node's capability for it */
+  private readonly own = new Map<string, OwnGrant>()
   private readonly fetchesTo = new Map<string, number>()
   /** per topic: which capability this node last attached to a message it published, and when */
   private readonly attached = new Map<string, { id: string, at: number }>()
   /** topics a peer subscribed to since this node last attached its capability there */
   private readonly newSubscribers = new Set<string>()
   private readonly idBytes = new BoundedMap<string, Uint8Array>(64)
-  /** payloads of messages that passed the validator, so delivery does not decode them again */
-  private readonly payloads = new WeakMap<Message, Uint8Array>()
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
-    if (!msg.topic.startsWith(this.prefix) || msg.type !== 'signed') return
-    const topic = msg.topic.slice(this.prefix.length)
-    if (!this.subscribed.has(topic)) return
-    const data = this.payloads.get(msg) ?? decodeEnvelope(msg.data).d
-    this.dispatchEvent(new CustomEvent('message', { detail: { topic, data, from: msg.from.toString() } }))
+    const t = this.subscribed.get(msg.topic)
+    if (t == null || msg.type !== 'signed') return
+    // it passed our validator, so its envelope reads (again: views, no copies)
+    const env = decodeEnvelope(msg.data)
+    // the author's string form from the capability it verified with (base58 per message costs more than the rest)
+    const held = t.held.get(refKey(env.i))
+    const from = held != null && bytesEqual(held.author, msg.from.toMultihash().bytes) ? held.authorId : msg.from.toString()
+    this.dispatchEvent(new CustomEvent('message', { detail: { topic: t.topic, data: env.d, from } }))
   }
 
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
@@ -147,7 +183,7 @@ export class PubSubService extends EventTarget {
   stop (): void {
     this.host.services.pubsub.removeEventListener('message', this.onMessage)
     this.host.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
-    for (const t of this.subscribed) this.unsubscribe(t)
+    for (const t of [...this.subscribed.values()]) this.unsubscribe(t.topic)
     this.host.unhandle(PUBSUB_CAP_PROTOCOL).catch(() => {})
   }
 
@@ -155,16 +191,18 @@ export class PubSubService extends EventTarget {
   async subscribe (topic: string): Promise<void> {
     checkTopic(topic)
     await this.grantFor(topic, SUBSCRIBE)
-    if (this.subscribed.has(topic)) return
     const full = this.prefix + topic
-    this.host.services.pubsub.topicValidators.set(full, async (source, msg) => await this.validate(topic, source, msg))
-    this.subscribed.add(topic)
+    if (this.subscribed.has(full)) return
+    const t = this.capsOf(topic)
+    this.host.services.pubsub.topicValidators.set(full, (source, msg) => this.validate(t, source, msg))
+    this.subscribed.set(full, t)
     this.host.services.pubsub.subscribe(full)
   }
 
+  /** Leave a topic. */
   unsubscribe (topic: string): void {
-    if (!this.subscribed.delete(topic)) return
     const full = this.prefix + topic
+    if (!this.subscribed.delete(full)) return
     this.host.services.pubsub.unsubscribe(full)
     this.host.services.pubsub.topicValidators.delete(full)
   }
@@ -176,7 +214,7 @@ export class PubSubService extends EventTarget {
 
   /** Topics this node is subscribed to. */
   topics (): string[] {
-    return [...this.subscribed]
+    return [...this.subscribed.values()].map(t => t.topic)
   }
 
   /**
@@ -188,8 +226,8 @@ export class PubSubService extends EventTarget {
     if (data.length > MAX_PUBSUB_MESSAGE - MAX_CAPABILITY_BYTES) {
       throw new MessageTooLargeError(`a pub-sub message may carry at most ${MAX_PUBSUB_MESSAGE - MAX_CAPABILITY_BYTES} bytes; this one has ${data.length}`)
     }
-    const grant = await this.grantFor(topic, PUBLISH)
-    const i = this.cidBytes(grant.id)
+    const grant = this.ownGrant(topic, PUBLISH) ?? await this.grantFor(topic, PUBLISH)
+    const i = grant.idBytes
     const now = Date.now()
     const last = this.attached.get(topic)
     const attach = last == null || last.id !== grant.id || now - last.at >= CAP_RESEND_MS || this.newSubscribers.has(topic)
@@ -197,23 +235,45 @@ export class PubSubService extends EventTarget {
       this.attached.set(topic, { id: grant.id, at: now })
       this.newSubscribers.delete(topic)
       // so that peers missing it can fetch it from us
-      this.known.set(capKey(this.host.peerId.toString(), topic, i), grant.bytes)
+      const self = this.host.peerId
+      this.capsOf(topic).held.set(refKey(i), { id: i, author: self.toMultihash().bytes, authorId: self.toString(), bytes: grant.bytes, verdict: grant.verdict })
     }
-    const env: Envelope = attach ? { i, c: grant.bytes, d: data } : { i, d: data }
-    const r = await this.host.services.pubsub.publish(this.prefix + topic, encode(env))
+    const r = await this.host.services.pubsub.publish(this.prefix + topic, encodeEnvelope(attach ? { i, c: grant.bytes, d: data } : { i, d: data }))
     return { recipients: r.recipients.length }
   }
 
-  private async grantFor (topic: string, ability: string): Promise<{ id: string, bytes: Uint8Array }> {
+  /** This node's capability for `ability` on `topic` found before, if it still holds. */
+  private ownGrant (topic: string, ability: string): OwnGrant | undefined {
+    const g = this.own.get(`${ability}\n${topic}`)
+    return g != null && this.init.verifier.holds(g.verdict) ? g : undefined
+  }
+
+  /** Search this node's capabilities for one granting `ability` on `topic` (MissingAbilityError if none). */
+  private async grantFor (topic: string, ability: string): Promise<OwnGrant> {
+    const found = this.ownGrant(topic, ability)
+    if (found != null) return found
     const self = this.host.peerId.toString()
     const need = { resource: topicResource(topic), ability }
     for (const bytes of this.init.grants) {
       try {
-        const v = await this.init.verifier.check(self, bytes, need)
-        return { id: v.capability.id, bytes }
+        const verdict = await this.init.verifier.verdict(self, bytes, need)
+        const id = verdict.verified.capability.id
+        const g: OwnGrant = { id, idBytes: this.cidBytes(id), bytes, verdict }
+        this.own.set(`${ability}\n${topic}`, g)
+        return g
       } catch {}
     }
     throw new MissingAbilityError(`this node holds no capability for ${ability} on ${need.resource}; ask the origin to grant one`)
+  }
+
+  /** What this node knows of `topic`'s capabilities (made on first use: only for topics of this node's own choosing). */
+  private capsOf (topic: string): TopicCaps {
+    let t = this.caps.get(topic)
+    if (t == null) {
+      t = { topic, need: { resource: topicResource(topic), ability: PUBLISH }, held: new BoundedMap(MAX_KNOWN_CAPS) }
+      this.caps.set(topic, t)
+    }
+    return t
   }
 
   private cidBytes (id: string): Uint8Array {
@@ -225,47 +285,96 @@ export class PubSubService extends EventTarget {
     return b
   }
 
-  private async validate (topic: string, source: PeerId, msg: Message): Promise<TopicValidatorResult> {
+  /**
+   * The topic validator. Synchronous when the message refers to a capability
+   * held for this topic and author whose verdict still holds now (time window,
+   * revocations) and nothing is being obtained; otherwise the asynchronous path.
+   */
+  private validate (t: TopicCaps, source: PeerId, msg: Message): TopicValidatorResult | Promise<TopicValidatorResult> {
+    let env: Envelope
     try {
-      if (msg.type !== 'signed') throw new TypeError('unsigned message')
-      if (msg.data.length > MAX_PUBSUB_MESSAGE) throw new MessageTooLargeError()
-      const env = decodeEnvelope(msg.data)
+      if (msg.type !== 'signed') throw new MalformedError('unsigned message', { field: 'message' })
+      env = decodeEnvelope(msg.data)
+      const held = this.inflight.size === 0 ? t.held.get(refKey(env.i)) : undefined
+      if (held != null &&
+        bytesEqual(held.id, env.i) &&
+        bytesEqual(held.author, msg.from.toMultihash().bytes) &&
+        (env.c === undefined || bytesEqual(env.c, held.bytes)) &&
+        this.init.verifier.holds(held.verdict)) {
+        return TopicValidatorResult.Accept
+      }
+    } catch (err) {
+      return this.refuse(t.topic, msg, err as Error)
+    }
+    return this.validateSlowly(t, env, source, msg as Message & { type: 'signed' })
+  }
+
+  /** Validation that has to wait: a carried capability to verify, a reference to fetch or being fetched, a verdict to renew. */
+  private async validateSlowly (t: TopicCaps, env: Envelope, source: PeerId, msg: Message & { type: 'signed' }): Promise<TopicValidatorResult> {
+    try {
       const author = msg.from.toString()
-      const need = { resource: topicResource(topic), ability: PUBLISH }
-      const key = capKey(author, topic, env.i)
-      if (env.c != null) {
+      const key = capKey(author, t.topic, env.i)
+      if (env.c !== undefined) {
         // carried: verify it and check that it is the capability the message refers to
-        const carried = env.c
-        const checked = (async () => {
-          const v = await this.init.verifier.check(author, carried, need)
-          if (!bytesEqual(this.cidBytes(v.capability.id), env.i)) throw new TypeError('the envelope refers to another capability than the one it carries')
-          this.known.set(key, carried)
-          return carried
-        })()
+        const checked = this.admit(t, msg.from, env.i, env.c)
         if (!this.inflight.has(key)) this.track(key, checked.catch(() => undefined))
         await checked
       } else {
         // messages waiting for a capability under way are served first, in arrival order
         const pending = this.inflight.get(key)
-        const held = pending == null ? this.known.get(key) : await pending
-        const bytes = held ?? (pending == null ? await this.obtain(key, topic, env.i, msg.from, source) : undefined)
-        if (bytes === 'refused') throw new TypeError(`its author holds no capability ${idString(env.i)} for this topic`)
+        const other = t.held.get(refKey(env.i))
+        if (pending == null && other != null && bytesEqual(other.id, env.i) && !bytesEqual(other.author, msg.from.toMultihash().bytes)) {
+          // that capability verified for another author, its one audience: no need to fetch it to know
+          throw new WrongAudienceError(`capability ${idString(env.i)} is addressed to ${other.authorId}, not to this message's author`)
+        }
+        const held = pending == null ? this.heldFor(t, env.i, msg.from)?.bytes : await pending
+        const bytes = held ?? (pending == null ? await this.obtain(key, t.topic, env.i, msg.from, source) : undefined)
+        if (bytes === 'refused') throw new MissingAbilityError(`its author holds no capability ${idString(env.i)} for this topic`)
         if (bytes == null) {
           this.unverified++
-          this.init.log?.(`dropped a message on ${topic} from ${author}: its capability ${idString(env.i)} could not be obtained`)
+          this.init.log?.(`dropped a message on ${t.topic} from ${author}: its capability ${idString(env.i)} could not be obtained`)
           return TopicValidatorResult.Ignore
         }
         // on every message: the capability must still be valid (expiry, revocations) for this author and topic
-        await this.init.verifier.check(author, bytes, need)
-        if (pending != null || held == null) this.known.set(key, bytes)
+        await this.admit(t, msg.from, env.i, bytes)
       }
-      this.payloads.set(msg, env.d)
       return TopicValidatorResult.Accept
     } catch (err) {
-      this.rejected++
-      this.init.log?.(`rejected a message on ${topic} from ${authorOf(msg)}: ${(err as Error).message}`)
-      return TopicValidatorResult.Reject
+      return this.refuse(t.topic, msg, err as Error)
     }
+  }
+
+  private refuse (topic: string, msg: Message, err: Error): TopicValidatorResult {
+    this.rejected++
+    this.init.log?.(`rejected a message on ${topic} from ${authorOf(msg)}: ${err.message}`)
+    return TopicValidatorResult.Reject
+  }
+
+  /** The capability held for `id` on this topic, if it verified for this `author`. */
+  private heldFor (t: TopicCaps, id: Uint8Array, author: PeerId): Held | undefined {
+    const held = t.held.get(refKey(id))
+    return held != null && bytesEqual(held.id, id) && bytesEqual(held.author, author.toMultihash().bytes) ? held : undefined
+  }
+
+  /**
+   * Verify `bytes` as `author`'s capability `id` to publish on the topic (the
+   * verifier's cached verdict when it still holds) and hold it by reference.
+   * Resolves with the bytes held; throws when they do not verify or are not `id`.
+   */
+  private async admit (t: TopicCaps, author: PeerId, id: Uint8Array, bytes: Uint8Array): Promise<Uint8Array> {
+    const verdict = await this.init.verifier.verdict(author.toString(), bytes, t.need)
+    if (!bytesEqual(this.cidBytes(verdict.verified.capability.id), id)) {
+      throw new MalformedError('the envelope refers to another capability than the one it carries', { field: 'envelope' })
+    }
+    const key = refKey(id)
+    const held = t.held.get(key)
+    if (held != null && bytesEqual(held.id, id) && bytesEqual(held.author, author.toMultihash().bytes)) {
+      held.verdict = verdict
+    } else {
+      // own copies: the envelope's fields are views of a whole message
+      t.held.set(key, { id: id.slice(), author: author.toMultihash().bytes.slice(), authorId: author.toString(), bytes: verdict.bytes, verdict })
+    }
+    return verdict.bytes
   }
 
   private track (key: string, p: Promise<Uint8Array | undefined>): void {
@@ -349,7 +458,8 @@ export class PubSubService extends EventTarget {
       const lp = lpStream(stream, { maxDataLength: MAX_CAP_REQUEST })
       const req = decodeCapRequest((await lp.read({ signal })).subarray())
       await this.init.verifier.check(from, req.c, { resource: topicResource(req.t), ability: SUBSCRIBE })
-      const bytes = this.known.get(capKey(req.a, req.t, req.i))
+      const held = this.caps.get(req.t)?.held.get(refKey(req.i))
+      const bytes = held != null && held.authorId === req.a && bytesEqual(held.id, req.i) ? held.bytes : undefined
       await lp.write(encode(bytes == null ? {} : { c: bytes }), { signal })
       if (bytes != null) this.capsServed++
       await stream.close().catch(() => {})
@@ -366,28 +476,6 @@ export class PubSubService extends EventTarget {
   }
 }
 
-interface Envelope { i: Uint8Array, c?: Uint8Array, d: Uint8Array }
-
-/**
- * The envelope of a message's data. Strict DAG-CBOR (no indefinite lengths, no
- * duplicate keys, shortest integers) but not re-encoded to prove it canonical:
- * nothing hashes or signs the envelope's value, the author's gossipsub
- * signature covers its exact bytes, and the re-encode cost a third of the
- * decode on every message at every node.
- */
-function decodeEnvelope (data: Uint8Array): Envelope {
-  if (data.byteLength > MAX_PUBSUB_MESSAGE) throw new MessageTooLargeError()
-  // the author's signature covers these exact bytes; nothing hashes the envelope again
-  const env = decode(data, { maxBytes: MAX_PUBSUB_MESSAGE, canonical: false })
-  if (env == null || typeof env !== 'object' || Array.isArray(env)) throw new TypeError('envelope must be { i, c?, d }')
-  const { i, c, d } = env as Record<string, unknown>
-  if (!(i instanceof Uint8Array) || i.length === 0 || i.length > MAX_CAP_ID_BYTES) throw new TypeError('envelope field i must be a capability id (CID bytes)')
-  if (c !== undefined && !(c instanceof Uint8Array)) throw new TypeError('envelope field c must be capability bytes')
-  if (!(d instanceof Uint8Array)) throw new TypeError('envelope field d must be bytes')
-  if (Object.keys(env).length !== (c === undefined ? 2 : 3)) throw new TypeError('envelope must be { i, c?, d } and nothing else')
-  return c === undefined ? { i, d } : { i, c, d }
-}
-
 interface CapRequest { a: string, c: Uint8Array, i: Uint8Array, t: string }
 
 function decodeCapRequest (bytes: Uint8Array): CapRequest {
@@ -401,9 +489,19 @@ function decodeCapRequest (bytes: Uint8Array): CapRequest {
   return { a, c, i, t }
 }
 
-/** Key of a capability held by reference: who it authorises, where, which token. */
+/** Key of a capability being obtained or missing: who it authorises, where, which token. */
 function capKey (author: string, topic: string, id: Uint8Array): string {
-  return `${author}\n${topic}\n${String.fromCharCode(...id)}`
+  return `${author}\n${topic}\n${refKey(id)}`
+}
+
+/**
+ * Map key of a capability reference: its last 16 bytes (of a CID, 16 bytes of
+ * the digest) as a string. Hits are confirmed against the whole reference.
+ */
+function refKey (id: Uint8Array): string {
+  const tail = id.length <= 16 ? id : id.subarray(id.length - 16)
+  // apply takes the typed array as it is (spreading it costs ten times more)
+  return String.fromCharCode.apply(null, tail as unknown as number[])
 }
 
 function idString (id: Uint8Array): string {

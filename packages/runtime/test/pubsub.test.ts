@@ -117,8 +117,9 @@ describe('pub-sub: capabilities by reference', () => {
     // the outsider's own capability is for topic/other: seen and accepted there
     await o.pubsub.publish('other', text('fine elsewhere'))
     // a lying responder: it answers fetches for 'guarded' with its topic/other capability
-    ;(o.pubsub as unknown as { known: { set: (k: string, v: Uint8Array) => void } }).known
-      .set(`${o.peerId}\nguarded\n${String.fromCharCode(...idOf(outsider.cap))}`, outsider.cap.bytes)
+    const lie = idOf(outsider.cap)
+    ;(o.pubsub as unknown as { capsOf: (topic: string) => { held: { set: (k: string, v: unknown) => void } } }).capsOf('guarded').held
+      .set(String.fromCharCode(...lie.subarray(lie.length - 16)), { id: lie, author: o.host.peerId.toMultihash().bytes, authorId: o.peerId, bytes: outsider.cap.bytes })
     const attempts: Array<[string, Record<string, unknown>]> = [
       ['the id of a capability it does not hold', { i: idOf(authorCap), d: text('1') }],
       ['another peer\'s capability, carried', { i: idOf(authorCap), c: authorCap.bytes, d: text('2') }],
