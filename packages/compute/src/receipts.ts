@@ -2,8 +2,11 @@
 // (what ran, for whom, under which lease, with what result and cost); the
 // coordinator countersigns the receipts whose results it accepted. Receipts
 // are what a participant reads to see everything its device ran, and what
-// an origin keeps as proof of the work it was given. A countersignature
-// covers a batch of receipts. Pure and browser-safe.
+// an origin keeps as proof of the work it was given. A worker may sign a
+// batch of receipts with one signature over the Merkle root of their hashes;
+// each receipt then carries its path to that root, so it stays verifiable on
+// its own. A countersignature covers a batch of receipts. Pure and browser-safe.
+import { sha256 } from 'multiformats/hashes/sha2'
 import {
   type Identity,
   MalformedError,
@@ -19,6 +22,10 @@ import {
 
 /** Signature domain of worker receipts. */
 export const RECEIPT_DOMAIN = 'webfabric/receipt/v1'
+/** Signature domain of a worker's batch of receipts: { n, root } of their Merkle tree. */
+export const RECEIPT_BATCH_DOMAIN = 'webfabric/receipt-batch/v1'
+/** Most receipts one batch signature covers (a path then has at most 8 hashes). */
+export const MAX_RECEIPT_BATCH = 256
 /** Signature domain of a coordinator's acceptance of a receipt. */
 export const ACCEPTANCE_DOMAIN = 'webfabric/acceptance/v1'
 /** Largest encoded receipt or acceptance accepted. */
@@ -55,8 +62,17 @@ export interface ReceiptBody {
   at: number
 }
 
-/** A receipt: the body and the worker's Ed25519 signature over it. */
-export interface Receipt { body: ReceiptBody, sig: Uint8Array }
+/**
+ * Where a receipt sits in the batch its worker signed: the batch's size `n`, the receipt's index
+ * `i`, and the sibling hashes from its leaf up to the root (RFC 9162 Merkle tree, audit path).
+ */
+export interface ReceiptProof { n: number, i: number, path: Uint8Array[] }
+
+/**
+ * A receipt: the body and the worker's Ed25519 signature — over the body itself when `proof` is
+ * absent, over the root of its batch ({ n, root }, domain RECEIPT_BATCH_DOMAIN) when present.
+ */
+export interface Receipt { body: ReceiptBody, sig: Uint8Array, proof?: ReceiptProof }
 
 /**
  * The coordinator's countersignature over a batch of receipts (by CID): the
@@ -103,25 +119,156 @@ export async function signReceipt (identity: Identity, body: ReceiptBody): Promi
   return { body: checked, sig: await identity.sign(signingInput(RECEIPT_DOMAIN, checked)) }
 }
 
-/** Verify a receipt's shape and its worker's signature; throws InvalidSignatureError or MalformedError. */
-export async function verifyReceipt (r: Receipt): Promise<ReceiptBody> {
+/**
+ * Sign several receipts with one signature, as their worker: the signature covers the Merkle root
+ * of the bodies' hashes, and each receipt carries its path to the root. One body is signed as it is
+ * (no proof). Every body must name `identity.did` as its worker; at most MAX_RECEIPT_BATCH.
+ */
+export async function signReceipts (identity: Identity, bodies: ReceiptBody[]): Promise<Receipt[]> {
+  if (bodies.length === 1) return [await signReceipt(identity, bodies[0])]
+  if (bodies.length === 0 || bodies.length > MAX_RECEIPT_BATCH) throw new MalformedError(`a batch signs 1..${MAX_RECEIPT_BATCH} receipts`, { field: 'receipts' })
+  const checked = bodies.map(b => validateReceiptBody(b))
+  for (const b of checked) if (b.worker !== identity.did) throw new MalformedError('a receipt is signed by the worker it names', { field: 'worker' })
+  const leaves = await Promise.all(checked.map(leafHash))
+  const levels = await merkleLevels(leaves)
+  const root = levels[levels.length - 1][0]
+  const sig = await identity.sign(signingInput(RECEIPT_BATCH_DOMAIN, { n: leaves.length, root }))
+  return checked.map((body, i) => ({ body, sig, proof: { n: leaves.length, i, path: auditPath(levels, i) } }))
+}
+
+/**
+ * Remembers batch roots already verified, so the receipts of one batch cost one signature
+ * check between them. Holds only successes; at most `max` of them, the oldest forgotten first.
+ */
+export class VerifiedRoots {
+  private readonly max: number
+  private readonly roots = new Map<string, Promise<boolean>>()
+  constructor (max = 1024) { this.max = max }
+
+  /** Whether `sig` is `worker`'s signature of the batch { n, root }: checked once, then remembered. */
+  async check (worker: string, n: number, root: Uint8Array, sig: Uint8Array): Promise<boolean> {
+    const key = `${worker} ${n} ${hex(root)} ${hex(sig)}`
+    let ok = this.roots.get(key)
+    if (ok == null) {
+      ok = verifySignature(publicKeyFromDid(worker), signingInput(RECEIPT_BATCH_DOMAIN, { n, root }), sig)
+      this.roots.set(key, ok)
+      if (this.roots.size > this.max) this.roots.delete(this.roots.keys().next().value as string)
+      // a failure is not remembered: the next receipt claiming this root is checked again
+      void ok.then(good => { if (!good) this.roots.delete(key) })
+    }
+    return await ok
+  }
+}
+
+/**
+ * Verify a receipt's shape and its worker's signature (over its batch's root, through its path, when it
+ * carries a proof); throws InvalidSignatureError or MalformedError. `roots` saves re-checking a batch's signature.
+ */
+export async function verifyReceipt (r: Receipt, roots?: VerifiedRoots): Promise<ReceiptBody> {
   const body = validateReceiptBody(r?.body)
   if (!(r.sig instanceof Uint8Array)) throw new MalformedError('a receipt signature is bytes', { field: 'sig' })
-  const ok = await verifySignature(publicKeyFromDid(body.worker), signingInput(RECEIPT_DOMAIN, body), r.sig)
+  let ok: boolean
+  if (r.proof == null) {
+    ok = await verifySignature(publicKeyFromDid(body.worker), signingInput(RECEIPT_DOMAIN, body), r.sig)
+  } else {
+    const { n, i, path } = validateProof(r.proof)
+    const root = await rootFromPath(await leafHash(body), i, n, path)
+    if (root == null) throw new InvalidSignatureError('receipt path does not lead to a root of its batch: it was altered or forged')
+    ok = roots != null ? await roots.check(body.worker, n, root, r.sig) : await verifySignature(publicKeyFromDid(body.worker), signingInput(RECEIPT_BATCH_DOMAIN, { n, root }), r.sig)
+  }
   if (!ok) throw new InvalidSignatureError('receipt signature does not verify under its worker\'s key: it was altered or forged')
   return body
 }
 
 /** Canonical bytes of a receipt. */
 export function encodeReceipt (r: Receipt): Uint8Array {
-  return encode({ body: r.body, sig: r.sig })
+  return encode(r.proof == null ? { body: r.body, sig: r.sig } : { body: r.body, sig: r.sig, proof: { n: r.proof.n, i: r.proof.i, path: r.proof.path } })
 }
 
 /** Decode (shape only; call verifyReceipt to check the signature). */
 export function decodeReceipt (bytes: Uint8Array): Receipt {
-  const x = decode(bytes, { maxBytes: MAX_RECEIPT_BYTES }) as { body?: unknown, sig?: unknown }
-  if (x == null || typeof x !== 'object' || !(x.sig instanceof Uint8Array)) throw new MalformedError('a receipt is { body, sig }', { field: 'receipt' })
-  return { body: validateReceiptBody(x.body), sig: x.sig }
+  const x = decode(bytes, { maxBytes: MAX_RECEIPT_BYTES }) as { body?: unknown, sig?: unknown, proof?: unknown }
+  if (x == null || typeof x !== 'object' || !(x.sig instanceof Uint8Array) || Object.keys(x).length !== (x.proof === undefined ? 2 : 3)) {
+    throw new MalformedError('a receipt is { body, sig } or { body, sig, proof }', { field: 'receipt' })
+  }
+  const r: Receipt = { body: validateReceiptBody(x.body), sig: x.sig }
+  if (x.proof !== undefined) r.proof = validateProof(x.proof)
+  return r
+}
+
+function validateProof (x: unknown): ReceiptProof {
+  const p = x as Record<string, unknown>
+  const int = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+  if (p == null || typeof p !== 'object' || Array.isArray(p) || Object.keys(p).length !== 3 || !int(p.n) || !int(p.i) || !Array.isArray(p.path) ||
+    p.n < 2 || p.n > MAX_RECEIPT_BATCH || p.i < 0 || p.i >= p.n || p.path.length > 8 || !p.path.every(h => h instanceof Uint8Array && h.byteLength === 32)) {
+    throw new MalformedError(`a receipt proof is { n: 2..${MAX_RECEIPT_BATCH}, i: 0..n-1, path: up to 8 hashes of 32 bytes }`, { field: 'proof' })
+  }
+  return p as unknown as ReceiptProof
+}
+
+// -- the batch's Merkle tree (RFC 9162 §2.1: leaves 0x00 || data, nodes 0x01 || left || right) --
+
+async function hash (prefix: number, ...parts: Uint8Array[]): Promise<Uint8Array> {
+  let n = 1
+  for (const p of parts) n += p.byteLength
+  const buf = new Uint8Array(n)
+  buf[0] = prefix
+  let at = 1
+  for (const p of parts) { buf.set(p, at); at += p.byteLength }
+  return (await sha256.digest(buf)).digest
+}
+
+async function leafHash (body: ReceiptBody): Promise<Uint8Array> {
+  return await hash(0, signingInput(RECEIPT_DOMAIN, body))
+}
+
+/** The tree bottom-up: levels[0] the leaves, each next level the parents (an odd last node moves up as it is). */
+async function merkleLevels (leaves: Uint8Array[]): Promise<Uint8Array[][]> {
+  const levels = [leaves]
+  while (levels[levels.length - 1].length > 1) {
+    const below = levels[levels.length - 1]
+    const up: Uint8Array[] = []
+    for (let j = 0; j + 1 < below.length; j += 2) up.push(await hash(1, below[j], below[j + 1]))
+    if (below.length % 2 === 1) up.push(below[below.length - 1])
+    levels.push(up)
+  }
+  return levels
+}
+
+/** Sibling hashes from leaf i to the root (a node promoted without a sibling adds none). */
+function auditPath (levels: Uint8Array[][], i: number): Uint8Array[] {
+  const path: Uint8Array[] = []
+  for (let l = 0; l < levels.length - 1; l++) {
+    const sibling = i ^ 1
+    if (sibling < levels[l].length) path.push(levels[l][sibling])
+    i >>= 1
+  }
+  return path
+}
+
+/** The root that leaf i of n leads to through `path` (RFC 9162 §2.1.3.2), or undefined when the path does not fit the tree. */
+async function rootFromPath (leaf: Uint8Array, i: number, n: number, path: Uint8Array[]): Promise<Uint8Array | undefined> {
+  let fn = i
+  let sn = n - 1
+  let r = leaf
+  for (const p of path) {
+    if (sn === 0) return undefined
+    if ((fn & 1) === 1 || fn === sn) {
+      r = await hash(1, p, r)
+      while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1 }
+    } else {
+      r = await hash(1, r, p)
+    }
+    fn >>= 1
+    sn >>= 1
+  }
+  return sn === 0 ? r : undefined
+}
+
+function hex (b: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < b.length; i++) s += b[i].toString(16).padStart(2, '0')
+  return s
 }
 
 /** The receipt's content id (what an acceptance names). */

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Identity } from '@webfabric/protocol'
+import { Identity, decode, encode } from '@webfabric/protocol'
 import {
+  type Receipt,
   type ReceiptBody,
+  MAX_RECEIPT_BATCH,
+  VerifiedRoots,
   acceptReceipts,
   decodeAcceptance,
   decodeReceipt,
@@ -10,6 +13,7 @@ import {
   encodeReceipt,
   receiptCid,
   signReceipt,
+  signReceipts,
   verdictOf,
   verifyAcceptance,
   verifyReceipt
@@ -94,5 +98,93 @@ describe('receipts', () => {
     await assert.rejects(verifyAcceptance({ body: { ...a.body, coordinator: stranger.did }, sig: a.sig }), { name: 'InvalidSignatureError' })
     await assert.rejects(verifyAcceptance({ body: { ...a.body, accepted: [7] } as never, sig: a.sig }), { name: 'MalformedError' })
     await assert.rejects(acceptReceipts(coordinator, { accepted: Array.from({ length: 513 }, () => c0), rejected: [] }, 1), { name: 'MalformedError' })
+  })
+
+  describe('batches: one signature over the Merkle root of many receipts', () => {
+    const bodies = (body: ReceiptBody, n: number): ReceiptBody[] => Array.from({ length: n }, (_, i) => ({ ...body, task: `t${i}`, assignment: `a${i}` }))
+    const flip = (b: Uint8Array): Uint8Array => { const c = new Uint8Array(b); c[0] ^= 1; return c }
+
+    it('every receipt of a batch of any size verifies on its own, after encoding, with or without a cache of roots', async () => {
+      const { worker, body } = await fixture()
+      for (const n of [2, 3, 4, 5, 7, 8, 9, 16, 17, 33, MAX_RECEIPT_BATCH]) {
+        const rs = await signReceipts(worker, bodies(body, n))
+        assert.equal(new Set(rs.map(r => r.sig)).size, 1, 'one signature for the batch')
+        const roots = new VerifiedRoots()
+        for (const [i, r] of rs.entries()) {
+          const back = decodeReceipt(encodeReceipt(r))
+          assert.deepEqual(back.proof, { n, i, path: r.proof?.path })
+          assert.deepEqual(await verifyReceipt(back, roots), r.body)
+          if (i % 13 === 0) assert.deepEqual(await verifyReceipt(back), r.body)
+        }
+      }
+    })
+
+    it('one body is signed as it is, with no proof', async () => {
+      const { worker, body } = await fixture()
+      const [r] = await signReceipts(worker, [body])
+      assert.equal(r.proof, undefined)
+      assert.deepEqual(await verifyReceipt(r), body)
+    })
+
+    it('refuses a batched receipt whose body, index, path, size or signature was altered — with or without the batch\'s root already verified', async () => {
+      const { worker, body } = await fixture()
+      const rs = await signReceipts(worker, bodies(body, 6))
+      const r = rs[4]
+      const proof = r.proof!
+      const roots = new VerifiedRoots()
+      await verifyReceipt(rs[0], roots) // the batch's root is now known good
+      const altered: Receipt[] = [
+        { ...r, body: { ...r.body, fuel: 1 } },
+        { ...r, body: rs[3].body }, // another receipt's body with this one's path
+        { ...r, proof: { ...proof, i: 3 } },
+        { ...r, proof: { ...proof, i: 5 } },
+        { ...r, proof: { ...proof, n: 7 } },
+        { ...r, proof: { ...proof, n: 5 } },
+        { ...r, proof: { ...proof, path: proof.path.map((h, j) => j === 0 ? flip(h) : h) } },
+        { ...r, proof: { ...proof, path: proof.path.slice(1) } },
+        { ...r, proof: { ...proof, path: [...proof.path, proof.path[0]] } },
+        { ...r, sig: flip(r.sig) }
+      ]
+      for (const bad of altered) {
+        await assert.rejects(verifyReceipt(bad, roots), { name: 'InvalidSignatureError' })
+        await assert.rejects(verifyReceipt(bad), { name: 'InvalidSignatureError' })
+      }
+    })
+
+    it('a worker cannot batch a receipt in another worker\'s name, nor more than the most a batch holds', async () => {
+      const { worker, coordinator, body } = await fixture()
+      await assert.rejects(signReceipts(worker, [body, { ...body, worker: coordinator.did }]), { name: 'MalformedError' })
+      await assert.rejects(signReceipts(worker, bodies(body, MAX_RECEIPT_BATCH + 1)), { name: 'MalformedError' })
+      await assert.rejects(signReceipts(worker, []), { name: 'MalformedError' })
+    })
+
+    it('decoding refuses a malformed proof or an unknown field, naming it', async () => {
+      const { worker, body } = await fixture()
+      const [r] = await signReceipts(worker, bodies(body, 3))
+      const x = decode(encodeReceipt(r)) as { body: unknown, sig: Uint8Array, proof: Record<string, unknown> }
+      const proofs = [
+        { ...x.proof, n: 1, i: 0 },
+        { ...x.proof, n: MAX_RECEIPT_BATCH + 1 },
+        { ...x.proof, i: 3 },
+        { ...x.proof, i: -1 },
+        { ...x.proof, path: [new Uint8Array(31)] },
+        { ...x.proof, path: Array.from({ length: 9 }, () => new Uint8Array(32)) },
+        { ...x.proof, path: 'x' },
+        { ...x.proof, extra: 1 },
+        [1, 2]
+      ]
+      for (const proof of proofs) assert.throws(() => decodeReceipt(encode({ ...x, proof })), (e: Error & { field?: string }) => e.name === 'MalformedError' && e.field === 'proof')
+      assert.throws(() => decodeReceipt(encode({ ...x, more: 1 })), { name: 'MalformedError' })
+    })
+
+    it('a cache of roots remembers only signatures that verified', async () => {
+      const { worker, body } = await fixture()
+      const rs = await signReceipts(worker, bodies(body, 2))
+      const roots = new VerifiedRoots()
+      const forged = { ...rs[0], sig: flip(rs[0].sig) }
+      await assert.rejects(verifyReceipt(forged, roots), { name: 'InvalidSignatureError' })
+      await assert.rejects(verifyReceipt(forged, roots), { name: 'InvalidSignatureError' })
+      assert.deepEqual(await verifyReceipt(rs[1], roots), rs[1].body)
+    })
   })
 })
