@@ -79,7 +79,7 @@ interface Run {
 }
 
 /** A fabric that takes jobs. */
-interface Fabric { submit: (spec: JobSpec) => Promise<JobReport>, stop: () => Promise<void> }
+interface Fabric { submit: (spec: JobSpec) => Promise<JobReport>, stop: () => Promise<void>, receiptsPerSignature?: () => number }
 
 async function inprocFabric (): Promise<Fabric> {
   const origin = await makeOrigin()
@@ -98,6 +98,10 @@ async function inprocFabric (): Promise<Fabric> {
   }
   return {
     submit: async spec => await coordinator.submitJob(spec),
+    receiptsPerSignature: () => {
+      const sum = (f: (w: NonNullable<FabricNode['computeWorker']>) => number): number => workers.reduce((n, w) => n + (w.computeWorker != null ? f(w.computeWorker) : 0), 0)
+      return sum(w => w.runs) / Math.max(1, sum(w => w.signatures))
+    },
     stop: async () => {
       for (const n of [...workers, coordinator]) await n.stop()
       await origin.cleanup()
@@ -175,6 +179,7 @@ for (const mode of MODES) {
       const order: Array<'k1' | 'default'> = round % 2 === 1 ? ['k1', 'default'] : ['default', 'k1']
       for (const policy of order) runs.push(await measure(mode, policy, round, viaFabric(fabric, policy, round)))
     }
+    if (fabric.receiptsPerSignature != null) log(`${mode}: ${fabric.receiptsPerSignature().toFixed(2)} receipts per worker signature`)
   } finally {
     await fabric.stop()
   }

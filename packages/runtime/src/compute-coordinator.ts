@@ -17,6 +17,7 @@ import {
   type SchedulerStats,
   type WorkerInfo,
   MAX_ACCEPTANCE_RECEIPTS,
+  VerifiedRoots,
   acceptReceipts,
   decodeReceipt,
   encodeAcceptance,
@@ -34,10 +35,12 @@ import {
   MAX_INPUT_BYTES,
   MAX_MODULE_BYTES,
   MAX_OUTPUT_BYTES,
+  MAX_RUNS_PER_FRAME,
   type AcceptFrame,
   type CancelFrame,
   type ResultFrame,
   type RunFrame,
+  type RunsFrame,
   type WorkerFrame,
   decodeWorkerFrame,
   encodeFrame
@@ -140,7 +143,8 @@ export class JobRefusedError extends Error {
 }
 
 interface Assignment { id: string, job: string, task: string, worker: string, frame?: ResultFrame, receipt?: string }
-type OutFrame = RunFrame | CancelFrame | AcceptFrame
+type AssignEffect = Extract<SchedulerEffect, { type: 'assign' }>
+type OutFrame = RunFrame | RunsFrame | CancelFrame | AcceptFrame
 interface JobState {
   id: string
   spec: JobSpec
@@ -192,6 +196,11 @@ export class ComputeCoordinator {
   /** the same assignments by "job task", for countersigning without a scan */
   private readonly byTask = new Map<string, Assignment[]>()
   private readonly links = new Map<string, WorkerLink>()
+  /** batch signatures of workers' receipts already checked: a batch costs one verification */
+  private readonly roots = new VerifiedRoots()
+  /** assignments made since the last send, by worker: they leave together, one frame per job */
+  private readonly unsent = new Map<string, AssignEffect[]>()
+  private sendQueued = false
   private timer?: ReturnType<typeof setTimeout>
   private timerAt = Infinity
   private members: MemberView[] = []
@@ -296,6 +305,7 @@ export class ComputeCoordinator {
 
   stop (): void {
     this.running = false
+    this.unsent.clear()
     clearTimeout(this.timer)
     for (const link of this.links.values()) clearTimeout(link.verdicts.timer)
     for (const link of this.links.values()) link.stream?.abort(new Error('coordinator stopped'))
@@ -331,7 +341,15 @@ export class ComputeCoordinator {
         const list = this.byTask.get(key)
         if (list == null) this.byTask.set(key, [a])
         else list.push(a)
-        void this.send(e.worker, e.assignment, e.job, e.task, e.module, e.input, e.fuelLimit)
+        // sent once this turn of the event loop is over: the assignments made on the results of one
+        // frame (a worker answers a batch together) go back to the worker as one batch
+        const unsent = this.unsent.get(e.worker)
+        if (unsent == null) this.unsent.set(e.worker, [e])
+        else unsent.push(e)
+        if (!this.sendQueued) {
+          this.sendQueued = true
+          setImmediate(() => this.sendUnsent())
+        }
         break
       }
       case 'verify-locally':
@@ -469,6 +487,48 @@ export class ComputeCoordinator {
 
   // -- talking to workers ----------------------------------------------------
 
+  private sendUnsent (): void {
+    this.sendQueued = false
+    const all = [...this.unsent]
+    this.unsent.clear()
+    if (!this.running) return
+    for (const [worker, list] of all) {
+      // a runs frame's assignments share job, module and fuel limit
+      const groups = new Map<string, AssignEffect[]>()
+      for (const e of list) {
+        if (!this.assignments.has(e.assignment)) continue // cancelled before it left
+        const key = `${e.job} ${e.module} ${e.fuelLimit}`
+        const g = groups.get(key)
+        if (g == null) groups.set(key, [e])
+        else g.push(e)
+      }
+      for (const g of groups.values()) {
+        for (let i = 0; i < g.length; i += MAX_RUNS_PER_FRAME) void this.sendRuns(worker, g.slice(i, i + MAX_RUNS_PER_FRAME))
+      }
+    }
+  }
+
+  /** Send assignments of one job to a worker: one run frame, or a runs frame for several. */
+  private async sendRuns (worker: string, list: AssignEffect[]): Promise<void> {
+    const { job: jobId, module, fuelLimit } = list[0]
+    if (list.length === 1) { await this.send(worker, list[0].assignment, jobId, list[0].task, module, list[0].input, fuelLimit); return }
+    const runs: RunsFrame['r'] = []
+    for (const e of list) {
+      const ib = this.blobs.get(e.input)
+      if (ib == null || !this.blobs.has(module)) this.fail(e.assignment, worker, 'the job\'s bytes are gone')
+      else runs.push({ a: e.assignment, t: e.task, i: ib })
+    }
+    if (runs.length === 0) return
+    try {
+      const link = await this.link(worker)
+      for (const r of runs) link.pending.add(r.a)
+      const mem = this.jobs.get(jobId)?.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES
+      await this.write(link, { k: 'runs', j: jobId, m: module, f: fuelLimit, mem, r: runs })
+    } catch (err) {
+      for (const r of runs) this.fail(r.a, worker, `could not reach the worker: ${(err as Error).message}`)
+    }
+  }
+
   private async send (worker: string, assignment: string, jobId: string, task: string, module: string, input: string, fuelLimit: number, withModule = false): Promise<void> {
     const mb = this.blobs.get(module)
     const ib = this.blobs.get(input)
@@ -578,7 +638,7 @@ export class ComputeCoordinator {
     let commitment = f.cm
     try {
       const receipt = decodeReceipt(f.rc)
-      const body = await verifyReceipt(receipt)
+      const body = await verifyReceipt(receipt, this.roots)
       if (body.worker !== link.did || body.assignment !== a.id || body.commitment !== f.cm || body.output !== f.oc ||
         body.fuel !== f.fuel || body.status !== f.st || body.coordinator !== this.init.identity.did) {
         throw new MalformedError('the receipt does not describe this result', { field: 'rc' })

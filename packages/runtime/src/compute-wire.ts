@@ -1,9 +1,11 @@
 // Frames of the compute protocol (/webfabric/compute/1.0.0). A coordinator
-// keeps one long-lived stream per worker; it sends `run` frames (the first
-// one carries its capability) and `accept` frames (countersigned receipts);
-// the worker answers each run with `result`, `need-module` or `error`, in any
-// order. Every frame is DAG-CBOR, size-limited, and shape-checked here before
-// anything else looks at it.
+// keeps one long-lived stream per worker; it sends `run` frames, or `runs`
+// frames carrying several assignments of one job (the first frame carries its
+// capability), and `accept` frames (countersigned receipts); the worker
+// answers each assignment with `result`, `need-module` or `error`, in any
+// order — the results of one `runs` frame together, their receipts signed as
+// one batch. Every frame is DAG-CBOR, size-limited, and shape-checked here
+// before anything else looks at it.
 import { MalformedError, decode, encode } from '@webfabric/protocol'
 import { frameChecks } from './frame-check.ts'
 
@@ -17,6 +19,8 @@ export const MAX_INPUT_BYTES = 8 * 1024 * 1024
 export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 /** Largest compute frame: a module and an input (or an output) plus framing. */
 export const MAX_COMPUTE_FRAME = MAX_MODULE_BYTES + MAX_INPUT_BYTES + 64 * 1024
+/** Most assignments one `runs` frame carries. */
+export const MAX_RUNS_PER_FRAME = 256
 /** Largest memory cap a task may ask for (wasm32's 4 GiB). */
 export const MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
 /** Memory cap of a task that names none (the VM's default). */
@@ -49,6 +53,23 @@ export interface RunFrame {
   mem?: number
 }
 
+/**
+ * coordinator → worker: run several tasks of one job (one module, fuel limit and memory cap).
+ * The worker answers each with its own frame, and signs the receipts of the batch together.
+ */
+export interface RunsFrame {
+  k: 'runs'
+  /** the coordinator's capability (first frame of a stream only) */
+  c?: Uint8Array
+  j: string
+  /** module CID (a worker that lacks its bytes answers need-module per assignment) */
+  m: string
+  f: number
+  mem?: number
+  /** the assignments: assignment id, task id, input bytes, PRNG seed (default: derived) */
+  r: Array<{ a: string, t: string, i: Uint8Array, s?: Uint8Array }>
+}
+
 /** coordinator → worker: the assignment is no longer needed; stop it (at its next fuel slice) if it runs. */
 export interface CancelFrame { k: 'cancel', c?: Uint8Array, a: string }
 
@@ -77,7 +98,7 @@ export interface NeedModuleFrame { k: 'need-module', a: string, m: string }
 /** worker → coordinator: this assignment failed for a reason that is not a result (busy, no lease, crash, watchdog). */
 export interface ErrorFrame { k: 'error', a: string, name: string, message: string }
 
-export type CoordinatorFrame = RunFrame | AcceptFrame | CancelFrame
+export type CoordinatorFrame = RunFrame | RunsFrame | AcceptFrame | CancelFrame
 export type WorkerFrame = ResultFrame | NeedModuleFrame | ErrorFrame
 
 const MAX_ID = 128
@@ -98,6 +119,26 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
     if (f.mem !== undefined) run.mem = int(f.mem, 'mem', MAX_MEMORY_BYTES)
     return run
   }
+  if (x?.k === 'runs') {
+    const f = map(x, ['k', 'c', 'j', 'm', 'f', 'mem', 'r'])
+    if (!Array.isArray(f.r) || f.r.length === 0 || f.r.length > MAX_RUNS_PER_FRAME) throw new MalformedError(`compute frame field r must list 1..${MAX_RUNS_PER_FRAME} assignments`, { field: 'r' })
+    const runs: RunsFrame = {
+      k: 'runs',
+      j: str(f.j, 'j'),
+      m: str(f.m, 'm'),
+      f: int(f.f, 'f', MAX_FUEL),
+      r: (f.r as unknown[]).map(e => {
+        const g = map(e, ['a', 't', 'i', 's'])
+        const run: RunsFrame['r'][number] = { a: str(g.a, 'r.a'), t: str(g.t, 'r.t'), i: bytes(g.i, 'r.i', MAX_INPUT_BYTES) }
+        if (g.s !== undefined) run.s = bytes(g.s, 'r.s', 64)
+        return run
+      })
+    }
+    if (new Set(runs.r.map(e => e.a)).size !== runs.r.length) throw new MalformedError('compute frame field r names an assignment twice', { field: 'r' })
+    if (f.c !== undefined) runs.c = bytes(f.c, 'c', 16 * 1024)
+    if (f.mem !== undefined) runs.mem = int(f.mem, 'mem', MAX_MEMORY_BYTES)
+    return runs
+  }
   if (x?.k === 'cancel') {
     const f = map(x, ['k', 'c', 'a'])
     const cancel: CancelFrame = { k: 'cancel', a: str(f.a, 'a') }
@@ -110,7 +151,7 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
     if (f.c !== undefined) acc.c = bytes(f.c, 'c', 16 * 1024)
     return acc
   }
-  throw new MalformedError('a compute frame to a worker is a run, a cancel or an accept', { field: 'k' })
+  throw new MalformedError('a compute frame to a worker is a run, runs, a cancel or an accept', { field: 'k' })
 }
 
 /** Decode and shape-check a frame a coordinator received; throws MalformedError. */
@@ -145,9 +186,10 @@ export function decodeWorkerFrame (data: Uint8Array): WorkerFrame {
   throw new MalformedError('a compute frame to a coordinator is a result, need-module or error', { field: 'k' })
 }
 
-/** Encode any compute frame (fields left undefined are omitted). */
+/** Encode any compute frame (fields left undefined are omitted, in a runs frame's assignments too). */
 export function encodeFrame (frame: CoordinatorFrame | WorkerFrame): Uint8Array {
   const clean: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(frame)) if (v !== undefined) clean[k] = v
+  if (frame.k === 'runs') clean.r = frame.r.map(e => e.s === undefined ? { a: e.a, t: e.t, i: e.i } : e)
   return encode(clean)
 }

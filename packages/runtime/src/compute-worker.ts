@@ -11,11 +11,13 @@ import {
   type Acceptance,
   type DomainResult,
   type Receipt,
+  type ReceiptBody,
   type SandboxPoolBase,
+  MAX_RECEIPT_BATCH,
   decodeAcceptance,
   encodeReceipt,
   rawCid as vmRawCid,
-  signReceipt,
+  signReceipts,
   verifyAcceptance
 } from '@webfabric/compute'
 import type { Identity } from '@webfabric/protocol'
@@ -91,7 +93,12 @@ async function corrupt (r: DomainResult): Promise<DomainResult> {
   return { ...r, status: 'ok', output, outputCid, commitment: await rawCid(new TextEncoder().encode(`${r.commitment} ${outputCid}`)) }
 }
 
+/** An execution's result and its receipt's body, waiting to be signed with its batch. */
+interface Executed { f: RunFrame, result: DomainResult, body: ReceiptBody }
+
 const MODULE_CACHE_BYTES = 64 * 1024 * 1024
+/** Longest a result waits for the others of its runs frame, so their receipts share a signature (ms). */
+const BATCH_WAIT_MS = 20
 const STREAM_IDLE_MS = 10 * 60_000
 
 /** Serves compute assignments on this node. */
@@ -104,6 +111,8 @@ export class ComputeWorker {
   private running = false
   /** executions finished with a result */
   runs = 0
+  /** signatures made over receipts (one per batch: runs ÷ signatures is the batching) */
+  signatures = 0
   /** frames or streams refused (bad shape, capability, no lease) */
   refused = 0
   /** bytes of compute frames received and sent */
@@ -112,6 +121,9 @@ export class ComputeWorker {
   /** every run waiting or running, to stop them all at once */
   private readonly controllers = new Set<AbortController>()
   private idle?: PromiseWithResolvers<void>
+  /** receipt bodies waiting for the signature in progress to finish; they are signed together */
+  private readonly unsigned: Array<{ body: ReceiptBody, done: PromiseWithResolvers<Receipt> }> = []
+  private signing = false
 
   constructor (host: Host, init: ComputeWorkerInit) {
     this.host = host
@@ -190,7 +202,8 @@ export class ComputeWorker {
         if (credential == null) throw new TypeError('the first compute frame on a stream must carry the coordinator\'s capability')
         // re-checked on every frame: cached, and a revocation takes effect mid-stream
         await this.init.verifier.check(from, credential, COMPUTE_ASSIGN_NEED)
-        if (frame.k === 'run') void this.run(coordinator, frame, reply, running)
+        if (frame.k === 'run') void this.runAll(coordinator, [frame], reply, running)
+        else if (frame.k === 'runs') void this.runAll(coordinator, frame.r.map(e => ({ k: 'run', a: e.a, j: frame.j, t: e.t, m: frame.m, i: e.i, f: frame.f, s: e.s, mem: frame.mem })), reply, running)
         else if (frame.k === 'cancel') running.get(frame.a)?.abort()
         else void this.accept(from, coordinator, frame)
       }
@@ -203,29 +216,96 @@ export class ComputeWorker {
     }
   }
 
-  private async run (coordinator: string, f: RunFrame, reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>): Promise<void> {
-    const fail = (name: string, message: string): void => reply({ k: 'error', a: f.a, name, message })
+  /**
+   * Run assignments (one run frame, or the assignments of one runs frame) and answer each: a failure
+   * at once, a result together with the others of its frame — their receipts signed as one batch —
+   * but never held more than BATCH_WAIT_MS for a slower one.
+   */
+  private async runAll (coordinator: string, frames: RunFrame[], reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>): Promise<void> {
+    // runs that took a place in inFlight keep it until their answer is sent
+    const held: Array<{ a: string, ac: AbortController }> = []
+    const ready: Executed[] = []
+    const answers: Array<Promise<void>> = []
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const answerReady = (): void => {
+      clearTimeout(timer)
+      timer = undefined
+      if (ready.length > 0) answers.push(this.answer(ready.splice(0), reply))
+    }
+    let left = frames.length
+    try {
+      await Promise.all(frames.map(async f => {
+        const e = await this.execute(coordinator, f, reply, running, held)
+        left--
+        if (e != null) {
+          ready.push(e)
+          timer ??= setTimeout(answerReady, BATCH_WAIT_MS)
+        }
+        if (left === 0) answerReady()
+      }))
+      await Promise.all(answers)
+    } finally {
+      for (const { a, ac } of held) {
+        this.inFlight--
+        running.delete(a)
+        this.controllers.delete(ac)
+      }
+      if (this.inFlight === 0 && this.idle != null) { this.idle.resolve(); this.idle = undefined }
+    }
+  }
+
+  /** Sign the receipts of executions together, log them, and send each result. Never throws. */
+  private async answer (executed: Executed[], reply: (frame: WorkerFrame) => void): Promise<void> {
+    const fail = (a: string, err: unknown): void => reply({ k: 'error', a, name: (err as Error).name ?? 'Error', message: String((err as Error).message).slice(0, 1000) })
+    let receipts: Receipt[]
+    try {
+      receipts = await this.signAll(executed.map(e => e.body))
+    } catch (err) {
+      for (const e of executed) fail(e.f.a, err)
+      return
+    }
+    await Promise.all(executed.map(async ({ f, result }, i) => {
+      try {
+        const rc = encodeReceipt(receipts[i])
+        await this.init.receipts.append(receipts[i], rc)
+        this.runs++
+        reply({
+          k: 'result',
+          a: f.a,
+          st: result.status,
+          msg: result.message?.slice(0, 1000),
+          fuel: result.fuel,
+          cm: result.commitment,
+          oc: result.outputCid,
+          o: result.output,
+          rc,
+          ms: Math.round(result.wallMs)
+        })
+      } catch (err) {
+        fail(f.a, err)
+      }
+    }))
+  }
+
+  /** Execute one assignment; a failure is answered here (undefined), a result returned with its receipt's body, unsigned. */
+  private async execute (coordinator: string, f: RunFrame, reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>, held: Array<{ a: string, ac: AbortController }>): Promise<Executed | undefined> {
+    const fail = (name: string, message: string): undefined => { reply({ k: 'error', a: f.a, name, message }); return undefined }
     const lease = this.init.lease()
-    if (lease == null || !this.running) { this.refused++; fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work'); return }
-    if (this.inFlight >= (this.init.maxQueue ?? this.init.pool.size * 4)) { fail('BusyError', 'this worker is at capacity; assign the task elsewhere'); return }
+    if (lease == null || !this.running) { this.refused++; return fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work') }
+    if (this.inFlight >= (this.init.maxQueue ?? this.init.pool.size * 4)) return fail('BusyError', 'this worker is at capacity; assign the task elsewhere')
     const mem = f.mem ?? DEFAULT_TASK_MEMORY_BYTES
-    if (mem > this.init.maxMemoryBytes) { fail('OverLeaseError', `the task asks for ${mem} bytes of memory; this device's lease lends at most ${this.init.maxMemoryBytes}`); return }
+    if (mem > this.init.maxMemoryBytes) return fail('OverLeaseError', `the task asks for ${mem} bytes of memory; this device's lease lends at most ${this.init.maxMemoryBytes}`)
     this.inFlight++
     const ac = new AbortController()
     running.set(f.a, ac)
     this.controllers.add(ac)
+    held.push({ a: f.a, ac })
     try {
       const module = await this.module(f)
-      if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return }
-      let result: DomainResult
-      try {
-        result = await this.init.pool.run({ module, moduleId: f.m, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
-      } catch (err) {
-        fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
-        return
-      }
+      if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return undefined }
+      let result = await this.init.pool.run({ module, moduleId: f.m, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
       if (this.init.saboteur === 'wrong') result = await corrupt(result)
-      const receipt = await signReceipt(this.init.identity, {
+      const body: ReceiptBody = {
         v: 1,
         origin: this.init.origin,
         job: f.j,
@@ -242,30 +322,38 @@ export class ComputeWorker {
         worker: this.init.identity.did,
         coordinator,
         at: Date.now()
-      })
-      const rc = encodeReceipt(receipt)
-      await this.init.receipts.append(receipt, rc)
-      this.runs++
-      reply({
-        k: 'result',
-        a: f.a,
-        st: result.status,
-        msg: result.message?.slice(0, 1000),
-        fuel: result.fuel,
-        cm: result.commitment,
-        oc: result.outputCid,
-        o: result.output,
-        rc,
-        ms: Math.round(result.wallMs)
-      })
+      }
+      return { f, result, body }
     } catch (err) {
-      fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
-    } finally {
-      this.inFlight--
-      running.delete(f.a)
-      this.controllers.delete(ac)
-      if (this.inFlight === 0 && this.idle != null) { this.idle.resolve(); this.idle = undefined }
+      return fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
     }
+  }
+
+  /**
+   * Sign receipts: a batch's bodies are signed together, one signature over their Merkle root (each
+   * receipt keeps its own path); bodies that arrive while a signature is being made wait for it and
+   * are then signed together too.
+   */
+  private async signAll (bodies: ReceiptBody[]): Promise<Receipt[]> {
+    const waiting = bodies.map(body => ({ body, done: Promise.withResolvers<Receipt>() }))
+    this.unsigned.push(...waiting)
+    if (!this.signing) void this.signQueued()
+    return await Promise.all(waiting.map(async w => await w.done.promise))
+  }
+
+  private async signQueued (): Promise<void> {
+    this.signing = true
+    while (this.unsigned.length > 0) {
+      const batch = this.unsigned.splice(0, MAX_RECEIPT_BATCH)
+      try {
+        const receipts = await signReceipts(this.init.identity, batch.map(b => b.body))
+        this.signatures++
+        for (const [i, b] of batch.entries()) b.done.resolve(receipts[i])
+      } catch (err) {
+        for (const b of batch) b.done.reject(err)
+      }
+    }
+    this.signing = false
   }
 
   /** The module's bytes: from the frame (checked against its CID), memory or disk; undefined when we lack them. */

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { execute, loadModule } from '@webfabric/compute'
-import { encode } from '@webfabric/protocol'
+import { readFile } from 'node:fs/promises'
+import { decodeReceipt, execute, loadModule, receiptCid, verifyReceipt } from '@webfabric/compute'
+import { encode, fromBase64url } from '@webfabric/protocol'
 import { COMPUTE_PROTOCOL, type FabricNode, MAX_COMPUTE_FRAME, PROC_PROTOCOL, type ProcEvent } from '@webfabric/runtime'
 import { compileTask } from '@webfabric/sdk'
 import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from './fixtures.ts'
@@ -94,6 +95,14 @@ describe('compute on real libp2p (in one process)', () => {
         assert.equal(r.origin, origin.identity.did)
         assert.ok(report.tasks.some(t => t.commitment === r.commitment))
       }
+      // each logged receipt verifies on its own (alone, or by its path to a batch's signed root) and is named by its CID
+      const lines = (await readFile(w.receipts.path, 'utf8')).split('\n').filter(l => l.length > 0).map(l => JSON.parse(l) as { t: string, cid?: string, b: string })
+      for (const line of lines.filter(l => l.t === 'r')) {
+        const bytes = fromBase64url(line.b)
+        const receipt = decodeReceipt(bytes)
+        assert.equal((await verifyReceipt(receipt)).worker, w.did)
+        assert.equal(await receiptCid(receipt), line.cid)
+      }
     }
   })
 
@@ -130,7 +139,8 @@ describe('compute on real libp2p (in one process)', () => {
   for (const [label, bytes] of [
     ['garbage', new Uint8Array([0x05, 0xff, 0x00, 0x13, 0x37, 0x42])],
     ['oversized', (() => { const n = MAX_COMPUTE_FRAME + 10; const f: number[] = []; let x = n; while (x >= 0x80) { f.push((x & 0x7f) | 0x80); x = Math.floor(x / 128) } f.push(x); return new Uint8Array(f) })()],
-    ['wrong shape', lengthPrefixed(encode({ k: 'run', a: 7 }))]
+    ['wrong shape', lengthPrefixed(encode({ k: 'run', a: 7 }))],
+    ['runs with one malformed assignment', lengthPrefixed(encode({ k: 'runs', j: 'j', m: 'm', f: 1, r: [{ a: 'a1', t: 't1', i: new Uint8Array(4) }, { a: 'a2', t: 't2', i: 4 }] }))]
   ] as const) {
     it(`refuses a ${label} compute frame, disconnects the sender, and keeps working`, async () => {
       const attacker = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['relay'] })
