@@ -113,6 +113,17 @@ export async function readAll (svc: StorageService, cap: string): Promise<Uint8A
   return new Uint8Array(Buffer.concat(parts))
 }
 
+/** A rendezvous that is also the fabric's storage client (storage/put + get). */
+export async function storageClient (origin: TestOrigin, opts: Partial<FabricNodeInit> = {}): Promise<FabricNode> {
+  const dataDir = join(origin.dir, 'client')
+  const did = await didOf(origin, dataDir)
+  const creds = await Promise.all([
+    grant(origin, did, 'fabric/membership', ['membership/gossip']),
+    grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])
+  ])
+  return await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: STORAGE_MEMBERSHIP, ...opts })
+}
+
 /** A storage holder (storage/hold + get) with repair timing short enough for tests. */
 export async function holderNode (origin: TestOrigin, bootstrap: string[], opts: Partial<FabricNodeInit> = {}): Promise<FabricNode> {
   const dataDir = join(origin.dir, `holder-${Math.random().toString(36).slice(2, 8)}`)

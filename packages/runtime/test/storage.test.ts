@@ -11,7 +11,7 @@ import { encode } from '@webfabric/protocol'
 import { type FabricNode, STORAGE_PROTOCOL, type StorageService } from '@webfabric/runtime'
 import { anchorCid, blockId, blocksOfPosition, formatReadCap, parseReadCap, type Redundancy, rootsDigest, type SignedAnchor, verifyAnchor } from '@webfabric/storage'
 import { LocalAnchorLog } from '@webfabric/storage/local-log'
-import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, waitFor } from './fixtures.ts'
+import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, storageClient, waitFor } from './fixtures.ts'
 import { lengthPrefixed, sendRaw } from './raw-streams.ts'
 
 const MEMBERSHIP = STORAGE_MEMBERSHIP
@@ -23,13 +23,7 @@ describe('storage on real libp2p (in one process)', () => {
 
   before(async () => {
     origin = await makeOrigin()
-    const dataDir = join(origin.dir, 'client')
-    const did = await didOf(origin, dataDir)
-    const creds = await Promise.all([
-      grant(origin, did, 'fabric/membership', ['membership/gossip']),
-      grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])
-    ])
-    client = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+    client = await storageClient(origin)
     for (let i = 0; i < 6; i++) holders.push(await holderNode(origin, client.addrs()))
     await waitFor('the client sees 6 storage members', () => client.storage!.service.storageMembers().length === 6)
   })

@@ -17,7 +17,7 @@ import { parseReadCap } from '@webfabric/storage'
 import type { RevokeReport, TabMeters } from '../src/browser/types.ts'
 import { JOIN_PATH, type JoinResponse } from '../src/web-wire.ts'
 import { type BrowserPage, openInBrowser } from '../../../scripts/browser.ts'
-import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, waitFor } from './fixtures.ts'
+import { type TestOrigin, bytesOf, holderNode, makeOrigin, pieces, readAll, storageClient, waitFor } from './fixtures.ts'
 
 const ENTRY = fileURLToPath(new URL('./browser/tab-entry.ts', import.meta.url))
 const LEASE = { cpuShare: 0.25, memoryMiB: 64, storageMiB: 16, durationMs: 3600e3 }
@@ -51,13 +51,7 @@ describe('a browser tab holds storage for the fabric (Chromium, IndexedDB)', () 
 
   before(async () => {
     origin = await makeOrigin()
-    const dataDir = join(origin.dir, 'client')
-    const did = await didOf(origin, dataDir)
-    const creds = await Promise.all([
-      grant(origin, did, 'fabric/membership', ['membership/gossip']),
-      grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])
-    ])
-    client = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: STORAGE_MEMBERSHIP })
+    client = await storageClient(origin)
     appDir = await mkdtemp(join(tmpdir(), 'webfabric-app-'))
     await writeFile(join(appDir, 'index.html'), '<!doctype html><title>participant</title>')
     // a storage holder that also serves the page and enrols tabs

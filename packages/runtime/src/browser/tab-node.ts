@@ -152,22 +152,17 @@ export class TabNode extends EventTarget {
     // the lease: the person's grant to the origin, signed in this tab
     const now = Date.now()
     const q = this.manifest.qos
-    this.leaseToken = await grantLease(this.identity, {
+    const leaseOf = async (kind: 'compute' | 'storage'): Promise<Capability> => await grantLease(this.identity, {
       origin: this.manifest.origin,
-      kind: 'compute',
+      kind,
       qos: { cpuShare: choice.cpuShare, memoryMiB: choice.memoryMiB, storageMiB: choice.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
       durationMs: choice.durationMs,
       now
     })
+    this.leaseToken = await leaseOf('compute')
     this.leaseView = { id: this.leaseToken.id, choice, grantedAt: now, expiresAt: this.leaseToken.payload.exp, revoked: false }
     if (hold != null) {
-      this.storageLease = await grantLease(this.identity, {
-        origin: this.manifest.origin,
-        kind: 'storage',
-        qos: { cpuShare: choice.cpuShare, memoryMiB: choice.memoryMiB, storageMiB: choice.storageMiB, bandwidthKiBps: q.bandwidthKiBps },
-        durationMs: choice.durationMs,
-        now
-      })
+      this.storageLease = await leaseOf('storage')
       this.leaseView.storageLeaseId = this.storageLease.id
     }
     const archive = this.init.receiptArchive !== false && globalThis.indexedDB != null ? idbReceiptArchive(this.init.receiptArchive, { log }) : undefined
