@@ -77,6 +77,27 @@ describe('WebDeterministicVM: execution', () => {
     }
   })
 
+  it('charges a then-arm that branches to its own if\'s end like one that falls through (it was free)', async () => {
+    const work = Array.from({ length: 100 }, () => [0x41, 0x01, 0x1a]).flat() // 100 × (i32.const 1; drop)
+    const fuel = async (tail: number[]): Promise<number> => {
+      const bytes = taskModule({ funcs: [{ type: 0, code: [0x41, 0x01, 0x04, 0x40, ...work, ...tail, 0x0b] }] }) // i32.const 1 if … end
+      return (await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 10_000 })).fuel
+    }
+    assert.equal(await fuel([0x01]), 202) // … nop: the 200 instructions of work, i32.const, if
+    assert.equal(await fuel([0x0c, 0x00]), 203) // … br 0 (to the if's end): the same and the br
+  })
+
+  it('charges a completed path exactly its instructions, through a block, an if and its arms', async () => {
+    // block (i32.const c; if (i32.const 1; drop) else (i32.const 2; drop; i32.const 3; drop) end) end; i32.const 9; drop
+    const fuel = async (c: number): Promise<number> => {
+      const code = [0x02, 0x40, 0x41, c, 0x04, 0x40, 0x41, 0x01, 0x1a, 0x05, 0x41, 0x02, 0x1a, 0x41, 0x03, 0x1a, 0x0b, 0x0b, 0x41, 0x09, 0x1a]
+      const bytes = taskModule({ funcs: [{ type: 0, code }] })
+      return (await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 10_000 })).fuel
+    }
+    assert.equal(await fuel(1), 2 + 2 + 2) // i32.const, if; then-arm; after the block
+    assert.equal(await fuel(0), 2 + 4 + 2) // i32.const, if; else-arm; after the block
+  })
+
   it('ends an infinite loop out-of-fuel', async () => {
     const bytes = taskModule({ funcs: [{ type: 0, code: [0x03, 0x40, 0x0c, 0x00, 0x0b] }] }) // loop br 0 end
     const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1_000_000 })

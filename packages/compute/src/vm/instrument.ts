@@ -723,13 +723,18 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   let open = 0 // open labels inside the body
   // Open constructs, for hoisting: the first block of an `if`'s then-arm is charged with the block that
   // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
-  // never falls through), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
-  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean }[] = []
+  // never reaches it), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
+  // `targeted`: a branch goes to the construct's label (for an `if`: to its end, the join).
+  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean }[] = []
   let lastUncond = false
   let nextInit = 0
   const hoistedInto = new Map<number, number>() // a then-arm's first block → the block that pays it
   const refundOf = new Map<number, number>() // … → the block that refunds it
   const callBlock: number[] = [] // per direct call (call, return_call) in order: the block holding it
+  const branch = (d: number): void => { // a branch to the label d constructs out
+    const c = ctl[ctl.length - 1 - d]
+    if (c !== undefined) c.targeted = true
+  }
   const hoist = (c: { parent: number, thenFirst: number }): void => {
     hoistedInto.set(c.thenFirst, c.parent)
     refundOf.set(c.thenFirst, blockCost.length)
@@ -775,7 +780,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
-        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false })
+        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
@@ -794,13 +799,15 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           open--
           kind = K_LEADER_UNCHECKED
           const c = ctl.pop()!
-          if (c.isIf && !c.hasElse && lastUncond) hoist(c)
+          // an else-less then-arm that never falls through and that no branch takes to the join (there, the
+          // refund would be paid on the then path too, making the arm free)
+          if (c.isIf && !c.hasElse && lastUncond && !c.targeted) hoist(c)
         }
         break
-      case 0x0c: case 0x0d: r.u32(); break
+      case 0x0c: case 0x0d: branch(r.u32()); break
       case 0x0e: {
         const n = r.count(1)
-        for (let i = 0; i <= n; i++) r.u32()
+        for (let i = 0; i <= n; i++) branch(r.u32())
         break
       }
       case 0x0f: kind = K_RETURN; break
