@@ -4,7 +4,7 @@
 // instantiated with a plain host implementing the same imports), on the same
 // V8 in the same process.
 //
-//   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--json]
+//   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--direct 25] [--json]
 //
 // Two sets of kernels: bench/kernels/*.as (AssemblyScript, our own,
 // self-contained; their size parameter is a little-endian u32 input), and the
@@ -18,6 +18,10 @@
 // tier-up on a loaded machine. The goal is metered/plain ≤ 1.15. The metered
 // side includes the commitment's hashing of input and output (a few ms on the
 // matrix task's 3.5 MB); it is also timed apart, and "w/o hash" leaves it out.
+// --direct N also times the wasm run alone, N rounds: the instrumented module
+// instantiated with a bare host (no execute, no hashing, fuel never running
+// out) against the plain one, sides alternating; its best-of ratio is the
+// steadiest figure of the metering itself on a loaded machine.
 import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -25,7 +29,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import asc from 'assemblyscript/asc'
-import { execute, loadModule, rawCid } from '../packages/compute/src/vm/index.ts'
+import { execute, instrument, loadModule, rawCid } from '../packages/compute/src/vm/index.ts'
 import { compileTask } from '../packages/sdk/src/index.ts'
 import { concatBytes } from '../packages/protocol/src/index.ts'
 import { plainRun } from './lib/plain-host.ts'
@@ -51,6 +55,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     only: { type: 'string' },
     tiering: { type: 'boolean', default: false },
+    direct: { type: 'string' },
     json: { type: 'boolean', default: false }
   }
 })
@@ -75,6 +80,36 @@ function cpuMs (): number {
   return (u.user + u.system) / 1000
 }
 
+/**
+ * A run function for `module` with a bare host: the task imports, and for an instrumented module a
+ * `__slice_end` that refills the fuel counter (so neither the slices nor the limit ever stop it).
+ */
+function bareRun (module: WebAssembly.Module, input: Uint8Array): () => void {
+  let mem: WebAssembly.Memory | null = null
+  let fuel: WebAssembly.Global | null = null
+  const wf = {
+    input_size: () => input.length,
+    input_read: (dst: number, off: number, len: number) => {
+      const n = Math.max(0, Math.min(len, input.length - off))
+      new Uint8Array(mem!.buffer).set(input.subarray(off, off + n), dst)
+      return n
+    },
+    output_write: () => {},
+    random_fill: () => {},
+    log: () => {},
+    __slice_end: () => { fuel!.value = 1n << 60n }
+  }
+  return () => {
+    const instance = new WebAssembly.Instance(module, { wf, env: { abort: () => { throw new Error('abort') } } })
+    mem = instance.exports.memory as WebAssembly.Memory
+    fuel = (instance.exports.__wf_fuel as WebAssembly.Global | undefined) ?? null
+    if (fuel !== null) fuel.value = 1n << 60n
+    const start = instance.exports.__wf_start as (() => void) | undefined // the plain module's start section runs on instantiation
+    if (start !== undefined) start()
+    ;(instance.exports.run as () => void)()
+  }
+}
+
 interface KernelResult {
   kernel: string
   param: number
@@ -90,6 +125,8 @@ interface KernelResult {
   fuelPerUs: number
   plainSamples: number[]
   meteredSamples: number[]
+  /** with --direct: the wasm run alone, instrumented ÷ plain, best of the rounds and of medians */
+  direct?: { best: number, median: number }
 }
 
 interface Kernel { name: string, param: number, bytes: () => Promise<Uint8Array>, input: Uint8Array }
@@ -180,8 +217,22 @@ for (const k of kernels) {
     kernel: name, param, plainMs, meteredMs, ratio: meteredMs / plainMs, hashMs, runRatio: (meteredMs - hashMs) / plainMs,
     fuel, fuelPerUs: fuel / (meteredMs * 1000), plainSamples: ps, meteredSamples: ms
   }
+  if (values.direct !== undefined) {
+    const runPlain = bareRun(plainModule, input)
+    const runMetered = bareRun(await WebAssembly.compile(instrument(bytes, { profile: 'task' }).bytes as Uint8Array<ArrayBuffer>), input)
+    const dp: number[] = []
+    const dm: number[] = []
+    const time = (run: () => void, into: number[]): void => { const t = cpuMs(); run(); into.push(cpuMs() - t) }
+    for (let r = 0; r < Number(values.direct) + warmup; r++) {
+      if (r % 2 === 0) { time(runPlain, dp); time(runMetered, dm) } else { time(runMetered, dm); time(runPlain, dp) }
+    }
+    dp.splice(0, warmup)
+    dm.splice(0, warmup)
+    res.direct = { best: Math.min(...dm) / Math.min(...dp), median: median(dm) / median(dp) }
+  }
   results.push(res)
-  log(`${name}: plain ${fmt(plainMs, 1)} ms, metered ${fmt(meteredMs, 1)} ms (hashing ${fmt(hashMs, 1)}), ratio ${fmt(res.ratio, 3)}, without hashing ${fmt(res.runRatio, 3)}`)
+  const direct = res.direct === undefined ? '' : `; wasm run alone ${fmt(res.direct.best, 3)} (best), ${fmt(res.direct.median, 3)} (median)`
+  log(`${name}: plain ${fmt(plainMs, 1)} ms, metered ${fmt(meteredMs, 1)} ms (hashing ${fmt(hashMs, 1)}), ratio ${fmt(res.ratio, 3)}, without hashing ${fmt(res.runRatio, 3)}${direct}`)
 }
 
 const load = loadavg()[0]
@@ -189,7 +240,9 @@ if (values.json) {
   console.log(JSON.stringify({ node: process.version, goal: GOAL, rounds, tiering: values.tiering, load, results, skipped }, null, 2))
 } else {
   console.log()
-  console.log(table(['kernel', 'param', 'plain ms', 'metered ms', 'metered/plain', 'hash ms', 'w/o hash', 'fuel', 'fuel/µs'],
-    results.map(r => [r.kernel, String(r.param), fmt(r.plainMs, 1), fmt(r.meteredMs, 1), fmt(r.ratio, 3), fmt(r.hashMs, 1), fmt(r.runRatio, 3), fmt(r.fuel), fmt(r.fuelPerUs, 0)])))
+  const directCols = values.direct === undefined ? [] : ['run alone (best)', 'run alone (median)']
+  console.log(table(['kernel', 'param', 'plain ms', 'metered ms', 'metered/plain', 'hash ms', 'w/o hash', ...directCols, 'fuel', 'fuel/µs'],
+    results.map(r => [r.kernel, String(r.param), fmt(r.plainMs, 1), fmt(r.meteredMs, 1), fmt(r.ratio, 3), fmt(r.hashMs, 1), fmt(r.runRatio, 3),
+      ...(r.direct === undefined ? [] : [fmt(r.direct.best, 3), fmt(r.direct.median, 3)]), fmt(r.fuel), fmt(r.fuelPerUs, 0)])))
   console.log(`\ngoal: metered/plain <= ${GOAL} (w/o hash: less the commitment's sha256 of input and output, timed apart); medians of ${rounds} rounds; 1-minute load ${load.toFixed(2)} (2 cores: above 2, others compete for the CPU)`)
 }
