@@ -724,8 +724,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // Open constructs, for hoisting: the first block of an `if`'s then-arm is charged with the block that
   // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
   // never reaches it), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
-  // `targeted`: a branch goes to the construct's label (for an `if`: to its end, the join).
-  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean }[] = []
+  // `targeted`: a branch goes to the construct's label (for an `if`: to its end, the join). `calls`: it
+  // holds a call (the loops that do are left in their plain form, see emit).
+  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean, calls: boolean, loopAt: number }[] = []
+  const callingLoops = new Set<number>() // instruction indices of the loops that hold a call
   let lastUncond = false
   let nextInit = 0
   const hoistedInto = new Map<number, number>() // a then-arm's first block → the block that pays it
@@ -780,7 +782,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
-        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false })
+        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false, calls: false, loopAt: op === 0x03 ? kinds.length : -1 })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
@@ -799,6 +801,11 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           open--
           kind = K_LEADER_UNCHECKED
           const c = ctl.pop()!
+          if (c.calls) {
+            const outer = ctl[ctl.length - 1]
+            if (outer !== undefined) outer.calls = true
+            if (c.loopAt >= 0) callingLoops.add(c.loopAt)
+          }
           // an else-less then-arm that never falls through and that no branch takes to the join (there, the
           // refund would be paid on the then path too, making the arm free)
           if (c.isIf && !c.hasElse && lastUncond && !c.targeted) hoist(c)
@@ -884,6 +891,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         }
     }
     if (kind === K_CALL || kind === K_RETURN_CALL) callBlock.push(blockCost.length - 1)
+    if ((kind === K_CALL || kind === K_CALL_INDIRECT) && ctl.length > 0) ctl[ctl.length - 1].calls = true
     starts.push(at)
     kinds.push(kind)
     args.push(arg)
@@ -1066,8 +1074,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     // loop (bt) [charge; br_if $exhausted when below 0] … end br $done end [__slice_end; refund the head
     // charge] br $retry end unreachable end`. The charges and checks are those of the plain form; the call
     // out of the loop body keeps V8 from spilling the loop's values around it on every iteration. Only loops
-    // without parameters (an empty or one-value block type).
-    const retry = kind === K_LOOP && charged && (raw[1] & 0xc0) === 0x40
+    // without parameters (an empty or one-value block type) and without calls of their own (those spill
+    // around the calls anyway, and would only pay the wrapping on every entry).
+    const retry = kind === K_LOOP && charged && (raw[1] & 0xc0) === 0x40 && !callingLoops.has(i)
     if (retry) {
       w.u8(0x02); w.u8(raw[1]); open(L_OURS)
       w.u8(0x03); w.u8(0x40); open(L_OURS)
