@@ -79,7 +79,7 @@ export class QuotaBlockstore implements Blockstore {
   /** The limit, what is used (held and reserved) and what is left. */
   async usage (options: AbortOptions = {}): Promise<QuotaUsage> {
     return await this.#accounting.run('q', async () => {
-      const used = (await this.inner.stat(options)).bytes + this.#reserved
+      const used = await this.#used(options)
       return { limit: this.#limit, used, available: Math.max(0, this.#limit - used) }
     })
   }
@@ -116,15 +116,25 @@ export class QuotaBlockstore implements Blockstore {
     if (await this.inner.has(cid, options)) return await this.inner.put(cid, bytes, options)
     const size = bytes.byteLength
     await this.#accounting.run('q', async () => {
-      const used = (await this.inner.stat(options)).bytes + this.#reserved
+      const used = await this.#used(options)
       if (used + size > this.#limit) throw new QuotaExceededError({ limit: this.#limit, used, requested: size })
       this.#reserved += size
     })
     try {
       return await this.inner.put(cid, bytes, options)
     } finally {
-      await this.#accounting.run('q', async () => { this.#reserved -= size })
+      // At once, not behind the checks queued meanwhile: they would count this block twice (held and reserved).
+      this.#reserved -= size
     }
+  }
+
+  /**
+   * Bytes held and reserved. The reservations are read before the inner store's count: a put that
+   * ends in between is counted at least once (reserved, and maybe held too), never not at all.
+   */
+  async #used (options: AbortOptions): Promise<number> {
+    const reserved = this.#reserved
+    return (await this.inner.stat(options)).bytes + reserved
   }
 
   /** The inner store's get. */
