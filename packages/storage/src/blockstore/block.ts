@@ -1,10 +1,11 @@
 // What every store does with a (CID, bytes) pair before touching storage:
 // check the CID, derive the key the block is stored under (its multihash in
-// base32), and verify bytes against the digest with WebCrypto. Browser-safe.
+// base32), and verify bytes against the digest (sha2-256). Browser-safe.
 import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { decode as decodeDigest } from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockTooLargeError, CorruptBlockError, InvalidBlockError, InvalidCidError } from './errors.ts'
 
 /** Multicodec of sha2-256, the only hash this package stores blocks under. */
@@ -79,10 +80,14 @@ export function maxBlockBytesOf (value: number | undefined, fallback: number): n
   return n
 }
 
-/** True when `bytes` hash (sha2-256, WebCrypto, off the main thread where the platform can) to `digest`. */
+/**
+ * True when `bytes` hash (sha2-256) to `digest`. multiformats' sha256 hashes with node:crypto in Node
+ * (in place; WebCrypto's digest would first copy the block) and with WebCrypto in browsers.
+ */
 export async function hashMatches (digest: Uint8Array, bytes: Uint8Array): Promise<boolean> {
-  const view = bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : new Uint8Array(bytes)
-  const got = new Uint8Array(await crypto.subtle.digest('SHA-256', view))
+  // (WebCrypto refuses views of shared memory: those are copied first)
+  const view = bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes)
+  const got = (await sha256.digest(view)).digest
   if (got.byteLength !== digest.byteLength) return false
   let diff = 0
   for (let i = 0; i < got.byteLength; i++) diff |= got[i] ^ digest[i]

@@ -260,9 +260,7 @@ export class FsBlockstore implements Blockstore {
       const { size } = await handle.stat()
       // No put ever stores more than the limit: a bigger file was tampered with; do not read it into memory.
       if (size > this.#maxBlockBytes) throw new CorruptBlockError(safeString(id.cid), `block ${safeString(id.cid)} on disk is ${size} bytes, over the limit of ${this.#maxBlockBytes}: it was altered; delete it and fetch a good copy`)
-      const buf = await handle.readFile({ signal: options.signal })
-      // A plain Uint8Array over the Buffer's memory (not a copy): callers compare and encode it as bytes.
-      bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+      bytes = await readWhole(handle, size, options.signal)
     } finally {
       await handle.close()
     }
@@ -351,4 +349,21 @@ async function writeNew (path: string, text: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * The `size` bytes of an open file in one buffer, read at its offset 0 (no second fstat, as readFile
+ * would do). A file that changed size since its stat reads short: its hash will not match.
+ */
+async function readWhole (handle: FileHandle, size: number, signal?: AbortSignal): Promise<Uint8Array> {
+  // A plain Uint8Array (not a Buffer, nor from Node's shared pool): callers compare, hash and encode it as bytes.
+  const bytes = new Uint8Array(size)
+  let got = 0
+  while (got < size) {
+    signal?.throwIfAborted()
+    const { bytesRead } = await handle.read(bytes, got, size - got, got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return got === size ? bytes : bytes.subarray(0, got)
 }
