@@ -1,6 +1,7 @@
-// Chunk encryption: AES-256-GCM through WebCrypto (native in Node and in
-// browsers). The IV of chunk i is its index (the key is fresh per object, so
+// Chunk encryption: AES-256-GCM (node:crypto in Node, WebCrypto in browsers:
+// see aes-gcm.ts). The IV of chunk i is its index (the key is fresh per object, so
 // an IV never repeats under one key), which also binds every chunk to its place.
+import { type ChunkKey, importAesKey, open, seal } from '#aes-gcm'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { KEY_BYTES } from './capability.ts'
 
@@ -19,9 +20,12 @@ export async function keyCheckOf (key: Uint8Array): Promise<Uint8Array> {
   return (await sha256.digest(buf)).digest.subarray(0, 16)
 }
 
-/** A WebCrypto AES-GCM key for chunk encryption and decryption. */
-export async function importChunkKey (key: Uint8Array): Promise<CryptoKey> {
-  return await crypto.subtle.importKey('raw', key as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt'])
+/** A chunk key as this platform's cipher takes it (a node:crypto KeyObject, or a WebCrypto CryptoKey). */
+export type { ChunkKey }
+
+/** The AES-256-GCM key of chunk encryption and decryption. */
+export async function importChunkKey (key: Uint8Array): Promise<ChunkKey> {
+  return await importAesKey(key)
 }
 
 function ivOf (index: number): Uint8Array<ArrayBuffer> {
@@ -31,11 +35,11 @@ function ivOf (index: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Ciphertext of chunk `index` (plaintext length + 16 tag bytes). */
-export async function encryptChunk (key: CryptoKey, index: number, plain: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: ivOf(index) }, key, plain as Uint8Array<ArrayBuffer>))
+export async function encryptChunk (key: ChunkKey, index: number, plain: Uint8Array): Promise<Uint8Array> {
+  return await seal(key, ivOf(index), plain)
 }
 
-/** Plaintext of chunk `index`; rejects (OperationError) when the ciphertext or key is wrong. */
-export async function decryptChunk (key: CryptoKey, index: number, cipher: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: ivOf(index) }, key, cipher as Uint8Array<ArrayBuffer>))
+/** Plaintext of chunk `index`; rejects when the ciphertext or key is wrong (nothing of it is released then). */
+export async function decryptChunk (key: ChunkKey, index: number, cipher: Uint8Array): Promise<Uint8Array> {
+  return await open(key, ivOf(index), cipher)
 }

@@ -3,17 +3,17 @@
 import { createErasureCodec, type ErasureCodec, joinShards } from '../erasure/index.ts'
 import { verifyBlock } from './block.ts'
 import type { ReadCapability } from './capability.ts'
-import { decryptChunk, importChunkKey, keyCheckOf } from './crypto.ts'
+import { type ChunkKey, decryptChunk, importChunkKey, keyCheckOf } from './crypto.ts'
 import { CorruptObjectError, TooFewSharesError, WrongKeyError } from './errors.ts'
 import { decodeRoot, needOf, type ObjectRoot, positionsOf } from './root.ts'
 
 /** Opens an object for reading from its root block and read capability. */
 export class ObjectReader {
   readonly root: ObjectRoot
-  private readonly cryptoKey: CryptoKey
+  private readonly cryptoKey: ChunkKey
   private readonly codec: ErasureCodec | undefined
 
-  private constructor (root: ObjectRoot, cryptoKey: CryptoKey, codec: ErasureCodec | undefined) {
+  private constructor (root: ObjectRoot, cryptoKey: ChunkKey, codec: ErasureCodec | undefined) {
     this.root = root
     this.cryptoKey = cryptoKey
     this.codec = codec

@@ -6,7 +6,7 @@ import type { CID } from 'multiformats/cid'
 import { createErasureCodec, type ErasureCodec, splitIntoShards } from '../erasure/index.ts'
 import { type Block, blockCid } from './block.ts'
 import type { ReadCapability } from './capability.ts'
-import { encryptChunk, importChunkKey, keyCheckOf, newObjectKey } from './crypto.ts'
+import { type ChunkKey, encryptChunk, importChunkKey, keyCheckOf, newObjectKey } from './crypto.ts'
 import { StorageOptionsError } from './errors.ts'
 import { DEFAULT_CHUNK_SIZE, encodeRoot, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, type ObjectRoot, type Redundancy, type RootChunk, validateRedundancy } from './root.ts'
 
@@ -32,7 +32,7 @@ export class ObjectWriter {
   /** the object's key check (a one-way hash of its key): also its storage index, where placement puts it */
   readonly keyCheck: Uint8Array
   private readonly key: Uint8Array
-  private readonly cryptoKey: CryptoKey
+  private readonly cryptoKey: ChunkKey
   private readonly codec: ErasureCodec | undefined
   private buf: Uint8Array
   private fill = 0
@@ -41,7 +41,7 @@ export class ObjectWriter {
   private finished = false
   private readonly chunks: RootChunk[] = []
 
-  private constructor (redundancy: Redundancy, chunkSize: number, key: Uint8Array, keyCheck: Uint8Array, cryptoKey: CryptoKey, codec: ErasureCodec | undefined) {
+  private constructor (redundancy: Redundancy, chunkSize: number, key: Uint8Array, keyCheck: Uint8Array, cryptoKey: ChunkKey, codec: ErasureCodec | undefined) {
     this.redundancy = redundancy
     this.keyCheck = keyCheck
     this.chunkSize = chunkSize

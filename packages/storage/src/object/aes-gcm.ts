@@ -1,0 +1,44 @@
+// AES-256-GCM for chunks in Node: node:crypto reads the caller's bytes in
+// place, where WebCrypto first copies every input (a megabyte per chunk) and
+// hands each call to a job of its own. Browsers take aes-gcm.browser.ts (the
+// package's `#aes-gcm` import, by the `browser` condition). Both produce and
+// accept the same bytes: ciphertext followed by the 16-byte tag.
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
+
+/** A chunk key as this platform's cipher takes it. */
+export type ChunkKey = KeyObject
+
+const TAG_BYTES = 16
+
+/** The 32-byte object key as a ChunkKey. */
+export async function importAesKey (key: Uint8Array): Promise<ChunkKey> {
+  return createSecretKey(key)
+}
+
+/** Ciphertext and tag of `plain` under `key` and the 12-byte `iv`. */
+export async function seal (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): Promise<Uint8Array> {
+  const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
+  const body = c.update(plain)
+  const last = c.final()
+  const tag = c.getAuthTag()
+  const out = new Uint8Array(body.byteLength + last.byteLength + TAG_BYTES)
+  out.set(body, 0)
+  out.set(last, body.byteLength)
+  out.set(tag, body.byteLength + last.byteLength)
+  return out
+}
+
+/**
+ * Plaintext of `cipher` (ciphertext and tag), released only once the tag checks; rejects when the
+ * bytes, key or iv are wrong, or `cipher` is shorter than a tag (a short tag is never accepted).
+ */
+export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array): Promise<Uint8Array> {
+  if (cipher.byteLength < TAG_BYTES) throw new RangeError(`an AES-GCM ciphertext is at least its ${TAG_BYTES}-byte tag`)
+  const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
+  d.setAuthTag(cipher.subarray(cipher.byteLength - TAG_BYTES))
+  const body = d.update(cipher.subarray(0, cipher.byteLength - TAG_BYTES))
+  const last = d.final() // throws unless the tag checks
+  const plain = last.byteLength === 0 ? body : Buffer.concat([body, last])
+  // a plain Uint8Array over the output's memory (not a Buffer): callers get bytes, not Node's type
+  return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
+}
