@@ -52,6 +52,7 @@ import {
   decodeReply,
   decodeRequest,
   decodeStoreFrame,
+  encodeBlockFrame,
   encodeStorageFrame
 } from './storage-wire.ts'
 
@@ -186,8 +187,13 @@ class Call {
     await this.lp.write(encodeStorageFrame(frame), { signal: AbortSignal.timeout(STORE_IDLE_MS) })
   }
 
+  /** Sends a `block` frame around `b` (not copied: `b` must not change until this resolves). */
+  async sendBlock (b: Uint8Array): Promise<void> {
+    await this.lp.write(encodeBlockFrame(b), { signal: AbortSignal.timeout(STORE_IDLE_MS) })
+  }
+
   async reply (timeoutMs = STORE_IDLE_MS): Promise<StorageReply> {
-    const r = decodeReply((await this.lp.read({ signal: AbortSignal.timeout(timeoutMs) })).subarray())
+    const r = decodeReply(await this.lp.read({ signal: AbortSignal.timeout(timeoutMs) }))
     if (r.k === 'error') throw new RemoteStorageError(r.name, `${this.peer.slice(-8)}: ${r.message}`)
     return r
   }
@@ -254,7 +260,7 @@ export class StoreSession {
     if (this.failed != null) throw this.failed
     this.sizes.push(bytes.length)
     this.sent += bytes.length
-    await this.call.send({ k: 'block', b: bytes })
+    await this.call.sendBlock(bytes)
   }
 
   /** Tells the holder the writer is still there (while it works on another position). */
@@ -435,7 +441,7 @@ export class StorageService {
     const drained = async (): Promise<void> => { await acks; if (writeError != null) throw writeError }
     try {
       for (;;) {
-        const frame = decodeStoreFrame((await call.lp.read({ signal: AbortSignal.timeout(STORE_IDLE_MS) })).subarray())
+        const frame = decodeStoreFrame(await call.lp.read({ signal: AbortSignal.timeout(STORE_IDLE_MS) }))
         if (writeError != null) throw writeError
         if (frame.k === 'wait') {
           // answered with the current count (through the ack chain, in order): the writer's reads stay alive too
@@ -565,7 +571,7 @@ export class StorageService {
         continue
       }
       reads[i] = undefined
-      await call.send({ k: 'block', b: bytes })
+      await call.sendBlock(bytes)
     }
     await call.close()
   }

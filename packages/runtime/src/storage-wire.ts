@@ -5,8 +5,9 @@
 // locates an object; `pin` flips retention; `repair` carries a message of the
 // repair core. Every frame is DAG-CBOR, size-limited and shape-checked here.
 import { MalformedError, decode, encode } from '@webfabric/protocol'
-import { frameChecks } from './frame-check.ts'
 import { MAX_CHUNK_SIZE, MAX_ROOT_BYTES, MAX_POSITIONS, type PlacementRecord, type Redundancy, validateRedundancy } from '@webfabric/storage'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { frameChecks } from './frame-check.ts'
 
 /** The storage protocol id. */
 export const STORAGE_PROTOCOL = '/webfabric/storage/1.0.0'
@@ -128,8 +129,10 @@ export function decodeRequest (data: Uint8Array): StorageRequest {
 }
 
 /** Decodes a frame that follows a `store` request: a block or the end. */
-export function decodeStoreFrame (data: Uint8Array): BlockFrame | EndFrame | WaitFrame {
-  const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
+export function decodeStoreFrame (data: Uint8Array | Uint8ArrayList): BlockFrame | EndFrame | WaitFrame {
+  const b = blockOf(data)
+  if (b != null) return { k: 'block', b }
+  const x = decode(data.subarray(), { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
   if (x?.k === 'wait') { map(x, ['k']); return { k: 'wait' } }
   if (x?.k === 'block') {
     const f = map(x, ['k', 'b'])
@@ -143,8 +146,10 @@ export function decodeStoreFrame (data: Uint8Array): BlockFrame | EndFrame | Wai
 }
 
 /** Decodes a holder's answer; throws MalformedError. */
-export function decodeReply (data: Uint8Array): StorageReply {
-  const x = decode(data, { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
+export function decodeReply (data: Uint8Array | Uint8ArrayList): StorageReply {
+  const b = blockOf(data)
+  if (b != null) return { k: 'block', b }
+  const x = decode(data.subarray(), { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
   switch (x?.k) {
     case 'stored': map(x, ['k']); return { k: 'stored' }
     case 'ok': map(x, ['k']); return { k: 'ok' }
@@ -165,4 +170,46 @@ export function encodeStorageFrame (frame: object): Uint8Array {
   const clean: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(frame)) if (v !== undefined) clean[k] = v
   return encode(clean)
+}
+
+// A block frame is the DAG-CBOR map {b: <bytes>, k: 'block'} (canonical key order: b before k),
+// written and read here by hand around the block so its megabyte is neither copied into an
+// encoding nor out of one. Any other spelling goes through the general decoder.
+const BLOCK_TRAILER = new Uint8Array([0x61, 0x6b, 0x65, 0x62, 0x6c, 0x6f, 0x63, 0x6b]) // "k": "block"
+
+/** The head of a block frame: map of 2, key "b", then the byte string header of `length` bytes (shortest form, as DAG-CBOR requires). */
+function blockHead (length: number): Uint8Array {
+  if (length < 24) return new Uint8Array([0xa2, 0x61, 0x62, 0x40 + length])
+  if (length < 0x100) return new Uint8Array([0xa2, 0x61, 0x62, 0x58, length])
+  if (length < 0x10000) return new Uint8Array([0xa2, 0x61, 0x62, 0x59, length >> 8, length & 0xff])
+  return new Uint8Array([0xa2, 0x61, 0x62, 0x5a, length >>> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff])
+}
+
+/**
+ * A `block` frame around `b` without copying it: the same bytes as encodeStorageFrame({ k: 'block', b }).
+ * The list holds `b` itself: the caller must not change it until the frame is sent.
+ */
+export function encodeBlockFrame (b: Uint8Array): Uint8ArrayList {
+  if (b.byteLength > MAX_BLOCK_BYTES) throw new MalformedError(`a block is at most ${MAX_BLOCK_BYTES} bytes`, { field: 'b' })
+  return new Uint8ArrayList(blockHead(b.byteLength), b, BLOCK_TRAILER)
+}
+
+/**
+ * The block of a frame spelled exactly as encodeBlockFrame spells it (a view when the block arrived
+ * in one piece, else one copy); undefined for any other frame, which the general decoder then reads
+ * and checks. Throws MalformedError for a block over MAX_BLOCK_BYTES.
+ */
+function blockOf (data: Uint8Array | Uint8ArrayList): Uint8Array | undefined {
+  const at = (i: number): number => data instanceof Uint8Array ? data[i] : data.get(i)
+  const n = data.byteLength
+  if (n < 4 + BLOCK_TRAILER.length || n > MAX_STORAGE_FRAME || at(0) !== 0xa2 || at(1) !== 0x61 || at(2) !== 0x62) return undefined
+  const h = at(3)
+  let length: number
+  let start: number
+  if (h >= 0x40 && h < 0x58) { length = h - 0x40; start = 4 } else if (h === 0x58 && n > 4) { length = at(4); start = 5 } else if (h === 0x59 && n > 5) { length = at(4) * 0x100 + at(5); start = 6 } else if (h === 0x5a && n > 7) { length = ((at(4) * 0x100 + at(5)) * 0x100 + at(6)) * 0x100 + at(7); start = 8 } else return undefined
+  // only the shortest header, and exactly the trailer after the block: anything else is for the general decoder
+  if (blockHead(length).byteLength !== start || start + length + BLOCK_TRAILER.length !== n) return undefined
+  for (let i = 0; i < BLOCK_TRAILER.length; i++) if (at(start + length + i) !== BLOCK_TRAILER[i]) return undefined
+  if (length > MAX_BLOCK_BYTES) throw new MalformedError(`storage frame field b must be at most ${MAX_BLOCK_BYTES} bytes`, { field: 'b' })
+  return data.subarray(start, start + length)
 }
