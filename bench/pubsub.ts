@@ -382,7 +382,8 @@ async function run (side: Side, round: number): Promise<RunResult> {
     r.rejected = cluster.rejected?.()
     r.unverified = cluster.unverified?.()
     r.capsFetched = cluster.capsFetched?.()
-    progress(`round ${round}: ${side} ${fmt(r.messagesPerSec, 1)} msgs/s, p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms`)
+    // everything a results table needs, so an interrupted invocation keeps its finished runs
+    progress(`round ${round}: ${side} ${fmt(r.messagesPerSec, 1)} msgs/s, CPU ${fmt(r.cpuMsPerMessage, 2)} ms/msg, p50 ${fmt(r.p50Ms, 1)} ms, p99 ${fmt(r.p99Ms, 1)} ms, idle CPU ${fmt(r.idleCpuMsPerSec, 0)} ms/s, lost ${r.lost}, load ${fmt(r.load, 1)}`)
     return r
   } finally {
     await cluster.stop()
