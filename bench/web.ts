@@ -554,7 +554,12 @@ interface ThroughputRun {
 async function timedJob (f: Fabric, module: Uint8Array, inputs: Uint8Array[], name: string, cpu: () => number, execMs: (job: string) => Promise<number[]>): Promise<Omit<ThroughputRun, 'side'>> {
   const c0 = cpu()
   const t0 = performance.now()
-  const report = await f.coordinator.submitJob({ module, inputs, replicas: 1, quorum: 1, name })
+  // a job that stops moving says where it stands
+  const progress = setInterval(() => {
+    const v = f.coordinator.coordinator?.jobList().find(j => j.name === name)
+    if (v != null) say(`throughput: ${name} still running after ${fmt((performance.now() - t0) / 1000)} s: ${JSON.stringify(v)}`)
+  }, 10_000)
+  const report = await f.coordinator.submitJob({ module, inputs, replicas: 1, quorum: 1, name }).finally(() => clearInterval(progress))
   const wallMs = performance.now() - t0
   const cpuCores = (cpu() - c0) / (wallMs / 1000)
   if (report.accepted !== inputs.length) throw new Error(`${name}: ${report.accepted} of ${inputs.length} tasks accepted`)
