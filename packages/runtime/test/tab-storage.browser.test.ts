@@ -4,7 +4,8 @@
 // serves it when Node holders are gone, is a source when repair rebuilds
 // their positions, and Revoke deletes what it stored while repair moves its
 // position to a Node holder — the object stays byte-identical throughout.
-// Databases a closed tab left behind are deleted by the next tab that starts.
+// Databases a closed tab left behind are deleted by the next tab that starts;
+// a second tab of the same identity is refused, not left half-started.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -136,5 +137,15 @@ describe('a browser tab holds storage for the fabric (Chromium, IndexedDB)', () 
     const names = await page.call<string[]>('storageDatabases')
     assert.ok(!names.some(n => n.includes(left.peerId)), `the closed tab's storage is deleted (${names.join(', ')})`)
     assert.ok(names.some(n => n.includes(next.peerId)))
+
+    // the same identity in a second tab (a copied keyring) cannot take storage the first still holds
+    const twin = await page.another()
+    try {
+      const err = await joinTab(twin, fresh.keyring, fresh.did).then(() => 'joined', (e: Error) => e.message)
+      assert.match(err, /StorageInUseError|another tab already holds/)
+      assert.deepEqual(await twin.call<string[]>('members'), [], 'the refused tab is not left running')
+    } finally {
+      await twin.close()
+    }
   })
 })

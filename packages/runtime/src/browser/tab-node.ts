@@ -197,6 +197,7 @@ export class TabNode extends EventTarget {
     await this.membership.start()
     this.onAddresses()
     if (hold != null) {
+      // a tab that cannot hold what it offered does not stay half-started
       this.storage = await TabStorage.start({
         host: this.host,
         identity: this.identity,
@@ -207,7 +208,7 @@ export class TabNode extends EventTarget {
         members: () => this.members(),
         repair: this.init.storage?.repair,
         log
-      })
+      }).catch(async (err: unknown) => { await this.stop('left'); throw err })
       for (const ev of ['join', 'update', 'leave']) this.membership.addEventListener(ev, this.onView)
       this.membership.update({ roles: [...new Set([...roles, 'storage'])], capacity: { ...capacity, storageMiB: choice.storageMiB } })
     }
