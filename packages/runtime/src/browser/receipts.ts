@@ -5,6 +5,7 @@
 // a tab starts with the receipts of the tabs before it. Browser-safe.
 import { type Acceptance, type Receipt, receiptCid } from '@webfabric/compute'
 import type { ReceiptSink } from '../compute-worker.ts'
+import { done, openDatabase, request } from './idb.ts'
 import type { TabReceipt } from './types.ts'
 
 /**
@@ -52,26 +53,13 @@ export function idbReceiptArchive (name = RECEIPT_ARCHIVE, init: { indexedDB?: I
   const STORE = 'receipts'
   const factory = init.indexedDB ?? globalThis.indexedDB
   let db: Promise<IDBDatabase> | undefined
-  const open = (): Promise<IDBDatabase> => (db ??= new Promise((resolve, reject) => {
-    const req = factory.open(name, 1)
-    req.onupgradeneeded = () => { req.result.createObjectStore(STORE, { keyPath: 'cid' }).createIndex('kept', 'kept') }
-    req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error)
-  }))
-  const done = (tx: IDBTransaction): Promise<void> => new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve()
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
-  })
+  const open = (): Promise<IDBDatabase> => (db ??= openDatabase(factory, name, d => { d.createObjectStore(STORE, { keyPath: 'cid' }).createIndex('kept', 'kept') }))
   let queue: Promise<void> = Promise.resolve()
   let kept = Date.now()
   return {
     load: async limit => {
       const tx = (await open()).transaction(STORE, 'readwrite')
-      const all = await new Promise<Array<TabReceipt & { kept: number }>>((resolve, reject) => {
-        const req = tx.objectStore(STORE).index('kept').getAll()
-        req.onsuccess = () => resolve(req.result)
-        req.onerror = () => reject(req.error)
-      })
+      const all = await request(tx.objectStore(STORE).index('kept').getAll()) as Array<TabReceipt & { kept: number }>
       const drop = all.slice(0, Math.max(0, all.length - limit))
       for (const r of drop) tx.objectStore(STORE).delete(r.cid)
       await done(tx)
@@ -85,11 +73,7 @@ export function idbReceiptArchive (name = RECEIPT_ARCHIVE, init: { indexedDB?: I
         const tx = (await open()).transaction(STORE, 'readwrite', { durability: 'relaxed' })
         const store = tx.objectStore(STORE)
         // an update (the verdict) keeps the receipt's place in the order
-        const old = await new Promise<{ kept?: number } | undefined>((resolve, reject) => {
-          const req = store.get(r.cid)
-          req.onsuccess = () => resolve(req.result)
-          req.onerror = () => reject(req.error)
-        })
+        const old = await request(store.get(r.cid)) as { kept?: number } | undefined
         store.put(old?.kept != null ? { ...row, kept: old.kept } : row)
         await done(tx)
       }).catch(err => init.log?.(`the receipt ${r.cid} was not archived: ${(err as Error).message}`))

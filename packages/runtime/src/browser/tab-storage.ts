@@ -13,6 +13,7 @@ import type { Host } from '../host.ts'
 import type { MemberView } from '../membership-service.ts'
 import type { StateFiles } from '../state-files.ts'
 import { StorageRuntime, type StorageRuntimeInit } from '../storage-runtime.ts'
+import { deleteDatabase, done, openDatabase, request } from './idb.ts'
 
 /** Every database a tab's storage uses begins with this. */
 export const TAB_STORAGE_PREFIX = 'webfabric-storage-'
@@ -47,33 +48,11 @@ export class StorageInUseError extends Error {
   }
 }
 
-function request<T> (req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error)
-  })
-}
-
-async function deleteDatabase (factory: IDBFactory, name: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const req = factory.deleteDatabase(name)
-    req.onsuccess = () => resolve()
-    req.onerror = () => reject(req.error)
-    // another connection is still open: the deletion completes when it closes
-    req.onblocked = () => resolve()
-  })
-}
-
 /** JSON documents in one IndexedDB object store, written with strict durability. */
 function idbStateFiles (factory: IDBFactory, name: string): StateFiles & { close: () => void } {
   const STORE = 'docs'
   let db: Promise<IDBDatabase> | undefined
-  const open = (): Promise<IDBDatabase> => (db ??= new Promise((resolve, reject) => {
-    const req = factory.open(name, 1)
-    req.onupgradeneeded = () => { req.result.createObjectStore(STORE) }
-    req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error)
-  }))
+  const open = (): Promise<IDBDatabase> => (db ??= openDatabase(factory, name, d => { d.createObjectStore(STORE) }))
   return {
     read: async <T>(doc: string) => {
       const value = await request((await open()).transaction(STORE, 'readonly').objectStore(STORE).get(doc))
@@ -84,10 +63,7 @@ function idbStateFiles (factory: IDBFactory, name: string): StateFiles & { close
     write: async (doc, value) => {
       const tx = (await open()).transaction(STORE, 'readwrite', { durability: 'strict' })
       tx.objectStore(STORE).put(JSON.stringify(value), doc)
-      await new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve()
-        tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
-      })
+      await done(tx)
     },
     where: doc => `IndexedDB ${name}/${doc}`,
     close: () => { void db?.then(d => d.close()).catch(() => {}) }
