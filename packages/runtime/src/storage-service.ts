@@ -47,6 +47,9 @@ import {
   STORAGE_HOLD_NEED,
   STORAGE_PROTOCOL,
   STORAGE_PUT_NEED,
+  type AbandonFrame,
+  type PinFrame,
+  type RootFrame,
   type StorageReply,
   type StorageRequest,
   decodeReply,
@@ -171,6 +174,46 @@ export async function storageIndex (key: Uint8Array): Promise<string> {
   return toBase64url(await keyCheckOf(key))
 }
 
+/**
+ * A store of one position in progress, seen from the writer: on another holder (StoreSession), or
+ * on this node itself when placement ranks it (StorageService's local store).
+ */
+export interface PositionStore {
+  readonly peer: string
+  /** True once the holder acknowledged the whole store. */
+  ended: boolean
+  /**
+   * Stores one block once there is room (throws the holder's refusal if it gave one). `cid`, when
+   * given, was computed by this node from these bytes (or checked against them): a local store
+   * takes it as is; another holder always hashes what it receives. `bytes` must not change until
+   * this resolves.
+   */
+  block (bytes: Uint8Array, cid?: CID): Promise<void>
+  /** Tells the holder the writer is still there (while it works on another position). */
+  wait (): Promise<void>
+  /** Sends the root and record, and resolves once the holder has stored everything durably. */
+  end (root: Uint8Array, rec: PlacementRecord): Promise<void>
+  /** Gives up the store: the holder keeps nothing of it. */
+  abort (err: Error): void
+}
+
+/** The holder's side of one store in progress. */
+interface Receiving {
+  /** the writer (or repairing holder); this node itself for its own put */
+  peer: string
+  redundancy: Redundancy
+  position: number
+  pin: boolean
+  fromHolder: boolean
+  writer?: string
+  /** the storage lease's end when the store began: when the holding may be collected if unpinned */
+  expiresAt: number
+  /** multihashes (base64url) of the blocks staged by this store */
+  received: Set<string>
+  committed: boolean
+  closed: boolean
+}
+
 /** A request stream to one holder: typed frames in and out. */
 class Call {
   readonly peer: string
@@ -206,7 +249,7 @@ class Call {
  * The writer's side of a store: block sends wait for room in the holder's window
  * (STORE_WINDOW_BYTES unacknowledged); `end` waits for the holder's `stored`.
  */
-export class StoreSession {
+export class StoreSession implements PositionStore {
   readonly call: Call
   private sent = 0
   private acked = 0
@@ -252,8 +295,8 @@ export class StoreSession {
     }
   }
 
-  /** Sends one block once the window has room; throws the holder's refusal if it gave one. */
-  async block (bytes: Uint8Array): Promise<void> {
+  /** Sends one block once the window has room; throws the holder's refusal if it gave one. The holder hashes it itself. */
+  async block (bytes: Uint8Array, _cid?: CID): Promise<void> {
     while (this.failed == null && this.sent - this.acked > 0 && this.sent - this.acked + bytes.length > STORE_WINDOW_BYTES) {
       await new Promise<void>(resolve => { this.wake = resolve })
     }
@@ -404,11 +447,15 @@ export class StorageService {
     return this.init.store
   }
 
-  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean, writer?: string): Promise<void> {
+  /**
+   * Starts receiving a store of `position` from `peer` (a remote writer or holder, or this node's
+   * own put): refuses at once without a lease in force, when busy, or when `size` cannot fit.
+   */
+  private async beginStore (peer: string, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean, writer?: string): Promise<Receiving> {
     const lease = this.init.lease()
     if (lease == null) throw new RemoteStorageError('NoLeaseError', 'this device holds no storage lease for the origin in force')
     const store = this.store()
-    const mine = this.storesBy.get(call.peer) ?? 0
+    const mine = this.storesBy.get(peer) ?? 0
     if (this.activeStores >= MAX_STORES || mine >= MAX_STORES_PER_PEER) {
       throw new RemoteStorageError('BusyError', `this holder takes ${MAX_STORES} stores at once (${MAX_STORES_PER_PEER} per peer); try again shortly`)
     }
@@ -421,18 +468,101 @@ export class StorageService {
       }
     }
     this.activeStores++
-    this.storesBy.set(call.peer, mine + 1)
-    await call.send({ k: 'ok' })
-    const received = new Set<string>()
-    let committed = false
-    // a block is staged (safe from collection) from its first frame until the store ends
-    const stage = (cid: CID): void => {
-      const key = toBase64url(cid.multihash.bytes)
-      if (received.has(key)) return
-      received.add(key)
-      this.staged.set(key, (this.staged.get(key) ?? 0) + 1)
-      this.generation++
+    this.storesBy.set(peer, mine + 1)
+    return { peer, redundancy, position, pin, fromHolder, writer, expiresAt: lease.expiresAt, received: new Set(), committed: false, closed: false }
+  }
+
+  /** A block is staged (safe from collection) from its first frame until its store ends. */
+  private stage (s: Receiving, cid: CID): void {
+    const key = toBase64url(cid.multihash.bytes)
+    if (s.received.has(key)) return
+    s.received.add(key)
+    this.staged.set(key, (this.staged.get(key) ?? 0) + 1)
+    this.generation++
+  }
+
+  /** Stores one block of a store durably; `cid` must be the hash of `bytes`, computed by this node. */
+  private async receiveBlock (s: Receiving, cid: CID, bytes: Uint8Array): Promise<void> {
+    this.stage(s, cid)
+    await this.store().put(cid, bytes)
+  }
+
+  /**
+   * The end of a store (every block durably stored by then): checks the root and record against the
+   * store and what is held, and makes the holding durable before it returns.
+   */
+  private async commitStore (s: Receiving, rootBytes: Uint8Array, rec: PlacementRecord): Promise<void> {
+    const { redundancy, position, fromHolder } = s
+    const store = this.store()
+    // the root must hash to the record's root, describe the same redundancy, and list us at `position`
+    const rootCid = await cidOf(rootBytes)
+    if (rootCid.toString() !== rec.root) throw new RemoteStorageError('TamperedBlockError', 'the root block does not hash to the record\'s root')
+    const root = decodeRoot(rootBytes)
+    if (!sameRedundancy(root.redundancy, redundancy) || !sameRedundancy(rec.redundancy, redundancy)) throw new RemoteStorageError('MalformedRootError', 'the store, the record and the root disagree on the redundancy')
+    if (rec.holders[position] !== this.host.peerId.toString()) throw new RemoteStorageError('MalformedRootError', `the record does not list this node at position ${position}`)
+    if (rec.shareBytes !== shareBytes(root)) throw new RemoteStorageError('MalformedRootError', 'the record\'s share size is not the root\'s')
+    const prev = this.holdings.get(rec.root)
+    const current = prev == null ? undefined : (this.currentRecord?.(rec.root) ?? prev.record)
+    if (!fromHolder) {
+      // a writer creates objects; only repair (holders, through the core) moves records on
+      if (rec.version !== 1) throw new RemoteStorageError('RecordConflictError', 'a put creates placement records of version 1; later versions come from repair')
+      if (current != null && !sameRecord(current, rec)) throw new RemoteStorageError('RecordConflictError', `this node already holds ${rec.root} under another placement; it cannot be replaced by a put`)
     }
+    if (prev != null && current != null && prev.position !== position && current.holders[prev.position] === this.host.peerId.toString()) {
+      // one holder, one position: a second would make two of the n shares fail together
+      throw new RemoteStorageError('AlreadyHolderError', `this node already holds position ${prev.position} of ${rec.root}; choose another holder for position ${position}`)
+    }
+    const missing: string[] = []
+    for (const cid of blocksOfPosition(root, position)) {
+      this.stage(s, cid) // blocks already held count too: keep them from a collection running now
+      if (!await store.has(cid)) missing.push(cid.toString())
+    }
+    if (missing.length > 0) throw new RemoteStorageError('IncompleteShareError', `the store ended with ${missing.length} block(s) of position ${position} missing (first ${missing[0]})`)
+    await store.put(rootCid, rootBytes)
+    const h: Holding = {
+      root: rec.root,
+      index: toBase64url(root.keyCheck),
+      position,
+      record: newer(prev?.record, rec),
+      pinned: s.pin || (prev?.pinned ?? false),
+      writer: fromHolder ? (prev?.writer ?? s.writer) : s.peer,
+      expiresAt: s.expiresAt,
+      storedAt: Date.now()
+    }
+    // the holding is durable (and the repair core told) before the writer hears `stored`
+    this.holdings.set(rec.root, h)
+    this.generation++
+    try {
+      await this.persist({ strict: true })
+      await this.onHold?.(h)
+    } catch (err) {
+      if (prev != null) this.holdings.set(rec.root, prev)
+      else this.holdings.delete(rec.root)
+      throw err
+    }
+    s.committed = true
+    if (h.pinned) this.onPinChange?.()
+  }
+
+  /** A store is over (committed or not; its writes settled): unstage its blocks, free what it left unreferenced. */
+  private closeStore (s: Receiving): void {
+    if (s.closed) return
+    s.closed = true
+    this.activeStores--
+    const left = (this.storesBy.get(s.peer) ?? 1) - 1
+    if (left <= 0) this.storesBy.delete(s.peer)
+    else this.storesBy.set(s.peer, left)
+    for (const key of s.received) {
+      const n = (this.staged.get(key) ?? 1) - 1
+      if (n <= 0) this.staged.delete(key)
+      else this.staged.set(key, n)
+    }
+    // a store that never completed leaves blocks nothing references: free their quota now
+    if (!s.committed && s.received.size > 0) void this.collect().catch(() => {})
+  }
+
+  private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean, writer?: string): Promise<void> {
+    const s = await this.beginStore(call.peer, redundancy, position, pin, size, fromHolder, writer)
     // several blocks are written at once (their fsyncs overlap); each is acked, in order, as soon as it is stored
     const steps: Array<Promise<void>> = []
     let acks: Promise<void> = Promise.resolve()
@@ -440,6 +570,7 @@ export class StorageService {
     let writeError: Error | undefined
     const drained = async (): Promise<void> => { await acks; if (writeError != null) throw writeError }
     try {
+      await call.send({ k: 'ok' })
       for (;;) {
         const frame = decodeStoreFrame(await call.lp.read({ signal: AbortSignal.timeout(STORE_IDLE_MS) }))
         if (writeError != null) throw writeError
@@ -449,9 +580,8 @@ export class StorageService {
           continue
         }
         if (frame.k === 'block') {
-          const cid = await blockCid(frame.b)
-          stage(cid)
-          const put = store.put(cid, frame.b)
+          // the block's CID is computed here from the bytes received: what is stored is what it names
+          const put = this.receiveBlock(s, await blockCid(frame.b), frame.b)
           put.catch(() => {}) // settled in the ack chain below; never an unhandled rejection meanwhile
           acks = acks.then(async () => {
             try {
@@ -468,73 +598,64 @@ export class StorageService {
           continue
         }
         await drained()
-        // the end: the root must hash to the record's root, describe the same redundancy, and list us at `position`
-        const rootCid = await cidOf(frame.root)
-        const rec = frame.rec
-        if (rootCid.toString() !== rec.root) throw new RemoteStorageError('TamperedBlockError', 'the root block does not hash to the record\'s root')
-        const root = decodeRoot(frame.root)
-        if (!sameRedundancy(root.redundancy, redundancy) || !sameRedundancy(rec.redundancy, redundancy)) throw new RemoteStorageError('MalformedRootError', 'the store, the record and the root disagree on the redundancy')
-        if (rec.holders[position] !== this.host.peerId.toString()) throw new RemoteStorageError('MalformedRootError', `the record does not list this node at position ${position}`)
-        if (rec.shareBytes !== shareBytes(root)) throw new RemoteStorageError('MalformedRootError', 'the record\'s share size is not the root\'s')
-        const prev = this.holdings.get(rec.root)
-        const current = prev == null ? undefined : (this.currentRecord?.(rec.root) ?? prev.record)
-        if (!fromHolder) {
-          // a writer creates objects; only repair (holders, through the core) moves records on
-          if (rec.version !== 1) throw new RemoteStorageError('RecordConflictError', 'a put creates placement records of version 1; later versions come from repair')
-          if (current != null && !sameRecord(current, rec)) throw new RemoteStorageError('RecordConflictError', `this node already holds ${rec.root} under another placement; it cannot be replaced by a put`)
-        }
-        if (prev != null && current != null && prev.position !== position && current.holders[prev.position] === this.host.peerId.toString()) {
-          // one holder, one position: a second would make two of the n shares fail together
-          throw new RemoteStorageError('AlreadyHolderError', `this node already holds position ${prev.position} of ${rec.root}; choose another holder for position ${position}`)
-        }
-        const missing: string[] = []
-        for (const cid of blocksOfPosition(root, position)) {
-          stage(cid) // blocks already held count too: keep them from a collection running now
-          if (!await store.has(cid)) missing.push(cid.toString())
-        }
-        if (missing.length > 0) throw new RemoteStorageError('IncompleteShareError', `the store ended with ${missing.length} block(s) of position ${position} missing (first ${missing[0]})`)
-        await store.put(rootCid, frame.root)
-        const h: Holding = {
-          root: rec.root,
-          index: toBase64url(root.keyCheck),
-          position,
-          record: newer(prev?.record, rec),
-          pinned: pin || (prev?.pinned ?? false),
-          writer: fromHolder ? (prev?.writer ?? writer) : call.peer,
-          expiresAt: lease.expiresAt,
-          storedAt: Date.now()
-        }
-        // the holding is durable (and the repair core told) before the writer hears `stored`
-        this.holdings.set(rec.root, h)
-        this.generation++
-        try {
-          await this.persist({ strict: true })
-          await this.onHold?.(h)
-        } catch (err) {
-          if (prev != null) this.holdings.set(rec.root, prev)
-          else this.holdings.delete(rec.root)
-          throw err
-        }
-        committed = true
-        if (h.pinned) this.onPinChange?.()
+        await this.commitStore(s, frame.root, frame.rec)
         await call.send({ k: 'stored' })
         await call.close()
         return
       }
     } finally {
       await acks.catch(() => {})
-      this.activeStores--
-      const left = (this.storesBy.get(call.peer) ?? 1) - 1
-      if (left <= 0) this.storesBy.delete(call.peer)
-      else this.storesBy.set(call.peer, left)
-      for (const key of received) {
-        const n = (this.staged.get(key) ?? 1) - 1
-        if (n <= 0) this.staged.delete(key)
-        else this.staged.set(key, n)
-      }
-      // a store that never completed leaves blocks nothing references: free their quota now
-      if (!committed && received.size > 0) void this.collect().catch(() => {})
+      this.closeStore(s)
     }
+  }
+
+  /**
+   * This node's own put of a position it is ranked for: the blocks go straight into its store
+   * (no stream to itself, and no second hash: the writer computed each CID from these very bytes),
+   * with the same capability check, lease, quota and durability as a store from another node —
+   * `end` resolves once every block and the holding are on disk.
+   */
+  private async openLocalStore (cred: Uint8Array, redundancy: Redundancy, position: number, pin: boolean, size?: number): Promise<PositionStore> {
+    const self = this.host.peerId.toString()
+    await this.init.verifier.check(self, cred, STORAGE_PUT_NEED)
+    const s = await this.beginStore(self, redundancy, position, pin, size, false)
+    const writes: Array<Promise<void>> = []
+    let failed: Error | undefined
+    // refusals read as they would from another holder (the put names a common one, e.g. QuotaExceededError)
+    const asRemote = (err: unknown): Error => {
+      const e = err instanceof Error ? err : new Error(String(err))
+      return e instanceof RemoteStorageError ? e : new RemoteStorageError(e.name, `${self.slice(-8)}: ${e.message}`)
+    }
+    const settled = async (): Promise<void> => { await Promise.allSettled(writes) }
+    const session: PositionStore = {
+      peer: self,
+      ended: false,
+      block: async (bytes, cid) => {
+        if (failed != null) throw failed
+        const put = this.receiveBlock(s, cid ?? await blockCid(bytes), bytes)
+        put.catch(err => { failed ??= asRemote(err) })
+        writes.push(put)
+        // at most STORE_CONCURRENCY writes at once (their fsyncs overlap)
+        while (writes.length >= STORE_CONCURRENCY) await writes.shift()!.catch(() => {})
+        if (failed != null) throw failed
+      },
+      wait: async () => {},
+      end: async (root, rec) => {
+        try {
+          await settled()
+          if (failed != null) throw failed
+          await this.commitStore(s, root, rec).catch(err => { throw asRemote(err) })
+          session.ended = true
+        } finally {
+          this.closeStore(s)
+        }
+      },
+      abort: (err) => {
+        failed ??= err
+        void settled().then(() => { this.closeStore(s) })
+      }
+    }
+    return session
   }
 
   /** Set by the repair driver: this node now durably holds a position. */
@@ -580,40 +701,49 @@ export class StorageService {
   onCorrupt?: (root: string, cid: CID) => void
 
   private async onRoot (call: Call, root: string): Promise<void> {
-    const h = this.holdings.get(root)
-    if (h == null || this.init.store == null) {
-      await call.send({ k: 'missing', cid: root })
-    } else {
-      const bytes = await this.init.store.get(CID.parse(root))
-      await call.send({ k: 'held', root: bytes, rec: this.currentRecord?.(root) ?? h.record, p: h.position, pin: h.pinned })
-    }
+    await call.send(await this.rootHere(root))
     await call.close()
+  }
+
+  /** The answer to a `root` request: the root block and record of `root` if held here. */
+  private async rootHere (root: string): Promise<StorageReply> {
+    const h = this.holdings.get(root)
+    if (h == null || this.init.store == null) return { k: 'missing', cid: root }
+    const bytes = await this.init.store.get(CID.parse(root))
+    return { k: 'held', root: bytes, rec: this.currentRecord?.(root) ?? h.record, p: h.position, pin: h.pinned }
   }
 
   /** Set by the repair driver: the newest placement record the repair core knows for `root`. */
   currentRecord?: (root: string) => PlacementRecord | undefined
 
   private async onPin (call: Call, root: string, pin: boolean): Promise<void> {
+    await this.pinHere(call.peer, root, pin)
+    await call.send({ k: 'ok' })
+    await call.close()
+  }
+
+  /** `from` pins or unpins `root` here: anyone who may put may keep data; only the object's writer may let it go. */
+  private async pinHere (from: string, root: string, pin: boolean): Promise<void> {
     const h = this.holdings.get(root)
     if (h == null) throw new RemoteStorageError('NotHeldError', `this node does not hold ${root}`)
-    // anyone who may put may keep data; only the object's writer may let it go
-    if (!pin && h.writer !== call.peer) throw new RemoteStorageError('NotAuthorizedError', `only the node that stored ${root} may unpin it`)
+    if (!pin && h.writer !== from) throw new RemoteStorageError('NotAuthorizedError', `only the node that stored ${root} may unpin it`)
     h.pinned = pin
     await this.persist()
     this.onPinChange?.()
+  }
+
+  private async onAbandon (call: Call, root: string): Promise<void> {
+    await this.abandonHere(call.peer, root)
     await call.send({ k: 'ok' })
     await call.close()
   }
 
   /** A writer whose put failed takes back what it stored here (version-1 holdings it created only). */
-  private async onAbandon (call: Call, root: string): Promise<void> {
+  private async abandonHere (from: string, root: string): Promise<void> {
     const h = this.holdings.get(root)
-    if (h != null) {
-      if (h.writer !== call.peer || h.record.version !== 1) throw new RemoteStorageError('NotAuthorizedError', `only the writer of ${root} may abandon it, and only before repair moved it`)
-      await this.release(root)
-    }
-    await call.send({ k: 'ok' })
-    await call.close()
+    if (h == null) return
+    if (h.writer !== from || h.record.version !== 1) throw new RemoteStorageError('NotAuthorizedError', `only the writer of ${root} may abandon it, and only before repair moved it`)
+    await this.release(root)
   }
 
   /** Set by the node: the set of pinned roots changed (anchor it). */
@@ -716,6 +846,29 @@ export class StorageService {
   }
 
   /**
+   * A one-answer request to `peer`. When `peer` is this node (a holder putting, reading or pinning
+   * what placement put on itself; libp2p does not dial itself) it is answered here, after the same
+   * capability check a holder makes of any caller. Error answers throw RemoteStorageError.
+   */
+  private async request (peer: string, frame: RootFrame | PinFrame | AbandonFrame, signal?: AbortSignal): Promise<StorageReply> {
+    if (peer === this.host.peerId.toString()) {
+      this.store()
+      await this.checkAny(peer, frame.c, frame.k === 'root' ? [STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED] : [STORAGE_PUT_NEED])
+      if (frame.k === 'root') return await this.rootHere(frame.root)
+      if (frame.k === 'pin') await this.pinHere(peer, frame.root, frame.pin)
+      else await this.abandonHere(peer, frame.root)
+      return { k: 'ok' }
+    }
+    const call = await this.open(peer, signal)
+    try {
+      await call.send(frame)
+      return await call.reply(FRAME_TIMEOUT_MS)
+    } finally {
+      await call.close()
+    }
+  }
+
+  /**
    * Stores a stream of plaintext: encrypts, chunks, erasure-codes and ships each position to its
    * holder as the bytes come; acknowledged once every position is durably stored. A holder that
    * fails mid-put is replaced by the next in the ranking, rebuilt from the others.
@@ -732,8 +885,8 @@ export class StorageService {
     const index = toBase64url(writer.keyCheck)
     const ranked = rankHolders(index, members, members.length)
     const pin = opts.pin ?? true
-    const sessions: Array<StoreSession | undefined> = Array.from({ length: n }, () => undefined)
-    const opened: StoreSession[] = []
+    const sessions: Array<PositionStore | undefined> = Array.from({ length: n }, () => undefined)
+    const opened: PositionStore[] = []
     const failures: string[] = []
     const refusals: RemoteStorageError[] = []
     const fail = (peer: string, err: Error): void => {
@@ -745,8 +898,12 @@ export class StorageService {
       const names = new Set(refusals.map(r => r.name))
       return names.size === 1 ? new RemoteStorageError(refusals[0].name, `${message} (${failures.join('; ')})`) : new PutFailedError(`${message} (${failures.join('; ')})`)
     }
-    const openSession = async (peer: string, p: number): Promise<StoreSession> => {
-      const session = await StoreSession.open(await this.open(peer, opts.signal), { k: 'store', c: cred, r: writer.redundancy, p, pin, size: opts.size })
+    const self = this.host.peerId.toString()
+    const openSession = async (peer: string, p: number): Promise<PositionStore> => {
+      // a position placed on this node goes into its own store, not over a stream to itself
+      const session = peer === self
+        ? await this.openLocalStore(cred, writer.redundancy, p, pin, opts.size)
+        : await StoreSession.open(await this.open(peer, opts.signal), { k: 'store', c: cred, r: writer.redundancy, p, pin, size: opts.size })
       opened.push(session)
       return session
     }
@@ -764,7 +921,8 @@ export class StorageService {
           await Promise.all(sessions.map(async (session, p) => {
             if (session == null) return
             try {
-              await session.block(chunk.blocks[writer.redundancy.kind === 'replicas' ? 0 : p].bytes)
+              const block = chunk.blocks[writer.redundancy.kind === 'replicas' ? 0 : p]
+              await session.block(block.bytes, block.cid)
             } catch (err) {
               sessions[p] = undefined
               fail(session.peer, err as Error)
@@ -835,26 +993,21 @@ export class StorageService {
   }
 
   private async abandon (peer: string, root: string): Promise<void> {
-    const call = await this.open(peer)
-    try {
-      await call.send({ k: 'abandon', c: this.clientCredential(STORAGE_PUT_NEED), root })
-      await call.reply(FRAME_TIMEOUT_MS)
-    } finally {
-      await call.close()
-    }
+    await this.request(peer, { k: 'abandon', c: this.clientCredential(STORAGE_PUT_NEED), root })
   }
 
   /**
    * Streams the blocks of position `p` of an object into an open store call: fetched from
    * `sources` (copies, or ≥ k shards reconstructed), each checked against the root.
    */
-  async rebuildInto (session: StoreSession, rootCid: CID, root: ObjectRoot, p: number, sources: Array<{ peer: string, position: number }>, signal?: AbortSignal): Promise<void> {
+  async rebuildInto (session: PositionStore, rootCid: CID, root: ObjectRoot, p: number, sources: Array<{ peer: string, position: number }>, signal?: AbortSignal): Promise<void> {
     const codec = root.redundancy.kind === 'erasure' ? createErasureCodec(root.redundancy.k, root.redundancy.m) : undefined
     for (let first = 0; first < root.chunks.length; first += FETCH_WINDOW) {
       const chunks = range(first, Math.min(root.chunks.length, first + FETCH_WINDOW))
       const got = await this.fetchChunks(rootCid, root, chunks, sources, signal)
       for (const c of chunks) {
         const blocks = got.get(c)!
+        // (fetchChunks verified the copies; a reconstructed shard is verified here)
         let block: Uint8Array
         if (codec == null) {
           block = blocks.find(b => b != null)!
@@ -863,7 +1016,7 @@ export class StorageService {
           block = all[p]
           await verifyBlock(root.chunks[c].blocks[p], block)
         }
-        await session.block(block)
+        await session.block(block, root.chunks[c].blocks[codec == null ? 0 : p])
       }
     }
   }
@@ -972,18 +1125,12 @@ export class StorageService {
       const wave = ranked.slice(i, i + 4)
       const answers = await Promise.all(wave.map(async peer => {
         try {
-          const call = await this.open(peer, signal)
-          try {
-            await call.send({ k: 'root', c: cred, root })
-            const r = await call.reply(FRAME_TIMEOUT_MS)
-            if (r.k !== 'held') return undefined
-            // a holder's answer must be this object: its root hashes to the capability, its record names it
-            await verifyBlock(cap.root, r.root)
-            if (r.rec.root !== root || !sameRedundancy(r.rec.redundancy, decodeRoot(r.root).redundancy)) return undefined
-            return { rootBytes: r.root, record: r.rec }
-          } finally {
-            await call.close()
-          }
+          const r = await this.request(peer, { k: 'root', c: cred, root }, signal)
+          if (r.k !== 'held') return undefined
+          // a holder's answer must be this object: its root hashes to the capability, its record names it
+          await verifyBlock(cap.root, r.root)
+          if (r.rec.root !== root || !sameRedundancy(r.rec.redundancy, decodeRoot(r.root).redundancy)) return undefined
+          return { rootBytes: r.root, record: r.rec }
         } catch {
           return undefined
         }
@@ -1039,14 +1186,8 @@ export class StorageService {
     const holders = await Promise.all(record.holders.map(async (peer, position): Promise<HolderStat> => {
       if (!live.has(peer)) return { peer, position, live: false, holds: false }
       try {
-        const call = await this.open(peer, signal)
-        try {
-          await call.send({ k: 'root', c: cred, root: record.root })
-          const r = await call.reply(FRAME_TIMEOUT_MS)
-          return r.k === 'held' && r.p === position ? { peer, position, live: true, holds: true, pinned: r.pin } : { peer, position, live: true, holds: false }
-        } finally {
-          await call.close()
-        }
+        const r = await this.request(peer, { k: 'root', c: cred, root: record.root }, signal)
+        return r.k === 'held' && r.p === position ? { peer, position, live: true, holds: true, pinned: r.pin } : { peer, position, live: true, holds: false }
       } catch {
         return { peer, position, live: false, holds: false }
       }
@@ -1071,13 +1212,7 @@ export class StorageService {
     const refusals: RemoteStorageError[] = []
     const ok = await Promise.all(record.holders.map(async peer => {
       try {
-        const call = await this.open(peer, signal)
-        try {
-          await call.send({ k: 'pin', c: cred, root: record.root, pin })
-          return (await call.reply(FRAME_TIMEOUT_MS)).k === 'ok'
-        } finally {
-          await call.close()
-        }
+        return (await this.request(peer, { k: 'pin', c: cred, root: record.root, pin }, signal)).k === 'ok'
       } catch (err) {
         if (err instanceof RemoteStorageError) refusals.push(err)
         return false

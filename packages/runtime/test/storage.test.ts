@@ -273,6 +273,91 @@ describe('storage quotas', () => {
   })
 })
 
+describe('a holder that puts: the positions placement gives itself go into its own store', () => {
+  /** A node with the storage role that may also put (storage/hold + put + get), under `origin`. */
+  async function holdingWriter (origin: TestOrigin, dataDir: string, bootstrap?: string[]): Promise<FabricNode> {
+    const did = await didOf(origin, dataDir)
+    const creds = await Promise.all([grant(origin, did, 'fabric/membership', ['membership/gossip']), grant(origin, did, 'fabric/storage', ['storage/hold', 'storage/put', 'storage/get'])])
+    return await startNode(origin, { dataDir, bootstrap, rendezvous: bootstrap == null, roles: bootstrap == null ? ['storage', 'rendezvous'] : ['storage'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+  }
+
+  it('stores r=1 on itself, durably by the time the put resolves; gets, stats, pins and survives a restart', async () => {
+    const origin = await makeOrigin()
+    const dataDir = join(origin.dir, 'solo')
+    let node = await holdingWriter(origin, dataDir)
+    try {
+      await waitFor('the node sees itself as a storage member', () => node.storage!.service.storageMembers().length === 1)
+      const data = bytesOf(3 * 2 ** 20 + 777, 91)
+      const r = await node.storage!.service.put(pieces(data), { redundancy: { kind: 'replicas', r: 1 } })
+      assert.deepEqual(r.holders, [node.peerId])
+      // at acknowledgement: every block in the store and the holding in the holdings file
+      const root = (await node.storage!.service.localRoot(r.root))!
+      for (const cid of blocksOfPosition(root, 0)) assert.ok(await node.storage!.store!.has(cid), `block ${cid} is stored`)
+      const saved = JSON.parse(await readFile(join(dataDir, 'storage', 'holdings.json'), 'utf8')) as Array<{ root: string, writer: string }>
+      assert.equal(saved.find(h => h.root === r.root)?.writer, node.peerId)
+      assert.deepEqual(await readAll(node.storage!.service, r.cap), data)
+      const s = await node.storage!.service.stat(parseReadCap(r.cap))
+      assert.equal(s.healthy, 1)
+      assert.equal((await node.storage!.service.pin(parseReadCap(r.cap), false)).answered, 1)
+      assert.equal(node.storage!.service.held().find(h => h.root === r.root)?.pinned, false)
+      await node.stop()
+      node = await holdingWriter(origin, dataDir)
+      await waitFor('the restarted node sees itself', () => node.storage!.service.storageMembers().length === 1)
+      assert.deepEqual(await readAll(node.storage!.service, r.cap), data)
+    } finally {
+      await node.stop()
+      await origin.cleanup()
+    }
+  })
+
+  it('stores one position on itself and the other on another holder (r=2), which reads it back alone', async () => {
+    const origin = await makeOrigin()
+    const writer = await holdingWriter(origin, join(origin.dir, 'writer'))
+    const other = await holderNode(origin, writer.addrs())
+    try {
+      await waitFor('both storage members seen', () => writer.storage!.service.storageMembers().length === 2 && other.storage!.service.storageMembers().length === 2)
+      const data = bytesOf(2 * 2 ** 20 + 5, 92)
+      const r = await writer.storage!.service.put(pieces(data), { redundancy: { kind: 'replicas', r: 2 } })
+      assert.deepEqual(new Set(r.holders), new Set([writer.peerId, other.peerId]))
+      for (const n of [writer, other]) assert.ok(n.storage!.service.held().some(h => h.root === r.root))
+      await writer.stop()
+      assert.deepEqual(await readAll(other.storage!.service, r.cap), data)
+    } finally {
+      for (const n of [other, writer]) await n.stop()
+      await origin.cleanup()
+    }
+  })
+
+  it('over its own quota the put fails with QuotaExceededError, holds nothing and keeps no block; an aborted put neither', async () => {
+    const origin = await makeOrigin()
+    const { signManifest, defaultManifest } = await import('@webfabric/protocol')
+    const base = defaultManifest(origin.identity.did, 'tiny', Date.now())
+    origin.manifest = await signManifest(origin.identity, { ...base, rendezvous: [], qos: { ...base.qos, storageMiB: 2 } })
+    const node = await holdingWriter(origin, join(origin.dir, 'solo'))
+    try {
+      await waitFor('the node sees itself', () => node.storage!.service.storageMembers().length === 1)
+      const svc = node.storage!.service
+      // refused up front when the size is given, and block by block when it is not
+      await assert.rejects(svc.put(pieces(bytesOf(3 * 2 ** 20, 4)), { redundancy: { kind: 'replicas', r: 1 }, size: 3 * 2 ** 20 }), { name: 'QuotaExceededError' })
+      await assert.rejects(svc.put(pieces(bytesOf(3 * 2 ** 20, 4)), { redundancy: { kind: 'replicas', r: 1 } }), { name: 'QuotaExceededError' })
+      const ac = new AbortController()
+      async function * src (): AsyncGenerator<Uint8Array> {
+        yield bytesOf(2 ** 20 + 10, 1)
+        ac.abort(new Error('the writer went away'))
+        yield bytesOf(1000, 2)
+      }
+      await assert.rejects(svc.put(src(), { redundancy: { kind: 'replicas', r: 1 }, signal: ac.signal }), /the writer went away/)
+      assert.equal(svc.held().length, 0)
+      await waitFor('what the failed puts left is collected', async () => (await node.storage!.stats()).storageBlocks === 0)
+      const r = await svc.put(pieces(bytesOf(100_000, 4)), { redundancy: { kind: 'replicas', r: 1 } })
+      assert.deepEqual(await readAll(svc, r.cap), bytesOf(100_000, 4))
+    } finally {
+      await node.stop()
+      await origin.cleanup()
+    }
+  })
+})
+
 /** The latest commitment in a node's anchor log, read from the file by a fresh reader. */
 async function readLatest (node: FabricNode): Promise<SignedAnchor | undefined> {
   const log = new LocalAnchorLog(join(node.init.dataDir, 'storage', 'anchors.log'))
