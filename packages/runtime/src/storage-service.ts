@@ -185,8 +185,8 @@ export interface PositionStore {
   /**
    * Stores one block once there is room (throws the holder's refusal if it gave one). `cid`, when
    * given, was computed by this node from these bytes (or checked against them): a local store
-   * takes it as is; another holder always hashes what it receives. `bytes` must not change until
-   * this resolves.
+   * takes it as is; another holder always hashes what it receives. `bytes` are handed over: the
+   * caller never changes them afterwards (a local store may still be writing them when this resolves).
    */
   block (bytes: Uint8Array, cid?: CID): Promise<void>
   /** Tells the holder the writer is still there (while it works on another position). */
@@ -481,10 +481,14 @@ export class StorageService {
     this.generation++
   }
 
-  /** Stores one block of a store durably; `cid` must be the hash of `bytes`, computed by this node. */
+  /**
+   * Stores one block of a store durably; `cid` must be the hash of `bytes`, computed by this node.
+   * `bytes` are handed to the store as they are (a view of the frame received, or a block this
+   * node's writer sealed): nothing changes them afterwards.
+   */
   private async receiveBlock (s: Receiving, cid: CID, bytes: Uint8Array): Promise<void> {
     this.stage(s, cid)
-    await this.store().put(cid, bytes)
+    await this.store().put(cid, bytes, { owned: true })
   }
 
   /**

@@ -220,6 +220,21 @@ export function blockstoreCompliance (name: string, factory: StoreFactory): void
       assert.deepEqual(await store.get(a.cid), a.bytes)
     }))
 
+    it('takes bytes handed over (owned) as well as copied ones: the same checks, the same block stored', () => withStore({}, async (store) => {
+      const a = await makeBlock(5000)
+      const b = await makeBlock(300)
+      // a view into a larger buffer, as a received frame's block is
+      const frame = new Uint8Array(6000)
+      frame.set(a.bytes, 100)
+      await store.put(a.cid, frame.subarray(100, 5100), { owned: true })
+      await rejectsNamed(() => store.put(b.cid, randomBytes(300), { owned: true }), 'CorruptBlockError')
+      await rejectsNamed(() => store.put(b.cid, 'bytes' as unknown as Uint8Array, { owned: true }), 'InvalidBlockError')
+      await store.put(b.cid, new Uint8Array(b.bytes), { owned: true })
+      assert.deepEqual(await store.get(a.cid), a.bytes)
+      assert.deepEqual(await store.get(b.cid), b.bytes)
+      assert.deepEqual(await store.stat(), { blocks: 2, bytes: 5300 })
+    }))
+
     it('honours an aborted signal, storing nothing', () => withStore({}, async (store) => {
       const a = await makeBlock(10)
       const signal = AbortSignal.abort()

@@ -30,6 +30,21 @@ describe('QuotaBlockstore', () => {
     assert.deepEqual(await store.usage(), { limit: 1000, used: 1000, available: 0 })
   })
 
+  it('enforces the limit on bytes handed over (owned) too, and still copies the ones that are not', async () => {
+    const store = new QuotaBlockstore(new MemoryBlockstore(), { limitBytes: 1000 })
+    const a = await makeBlock(600)
+    const b = await makeBlock(401)
+    await store.put(a.cid, new Uint8Array(a.bytes), { owned: true })
+    await rejectsNamed(() => store.put(b.cid, new Uint8Array(b.bytes), { owned: true }), 'QuotaExceededError')
+    assert.deepEqual(await store.stat(), { blocks: 1, bytes: 600 })
+    const c = await makeBlock(400)
+    const mine = new Uint8Array(c.bytes)
+    const putting = store.put(c.cid, mine)
+    mine.fill(0)
+    await putting
+    assert.deepEqual(await store.get(c.cid), c.bytes)
+  })
+
   it('charges nothing for a block already held, even when full', async () => {
     const store = new QuotaBlockstore(new MemoryBlockstore(), { limitBytes: 500 })
     const a = await makeBlock(500)

@@ -59,6 +59,23 @@ describe('objects', () => {
     })
   }
 
+  it('seals whole chunks where they lie in the caller\'s pieces: the same blocks as from pieces across chunk edges, the pieces unchanged', async () => {
+    const key = new Uint8Array(32).fill(9)
+    const data = bytesOf(4 * 64 * 1024 + 100, 3)
+    const kept = new Uint8Array(data)
+    const blocksOf = async (step: number): Promise<string[]> => {
+      const w = await ObjectWriter.create({ redundancy: { kind: 'replicas', r: 1 }, chunkSize: 64 * 1024, key })
+      const out: ChunkBlocks[] = []
+      for (let i = 0; i < data.length; i += step) out.push(...await w.write(data.subarray(i, i + step)))
+      out.push(...(await w.finish()).chunks)
+      return out.map(c => c.blocks[0].cid.toString())
+    }
+    // 2 chunks per piece (sealed in place), and pieces that cut chunks (copied into the writer's buffer first)
+    assert.deepEqual(await blocksOf(2 * 64 * 1024), await blocksOf(50_000))
+    assert.deepEqual(await blocksOf(64 * 1024 + 1), await blocksOf(data.length))
+    assert.deepEqual(data, kept)
+  })
+
   it('reads an erasure-coded object with any m shards of every chunk missing', async () => {
     const data = bytesOf(500_000, 3)
     const w = await write(data, { kind: 'erasure', k: 4, m: 2 })

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { blockId, checkPut, cidOfKey, KEY_CHARS, maxBlockBytesOf, putMismatch, safeString, verifyBlockBytes } from './block.ts'
 import { BlockNotFoundError, BlockstoreLockedError, CorruptBlockError } from './errors.ts'
-import { type AbortOptions, type Blockstore, type BlockstoreInit, type BlockstoreStat, type GetOptions, MAX_BLOCK_BYTES, type ScrubFinding, type ScrubOptions } from './interface.ts'
+import { type AbortOptions, type Blockstore, type BlockstoreInit, type BlockstoreStat, type GetOptions, MAX_BLOCK_BYTES, type PutOptions, type ScrubFinding, type ScrubOptions } from './interface.ts'
 import { KeyedMutex } from './mutex.ts'
 import { scrubBlocks } from './scrub.ts'
 
@@ -201,14 +201,17 @@ export class FsBlockstore implements Blockstore {
   }
 
   /** Store a block durably: resolves once its bytes and its name are fsynced. See Blockstore.put. */
-  async put (cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<CID> {
+  async put (cid: CID, bytes: Uint8Array, options: PutOptions = {}): Promise<CID> {
     options.signal?.throwIfAborted()
     const id = checkPut(cid, bytes, this.#maxBlockBytes)
-    // Copy before any await: the caller may reuse its buffer while we hash and write.
-    const copy = new Uint8Array(bytes)
+    // Copy before any await (the caller may reuse its buffer while we hash and write), unless it handed them over.
+    const copy = options.owned === true ? bytes : new Uint8Array(bytes)
     await this.open(options)
-    if (await exists(this.#file(id.key))) return cid
-    if (this.#verifyOnPut) await verifyBlockBytes(id, copy, putMismatch(id.cid))
+    if (this.#verifyOnPut) {
+      // (a block already held is not hashed again; #write checks once more under the key's lock)
+      if (await exists(this.#file(id.key))) return cid
+      await verifyBlockBytes(id, copy, putMismatch(id.cid))
+    }
     await this.#track(this.#keys.run(id.key, () => this.#write(id.key, copy, options)))
     return cid
   }

@@ -14,6 +14,15 @@ export interface AbortOptions {
   signal?: AbortSignal
 }
 
+/** Options of `put`. */
+export interface PutOptions extends AbortOptions {
+  /**
+   * The caller hands `bytes` over: nothing will change them from now on, so a store that would
+   * copy them before its first await may keep them as they are. Default false (the store copies).
+   */
+  owned?: boolean
+}
+
 /** Options of `get`. */
 export interface GetOptions extends AbortOptions {
   /** Re-hash the bytes and throw CorruptBlockError on a mismatch (default: the store's `verifyOnGet`). */
@@ -71,11 +80,12 @@ export interface Blockstore {
   /**
    * Store a block; resolves once it is stored as durably as the store can
    * (FsBlockstore: on disk, fsynced). The store copies `bytes` before it
-   * first awaits, so the caller may reuse them at once. A block already held
+   * first awaits, so the caller may reuse them at once — unless the caller
+   * hands them over (`owned`), which saves the copy. A block already held
    * is not written again. Refuses with InvalidCidError, InvalidBlockError, BlockTooLargeError,
    * CorruptBlockError (bytes not the CID's), QuotaExceededError — storing nothing.
    */
-  put: (cid: CID, bytes: Uint8Array, options?: AbortOptions) => Promise<CID>
+  put: (cid: CID, bytes: Uint8Array, options?: PutOptions) => Promise<CID>
   /** The block's bytes (a copy the caller owns). BlockNotFoundError when not held, CorruptBlockError when they do not hash to `cid`. */
   get: (cid: CID, options?: GetOptions) => Promise<Uint8Array>
   /** True when the block is held (without reading or verifying it). */

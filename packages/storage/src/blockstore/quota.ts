@@ -6,7 +6,7 @@
 import type { CID } from 'multiformats/cid'
 import { blockId, checkBytes } from './block.ts'
 import { QuotaExceededError } from './errors.ts'
-import type { AbortOptions, Blockstore, BlockstoreStat, GetOptions, ScrubFinding, ScrubOptions } from './interface.ts'
+import type { AbortOptions, Blockstore, BlockstoreStat, GetOptions, PutOptions, ScrubFinding, ScrubOptions } from './interface.ts'
 import { KeyedMutex } from './mutex.ts'
 
 /** Bytes in one MiB, the unit of a lease's storageMiB caveat. */
@@ -95,12 +95,14 @@ export class QuotaBlockstore implements Blockstore {
   }
 
   /** Store a block if the quota allows; QuotaExceededError (nothing stored) when it does not. */
-  async put (cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<CID> {
+  async put (cid: CID, bytes: Uint8Array, options: PutOptions = {}): Promise<CID> {
     options.signal?.throwIfAborted()
     const { key } = blockId(cid)
     checkBytes(bytes)
-    // Our own copy before any await: the caller may reuse its buffer meanwhile.
-    const copy = new Uint8Array(bytes)
+    // Our own copy before any await (the caller may reuse its buffer meanwhile), unless it handed them over;
+    // either way the bytes are ours, and the inner store is handed them in turn.
+    const copy = options.owned === true ? bytes : new Uint8Array(bytes)
+    options = { ...options, owned: true }
     // A put of the same block already in flight: wait for it, so the block is not reserved twice.
     for (let p = this.#putting.get(key); p !== undefined; p = this.#putting.get(key)) await p.catch(() => {})
     const attempt = this.#put(cid, copy, options)
@@ -112,7 +114,7 @@ export class QuotaBlockstore implements Blockstore {
     }
   }
 
-  async #put (cid: CID, bytes: Uint8Array, options: AbortOptions): Promise<CID> {
+  async #put (cid: CID, bytes: Uint8Array, options: PutOptions): Promise<CID> {
     if (await this.inner.has(cid, options)) return await this.inner.put(cid, bytes, options)
     const size = bytes.byteLength
     await this.#accounting.run('q', async () => {

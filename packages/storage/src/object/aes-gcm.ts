@@ -19,12 +19,20 @@ export async function importAesKey (key: Uint8Array): Promise<ChunkKey> {
 export async function seal (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): Promise<Uint8Array> {
   const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
   const body = c.update(plain)
-  const last = c.final()
+  const last = c.final() // (GCM is a stream mode: nothing is held back, `last` is empty)
   const tag = c.getAuthTag()
-  const out = new Uint8Array(body.byteLength + last.byteLength + TAG_BYTES)
-  out.set(body, 0)
-  out.set(last, body.byteLength)
-  out.set(tag, body.byteLength + last.byteLength)
+  const length = body.byteLength + last.byteLength + TAG_BYTES
+  let out: Uint8Array
+  if (last.byteLength === 0 && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer) {
+    // the ciphertext's own memory, grown by the tag: the old buffer is released at once rather than
+    // left for the garbage collector (a megabyte per chunk; collections were a sixth of a put's time)
+    out = new Uint8Array(body.buffer.transfer(length))
+  } else {
+    out = new Uint8Array(length)
+    out.set(body, 0)
+    out.set(last, body.byteLength)
+  }
+  out.set(tag, length - TAG_BYTES)
   return out
 }
 

@@ -73,11 +73,17 @@ export class ObjectWriter {
     const out: ChunkBlocks[] = []
     let at = 0
     while (at < bytes.length) {
+      if (this.fill === 0 && bytes.length - at >= this.chunkSize) {
+        // a whole chunk of the caller's bytes is sealed where it lies (the cipher reads it before its first await)
+        out.push(await this.seal(bytes.subarray(at, at + this.chunkSize)))
+        at += this.chunkSize
+        continue
+      }
       const n = Math.min(bytes.length - at, this.chunkSize - this.fill)
       this.buf.set(bytes.subarray(at, at + n), this.fill)
       this.fill += n
       at += n
-      if (this.fill === this.chunkSize) out.push(await this.seal())
+      if (this.fill === this.chunkSize) out.push(await this.seal(this.buf))
     }
     this.size += bytes.length
     return out
@@ -87,14 +93,14 @@ export class ObjectWriter {
   async finish (): Promise<WrittenObject> {
     if (this.finished) throw new Error('finish called twice')
     this.finished = true
-    const chunks = this.fill > 0 ? [await this.seal()] : []
+    const chunks = this.fill > 0 ? [await this.seal(this.buf.subarray(0, this.fill))] : []
     const rootValue: ObjectRoot = { v: 1, size: this.size, chunkSize: this.chunkSize, redundancy: this.redundancy, keyCheck: this.keyCheck, chunks: this.chunks }
     const root = await encodeRoot(rootValue)
     return { chunks, root, rootValue, cap: { root: root.cid, key: this.key } }
   }
 
-  private async seal (): Promise<ChunkBlocks> {
-    const plain = this.buf.subarray(0, this.fill)
+  /** Encrypts the next chunk, `plain` (the buffered chunk, or one in the caller's bytes), into its blocks. */
+  private async seal (plain: Uint8Array): Promise<ChunkBlocks> {
     const cipher = await encryptChunk(this.cryptoKey, this.index, plain)
     this.fill = 0
     let parts: Uint8Array[]
