@@ -3,7 +3,7 @@
 // same run, sides alternating round by round. Goal (issue 4): at least Helia's
 // throughput, with our encryption on.
 //
-//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours] [--json]
+//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours|remote] [--json]
 //
 // --only runs one side (to profile it with `node --cpu-prof`); no ratios then.
 //
@@ -17,23 +17,29 @@
 //   add: `unixfs(a).addByteStream` (Helia's defaults: 1 MiB chunks, raw leaves,
 //   CIDv1); fetch: `unixfs(b).cat(cid)` over bitswap, which hashes every block
 //   it receives against its CID.
-// - ours: a client (put + get), one holder (roles ['storage'], hold + get, an
-//   on-disk blockstore under the OS temp dir) and a reader (get), started once
-//   with the runtime's test fixtures as packages/runtime/test/storage.test.ts
-//   does. add: `service.put` with replicas r = 1 (1 MiB chunks, AES-256-GCM,
-//   hashed, shipped to the holder and acknowledged once every block is
-//   fsynced there); fetch: the reader locates the object and `service.get`s it
+// - ours: a holder (roles ['storage'], hold + put + get, an on-disk blockstore
+//   under the OS temp dir), a reader (get) and a client (put + get, also the
+//   membership seed), started once with the runtime's test fixtures as
+//   packages/runtime/test/storage.test.ts does. add: the holder's own
+//   `service.put` with replicas r = 1 — placement ranks the holder itself (it is
+//   the only storage member), so the blocks go into its own store, as Helia's
+//   add goes into the adding node's blockstore (1 MiB chunks, AES-256-GCM,
+//   hashed, each block fsynced and the holding saved before the put
+//   resolves); fetch: the reader locates the object and `service.get`s it
 //   from the holder (which re-hashes each block it reads from disk), verifies
 //   every block and decrypts it. The holding is released after each round,
 //   untimed.
-// The sides do not do the same work, and that is the comparison asked for:
-// Helia's add is local (chunk, hash, put into memory) and only its fetch
-// crosses the network; our add already crosses the network to the holder,
-// which writes every block to disk with fsync (Helia's nodes keep blocks in
-// memory); our blocks are encrypted on the way in, verified twice and
-// decrypted on the way out. All nodes of a side share this process's one main
-// thread, as both Helia nodes do. End-to-end = add + fetch; the figures are
-// medians over rounds, and ratios are ours ÷ Helia (≥ 1 meets the goal).
+// - remote: the same with the add done by the client: every block is shipped
+//   to the holder over the network (encrypted, hashed again there, fsynced,
+//   acknowledged), then fetched by the reader as above — the add a node that
+//   holds no data makes.
+// `ours` is the like-for-like comparison: on both sides the add stays on the
+// adding node and only the fetch crosses the network. What still differs:
+// our add encrypts every chunk and writes it to disk with fsync (Helia's
+// nodes keep blocks in memory), our blocks are verified twice and decrypted on
+// the way out. All nodes of a side share this process's one main thread, as
+// both Helia nodes do. End-to-end = add + fetch; the figures are medians over
+// rounds, and ratios are ours ÷ Helia (≥ 1 meets the goal).
 import { createCipheriv, createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
@@ -59,7 +65,7 @@ const mib = Number(values.mib ?? 100)
 const rounds = Number(values.rounds ?? 3)
 const json = values.json === true
 const only = values.only
-if (only != null && only !== 'helia' && only !== 'ours') throw new Error(`--only takes helia or ours, not ${only}`)
+if (only != null && only !== 'helia' && only !== 'ours' && only !== 'remote') throw new Error(`--only takes helia, ours or remote, not ${only}`)
 const say = (s: string): void => { if (!json) console.error(s) }
 const load = (): number => Number(loadavg()[0].toFixed(2))
 
@@ -118,7 +124,7 @@ async function heliaRound (bytes: number): Promise<Timing> {
   }
 }
 
-/** The client (put + get, also the membership seed), one holder and a reader (get). */
+/** The client (put + get, also the membership seed), one holder (hold + put + get) and a reader (get). */
 interface Fabric { origin: TestOrigin, client: FabricNode, holder: FabricNode, reader: FabricNode }
 
 async function fabricNode (origin: TestOrigin, name: string, abilities: string[], opts: { roles: string[], rendezvous?: boolean, bootstrap?: string[] }): Promise<FabricNode> {
@@ -134,17 +140,19 @@ async function fabricNode (origin: TestOrigin, name: string, abilities: string[]
 async function startFabric (): Promise<Fabric> {
   const origin = await makeOrigin()
   const client = await fabricNode(origin, 'client', ['storage/put', 'storage/get'], { roles: ['rendezvous'], rendezvous: true })
-  const holder = await fabricNode(origin, 'holder', ['storage/hold', 'storage/get'], { roles: ['storage'], bootstrap: client.addrs() })
+  const holder = await fabricNode(origin, 'holder', ['storage/hold', 'storage/put', 'storage/get'], { roles: ['storage'], bootstrap: client.addrs() })
   const reader = await fabricNode(origin, 'reader', ['storage/get'], { roles: [], bootstrap: client.addrs() })
-  await waitFor('the client and the reader see the holder', () =>
-    client.storage!.service.storageMembers().length === 1 && reader.storage!.service.storageMembers().length === 1)
+  await waitFor('every node sees the holder', () =>
+    [client, holder, reader].every(n => n.storage!.service.storageMembers().length === 1))
   return { origin, client, holder, reader }
 }
 
-async function oursRound (f: Fabric, bytes: number): Promise<Timing> {
+/** An add by the holder into its own store (`writer` = holder) or by the client to the holder, then the reader's fetch. */
+async function oursRound (f: Fabric, writer: FabricNode, bytes: number): Promise<Timing> {
   let t = performance.now()
-  const put = await f.client.storage!.service.put(asAsync(source(bytes)), { redundancy: { kind: 'replicas', r: 1 }, size: bytes })
+  const put = await writer.storage!.service.put(asAsync(source(bytes)), { redundancy: { kind: 'replicas', r: 1 }, size: bytes })
   const addS = (performance.now() - t) / 1000
+  if (put.holders[0] !== f.holder.peerId) throw new Error('the object was not placed on the holder')
   try {
     t = performance.now()
     const { chunks } = await f.reader.storage!.service.get(parseReadCap(put.cap))
@@ -177,17 +185,17 @@ async function main (): Promise<void> {
   say(`helia ${versions.helia}, @helia/unixfs ${versions.unixfs}, libp2p ${versions.libp2p}, node ${versions.node}; ${mib} MiB, ${rounds} round(s); load ${loadBefore}`)
   if (only !== 'helia') say('starting our client, holder and reader…')
   const fabric = only === 'helia' ? undefined : await startFabric()
-  type Side = 'helia' | 'ours'
-  const per: Record<Side, Array<{ add: number, fetch: number, e2e: number }>> = { helia: [], ours: [] }
+  type Side = 'helia' | 'ours' | 'remote'
+  const per: Record<Side, Array<{ add: number, fetch: number, e2e: number }>> = { helia: [], ours: [], remote: [] }
   try {
     for (let r = 0; r < rounds; r++) {
-      const order: Side[] = r % 2 === 0 ? ['helia', 'ours'] : ['ours', 'helia']
+      const order: Side[] = r % 2 === 0 ? ['helia', 'ours', 'remote'] : ['remote', 'ours', 'helia']
       for (const side of order.filter(s => only == null || s === only)) {
-        const t = side === 'helia' ? await heliaRound(bytes) : await oursRound(fabric!, bytes)
+        const t = side === 'helia' ? await heliaRound(bytes) : await oursRound(fabric!, side === 'ours' ? fabric!.holder : fabric!.client, bytes)
         if (t.got !== bytes || t.sha !== sha) throw new Error(`${side}: the fetch returned different bytes (${t.got} of ${bytes})`)
         const row = { add: mib / t.addS, fetch: mib / t.fetchS, e2e: mib / (t.addS + t.fetchS) }
         per[side].push(row)
-        say(`round ${r + 1} ${side.padEnd(5)}: add ${fmt(row.add)} MiB/s (${fmt(t.addS, 2)} s), fetch ${fmt(row.fetch)} MiB/s (${fmt(t.fetchS, 2)} s), end-to-end ${fmt(row.e2e)} MiB/s; sha256 ok; load ${load()}`)
+        say(`round ${r + 1} ${side.padEnd(6)}: add ${fmt(row.add)} MiB/s (${fmt(t.addS, 2)} s), fetch ${fmt(row.fetch)} MiB/s (${fmt(t.fetchS, 2)} s), end-to-end ${fmt(row.e2e)} MiB/s; sha256 ok; load ${load()}`)
       }
     }
   } finally {
@@ -203,15 +211,17 @@ async function main (): Promise<void> {
   })
   const helia = med('helia')
   const ours = med('ours')
+  const remote = med('remote')
   const ratio = { add: ours.add / helia.add, fetch: ours.fetch / helia.fetch, e2e: ours.e2e / helia.e2e }
-  const result = { mib, rounds, versions, load: { before: loadBefore, after: load() }, mibPerSec: { helia, ours }, ratio, perRound: per }
+  const remoteRatio = { add: remote.add / helia.add, fetch: remote.fetch / helia.fetch, e2e: remote.e2e / helia.e2e }
+  const result = { mib, rounds, versions, load: { before: loadBefore, after: load() }, mibPerSec: { helia, ours, remote }, ratio, remoteRatio, perRound: per }
   if (json) {
     console.log(JSON.stringify(result))
   } else {
-    console.log(table(['median MiB/s', 'helia', 'ours', 'ours/helia'], [
-      ['add', fmt(helia.add), fmt(ours.add), fmt(ratio.add, 2)],
-      ['fetch', fmt(helia.fetch), fmt(ours.fetch), fmt(ratio.fetch, 2)],
-      ['end-to-end', fmt(helia.e2e), fmt(ours.e2e), fmt(ratio.e2e, 2)]
+    console.log(table(['median MiB/s', 'helia', 'ours', 'ours/helia', 'remote', 'remote/helia'], [
+      ['add', fmt(helia.add), fmt(ours.add), fmt(ratio.add, 2), fmt(remote.add), fmt(remoteRatio.add, 2)],
+      ['fetch', fmt(helia.fetch), fmt(ours.fetch), fmt(ratio.fetch, 2), fmt(remote.fetch), fmt(remoteRatio.fetch, 2)],
+      ['end-to-end', fmt(helia.e2e), fmt(ours.e2e), fmt(ratio.e2e, 2), fmt(remote.e2e), fmt(remoteRatio.e2e, 2)]
     ]))
     console.log(`load (1 min): ${loadBefore} before, ${result.load.after} after`)
   }
