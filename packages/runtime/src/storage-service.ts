@@ -624,6 +624,8 @@ export class StorageService {
     await this.init.verifier.check(self, cred, STORAGE_PUT_NEED)
     const s = await this.beginStore(self, redundancy, position, pin, size, false)
     const writes: Array<Promise<void>> = []
+    const sizes: number[] = []
+    let pending = 0
     let failed: Error | undefined
     // refusals read as they would from another holder (the put names a common one, e.g. QuotaExceededError)
     const asRemote = (err: unknown): Error => {
@@ -639,8 +641,13 @@ export class StorageService {
         const put = this.receiveBlock(s, cid ?? await blockCid(bytes), bytes)
         put.catch(err => { failed ??= asRemote(err) })
         writes.push(put)
-        // at most STORE_CONCURRENCY writes at once (their fsyncs overlap)
-        while (writes.length >= STORE_CONCURRENCY) await writes.shift()!.catch(() => {})
+        sizes.push(bytes.byteLength)
+        pending += bytes.byteLength
+        // writes overlap (and their fsyncs) up to a store window's bytes, as a remote store's unacknowledged blocks do
+        while (writes.length > 0 && pending > STORE_WINDOW_BYTES) {
+          pending -= sizes.shift()!
+          await writes.shift()!.catch(() => {})
+        }
         if (failed != null) throw failed
       },
       wait: async () => {},
