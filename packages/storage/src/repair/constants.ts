@@ -30,6 +30,15 @@ export const FORMER_PERIODS = 20
 // peers no record lists yet), so a node that becomes leader later still
 // counts the grace from the departure.
 export const ABSENCE_MEMORY_GRACES = 10
+// A peer that was absent from this node's view long enough to be replaced
+// (the grace) counts as having been apart from it (see the repair README's
+// "Adoption") for grace + this many anti-entropy periods after it came back:
+// long enough for a repair made while it was away to reach this node.
+export const APART_MEMORY_PERIODS = 3
+// A peer's record may raise the version by at most this much at once (an
+// honest repair adds one per attempt): a liar cannot push versions to the
+// top of the range, where no later repair could outrank its record.
+export const MAX_VERSION_STEP = 1 << 20
 // A rebuild that timed out is still remembered this many timeouts, so that a
 // late success is installed rather than wasted.
 export const LATE_RESULT_FACTOR = 4

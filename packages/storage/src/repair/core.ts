@@ -10,8 +10,8 @@
 
 import { placementHash, rankHolders } from '../placement.ts'
 import {
-  ABSENCE_MEMORY_GRACES, ANTI_ENTROPY_JITTER, ANTI_ENTROPY_MS, CONFIRM_PERIODS, FAILED_TARGET_MS, FORMER_PERIODS, GRACE_MS, LATE_RESULT_FACTOR, LEADER_SILENCE_CONFIRMS, LIMITS,
-  MAX_CONCURRENT_REBUILDS, REBUILD_BYTES_PER_SEC, REBUILD_TIMEOUT_MS
+  ABSENCE_MEMORY_GRACES, ANTI_ENTROPY_JITTER, APART_MEMORY_PERIODS, ANTI_ENTROPY_MS, CONFIRM_PERIODS, FAILED_TARGET_MS, FORMER_PERIODS, GRACE_MS, LATE_RESULT_FACTOR, LEADER_SILENCE_CONFIRMS, LIMITS,
+  MAX_CONCURRENT_REBUILDS, MAX_VERSION_STEP, REBUILD_BYTES_PER_SEC, REBUILD_TIMEOUT_MS
 } from './constants.ts'
 import { InvalidRepairInputError, RecordConflictError } from './errors.ts'
 import type {
@@ -27,6 +27,8 @@ interface Report {
   tag: number
   held: number[]
   at: number
+  // the record it reported (immutable)
+  rec: PlacementRecord
 }
 
 // One object this node holds a share of, or is listed as a holder of.
@@ -34,6 +36,10 @@ interface Obj {
   rec: PlacementRecord
   // local identity of `rec`: a new tag per adoption
   tag: number
+  // holders `rec` named that the record before it did not (all, for a new
+  // object), and when this node took it: a holder named lately is not
+  // counted missing before a warm-up, whenever it left this node's view
+  named: Map<string, number>
   // this node's position in `rec`, or -1
   mine: number
   n: number
@@ -94,6 +100,7 @@ interface Config {
   failedTargetMs: number
   confirmMs: number
   formerMs: number
+  apartMemoryMs: number
 }
 
 // Compares two records of one root: > 0 when `a` wins. Higher version wins;
@@ -139,7 +146,14 @@ export class RepairCore {
   // peers not in the view and since when (local time): every departure, and
   // holders never seen; forgotten ABSENCE_MEMORY_GRACES after, if unlisted
   private readonly absent = new Map<string, number>()
+  // peers that came back after being apart from this node — absent from its
+  // view long enough that, as a leader, it would have replaced them (the
+  // grace, counted as `missing` counts it) — and when (forgotten after
+  // apartMemoryMs)
+  private readonly apartUntil = new Map<string, number>()
   private viewAt: number | undefined
+  // this node started from a snapshot (it was down, or away)
+  private readonly restarted: boolean
   // roots this node dropped and forgot: the record that won, to answer
   // stragglers that still ask about it (bounded, expiring)
   private readonly tombs = new Map<string, { rec: PlacementRecord, at: number }>()
@@ -151,6 +165,8 @@ export class RepairCore {
   private readonly wanted = new Set<string>()
   private nextRound = 0
   private round = 0
+  // the `now` of the input being handled
+  private lastNow = 0
   private tags = 0
   // per-input scratch
   private out: RepairEffect[] = []
@@ -175,12 +191,15 @@ export class RepairCore {
       maxConcurrentRebuilds: Math.floor(positiveInt(init.maxConcurrentRebuilds, 'maxConcurrentRebuilds', MAX_CONCURRENT_REBUILDS)),
       failedTargetMs: positiveInt(init.failedTargetMs, 'failedTargetMs', FAILED_TARGET_MS),
       confirmMs: CONFIRM_PERIODS * antiEntropyMs * (1 + ANTI_ENTROPY_JITTER),
-      formerMs: FORMER_PERIODS * antiEntropyMs
+      formerMs: FORMER_PERIODS * antiEntropyMs,
+      apartMemoryMs: graceMs + APART_MEMORY_PERIODS * antiEntropyMs * (1 + ANTI_ENTROPY_JITTER)
     }
+    this.restarted = init.snapshot !== undefined && init.snapshot.objects?.length > 0
     if (init.snapshot !== undefined) {
       const snap = validateSnapshot(init.snapshot)
       for (const e of snap.objects) {
         const o = this.create(e.record, e.key, 0)
+        o.named.clear()
         for (const p of e.held) this.setHeld(o, p, true)
         // a restarted holder re-announces: every holder hears from it at once
         o.announce = true
@@ -231,11 +250,16 @@ export class RepairCore {
       let o = known
       if (o === undefined) {
         o = this.create(record, key, now)
-        // held and dropped before: what won then may be newer than this record
+        this.setHeld(o, position, true)
+        // held and dropped before: what won then may be newer than this
+        // record — unless the holders of this one were with this node and
+        // still count on it (their lineage is not this node's to undo)
         const tomb = this.tombs.get(record.root)
         this.tombs.delete(record.root)
-        if (tomb !== undefined && sameObject(tomb.rec, record) && compareRecords(tomb.rec, record) > 0) this.adopt(o, tomb.rec, now)
-      } else if (compareRecords(record, o.rec) > 0) this.adopt(o, record, now)
+        if (tomb !== undefined && sameObject(tomb.rec, record) && compareRecords(tomb.rec, record) > 0 && this.justified(o, tomb.rec)) this.adopt(o, tomb.rec, now)
+      } else if (compareRecords(record, o.rec) > 0 && this.justified(o, record)) this.adopt(o, record, now)
+      // (an unjustified record's share is kept as an extra share: dropped,
+      // like any, only once every holder of the winning record confirms)
       this.setHeld(o, position, true)
       this.evaluate(o, now)
     })
@@ -365,6 +389,7 @@ export class RepairCore {
 
   private input (now: number, fn: () => void): RepairEffect[] {
     if (typeof now !== 'number' || !Number.isFinite(now)) throw new InvalidRepairInputError(`invalid repair input: now must be a finite number, got ${String(now)}`)
+    this.lastNow = now
     this.out = []
     fn()
     this.dispatch(now)
@@ -407,6 +432,8 @@ export class RepairCore {
     this.members.set(peer, weight)
     this.memberList = undefined
     if (had !== undefined) return
+    const left = this.absent.get(peer)
+    if (left !== undefined && this.viewAt !== undefined && now - Math.max(left, this.viewAt + this.cfg.warmupMs - this.cfg.graceMs) >= this.cfg.graceMs) this.apartUntil.set(peer, now)
     this.absent.delete(peer)
     // a new candidate target: objects waiting for one may proceed
     for (const o of this.objs.values()) if (o.retryAt > now) o.retryAt = now
@@ -427,11 +454,11 @@ export class RepairCore {
     const record = { ...given, redundancy: { ...given.redundancy }, holders: [...given.holders] } as PlacementRecord
     const { n, need } = sharesOf(record.redundancy)
     const o: Obj = {
-      rec: record, tag: ++this.tags, mine: record.holders.indexOf(this.self), n, need, held: new Set(), status: undefined, asking: undefined, reports: new Map(), proposed: 0,
+      rec: record, tag: ++this.tags, named: new Map(), mine: record.holders.indexOf(this.self), n, need, held: new Set(), status: undefined, asking: undefined, reports: new Map(), proposed: 0,
       failed: new Map(), unrecoverable: false, former: new Map(), behind: new Map(), candidate: undefined, key, announce: false, retryAt: 0
     }
     this.objs.set(record.root, o)
-    for (const h of record.holders) this.index(h, record.root, now)
+    for (const h of record.holders) { this.index(h, record.root, now); o.named.set(h, now) }
     this.dirty = true
     return o
   }
@@ -469,7 +496,11 @@ export class RepairCore {
       o.former.set(h, now)
       if (this.members.has(h)) this.queue(h, this.entry(o, true))
     }
-    for (const h of next.holders) { this.index(h, next.root, now); o.former.delete(h); o.behind.delete(h) }
+    o.named.clear()
+    for (const h of next.holders) {
+      if (!old.holders.includes(h)) o.named.set(h, now)
+      this.index(h, next.root, now); o.former.delete(h); o.behind.delete(h)
+    }
     if (o.candidate !== undefined && compareRecords(next, o.candidate.rec) >= 0) o.candidate = undefined
     this.dirty = true
   }
@@ -522,13 +553,14 @@ export class RepairCore {
 
   // Is position q (held by another peer) missing, as the leader sees it?
   // Reported lacking: at once. Absent from the view: a grace after it left;
-  // never seen by this node: a warm-up after its first view, or after a
-  // record first named it.
+  // never seen by this node, or named by a record lately: a warm-up after its
+  // first view, or after the record named it (the writer or the leader that
+  // named it saw it live then).
   private missing (o: Obj, q: number, now: number): boolean {
     const h = o.rec.holders[q]
     if (h === this.self) return false
     if (this.members.has(h)) return this.lacks(o, h, q)
-    const since = Math.max(this.absent.get(h) ?? 0, this.viewAt! + this.cfg.warmupMs - this.cfg.graceMs)
+    const since = Math.max(this.absent.get(h) ?? 0, this.viewAt! + this.cfg.warmupMs - this.cfg.graceMs, (o.named.get(h) ?? Number.NEGATIVE_INFINITY) + this.cfg.warmupMs - this.cfg.graceMs)
     if (now - since >= this.cfg.graceMs) return true
     this.want(since + this.cfg.graceMs)
     return false
@@ -681,7 +713,7 @@ export class RepairCore {
       const r = o.reports.get(p.target)
       const held = r !== undefined && r.tag === o.tag ? r.held.filter(x => x !== q) : []
       held.push(q)
-      o.reports.set(p.target, { tag: o.tag, held, at: now })
+      o.reports.set(p.target, { tag: o.tag, held, at: now, rec })
       this.out.push({ type: 'repaired', root: rec.root, position: q, target: p.target, replaced: p.replaced, version: rec.version })
       this.queue(p.target, this.entry(o, true))
       return
@@ -699,7 +731,7 @@ export class RepairCore {
       o.proposed = next.version
     }
     this.adopt(o, next, now)
-    o.reports.set(p.target, { tag: o.tag, held: [q], at: now })
+    o.reports.set(p.target, { tag: o.tag, held: [q], at: now, rec: next })
     this.out.push({ type: 'repaired', root: rec.root, position: q, target: p.target, replaced: p.replaced, version: next.version })
     // every holder, old and new, hears of it; the replaced one may come back
     // (the replaced one, a former holder now, was told by adopt if in view)
@@ -727,12 +759,15 @@ export class RepairCore {
     if (!sameObject(r, o.rec)) return
     let cmp = compareRecords(r, o.rec)
     let adopted = false
-    // a better record is taken at once from a holder of ours, or a former
-    // holder (one we told of our record); from anyone else only once every
-    // holder it lists has confirmed its share under it. A stranger can
-    // neither hijack the object nor make this node drop a share: it would
-    // take all n holders of the record it forged.
-    if (cmp > 0 && (o.rec.holders.includes(from) || o.former.has(from))) {
+    // a better record is taken only if this node has its own evidence for
+    // every holder it removes (`justified`); then at once from a holder of
+    // ours, or a former holder (one we told of our record); from anyone else
+    // only once every holder it lists has confirmed its share under it.
+    // Nobody can make this node give up on a holder that is live and holding
+    // in its own view.
+    if (cmp > 0 && !this.justified(o, r, from)) {
+      // not (yet): asked again next round, when the view may have caught up
+    } else if (cmp > 0 && (o.rec.holders.includes(from) || o.former.has(from))) {
       this.adopt(o, r, now)
       adopted = true
       cmp = 0
@@ -744,7 +779,7 @@ export class RepairCore {
     // newer one: the record is current. (An empty answer may come from a node
     // that dropped the root long ago: it proves nothing.)
     if (o.announce && (adopted || (cmp === 0 && e.held.length > 0 && o.rec.holders.includes(from)))) o.announce = false
-    if (o.rec.holders.includes(from)) o.reports.set(from, { tag: cmp === 0 ? o.tag : -1, held: [...e.held], at: now })
+    if (o.rec.holders.includes(from)) o.reports.set(from, { tag: cmp === 0 ? o.tag : -1, held: [...e.held], at: now, rec: r })
     else if (cmp >= 0) o.former.delete(from)
     if (cmp >= 0) o.behind.delete(from)
     else {
@@ -775,7 +810,7 @@ export class RepairCore {
     if (q >= 0 && held.includes(q)) c.confirmed.add(q)
     const mine = c.rec.holders.indexOf(this.self)
     if (mine >= 0 && o.held.has(mine)) c.confirmed.add(mine)
-    if (c.confirmed.size < c.rec.holders.length) return false
+    if (c.confirmed.size < c.rec.holders.length || !this.justified(o, c.rec)) return false
     this.adopt(o, c.rec, now)
     return true
   }
@@ -840,8 +875,83 @@ export class RepairCore {
     }
     const forgetMs = ABSENCE_MEMORY_GRACES * this.cfg.graceMs
     for (const [peer, since] of this.absent) if (now - since > forgetMs && !this.byPeer.has(peer)) this.absent.delete(peer)
+    for (const [peer, at] of this.apartUntil) if (now - at > this.cfg.apartMemoryMs) this.apartUntil.delete(peer)
     const u = placementHash(this.self, `round ${this.round}`)
     this.nextRound = now + Math.round(this.cfg.antiEntropyMs * (1 + (2 * u - 1) * ANTI_ENTROPY_JITTER))
+  }
+
+  // Whether this node has its own evidence for taking `next` in place of its
+  // record (and the version rises by at most MAX_VERSION_STEP). Each holder
+  // `next` removes must be out of this node's view, or have told it that it
+  // lacks its share, or have been apart from it lately (gone from its view
+  // for a grace, what makes a leader replace a holder, and back not long ago).
+  // Holders that were with this node all along (this node included, unless it
+  // restarted or lacks its share) may be removed only if this node's group
+  // was the one cut off (`cutOff`). So no peer, holder or not, can make this
+  // node give up on a majority of holders that were live and holding in its
+  // view; and a drop needs every holder of the winning record to confirm
+  // under it, which honest holders do only for records they took on their
+  // own evidence.
+  private justified (o: Obj, next: PlacementRecord, from?: string): boolean {
+    if (next.version - o.rec.version > MAX_VERSION_STEP) return false
+    // no view yet: no evidence about anyone
+    if (this.viewAt === undefined) return this.restarted || next.holders.every((h, q) => h === o.rec.holders[q])
+    // restarted lately: this node was the one away and has no evidence about
+    // anyone, and its records may be stale. It takes a record that every
+    // holder it shares with its own (other than itself, and in its view)
+    // vouches for — reported holding that record or a newer one — and that at
+    // least one does: one co-holder alone cannot mislead it. (A record that
+    // keeps no co-holder but liars can make it drop its own share; not the
+    // shares of the co-holders it removes, which keep theirs and restore it.)
+    if (o.announce || (this.restarted && this.lastNow - this.viewAt <= this.cfg.apartMemoryMs)) {
+      let vouched = 0
+      for (const h of next.holders) {
+        if (h === this.self || !o.rec.holders.includes(h) || !this.members.has(h)) continue
+        const r = o.reports.get(h)
+        if (h !== from && (r === undefined || compareRecords(r.rec, next) < 0)) return false
+        vouched++
+      }
+      return vouched > 0
+    }
+    const cur = o.rec.holders
+    let together = 0
+    let me = false
+    for (let q = 0; q < o.n; q++) {
+      const x = cur[q]
+      // (a holder moved to another position is not removed: the record is
+      // confirmed, and its old share dropped, only once it holds the new one)
+      if (next.holders.includes(x)) continue
+      if (x === this.self) me = o.held.has(q)
+      else if (this.members.has(x) && !this.lacks(o, x, q) && !this.wasApart(x)) together++
+    }
+    return (together === 0 && !me) || this.cutOff(o)
+  }
+
+  // Whether this node's group was the one cut off: of the holders of its
+  // record it sees now (and that hold their shares), those that were apart
+  // from it lately outnumber those that stayed with it,
+  // itself included. That is what a repair by the other side of a partition
+  // looks like to the minority (when that side repaired less, or this side
+  // could not repair at all: a side that repaired more keeps its record and
+  // both lineages stay, each fully held — see the README); a
+  // group that stayed together and held half of an object's positions or
+  // more is never displaced this way, whatever the others claim.
+  private cutOff (o: Obj): boolean {
+    let group = 1
+    let apart = 0
+    o.rec.holders.forEach((h, q) => {
+      if (h === this.self || !this.members.has(h) || this.lacks(o, h, q)) return
+      if (this.wasApart(h)) apart++
+      else group++
+    })
+    return apart > group
+  }
+
+  // Whether `peer`, a member in view now, came back lately (apartMemoryMs)
+  // after being apart from this node.
+  private wasApart (peer: string): boolean {
+    const back = this.apartUntil.get(peer)
+    return back !== undefined && this.lastNow - back <= this.cfg.apartMemoryMs
   }
 
   private freshHolder (o: Obj, h: string, q: number, now: number): boolean {
