@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import fc from 'fast-check'
 import { Identity, decode, encode } from '@webfabric/protocol'
+import { encodeReceiptBodyBytes, encodeReceiptBytes } from '../src/receipt-codec.ts'
 import {
   type Receipt,
   type ReceiptBody,
@@ -188,3 +190,72 @@ describe('receipts', () => {
     })
   })
 })
+
+describe('the receipt\'s own encoder', () => {
+  // integers at every head width's edges, up to the largest safe integer
+  const integer = fc.oneof(
+    fc.constantFrom(0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
+    fc.nat(),
+    fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })
+  )
+  // ASCII, any Unicode (astral too), and lengths across the 23/24 and 255/256 head edges
+  const text = fc.oneof(fc.string({ maxLength: 256 }), fc.string({ unit: 'grapheme', maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 64 }), fc.string({ minLength: 20, maxLength: 30 }))
+
+  it('writes the same bytes as the general DAG-CBOR encoder, for any body, signature and proof', async () => {
+    const { body } = await fixture()
+    fc.assert(fc.property(
+      fc.record({ origin: text, job: text, task: text, assignment: text, module: text, input: text, output: text, status: text, commitment: text, lease: text, fuel: integer, wallMs: integer, at: integer }),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.option(fc.record({ n: fc.integer({ min: 2, max: 256 }), i: fc.nat({ max: 255 }), path: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 8 }) }), { nil: undefined }),
+      (fields, sig, proof) => {
+        const b: ReceiptBody = { ...body, ...fields }
+        assert.deepEqual(encodeReceiptBodyBytes(b), encode(b))
+        const r: Receipt = proof == null ? { body: b, sig } : { body: b, sig, proof }
+        const general = encode(proof == null ? { body: b, sig } : { body: b, sig, proof })
+        assert.deepEqual(encodeReceiptBytes(r), general)
+        assert.deepEqual(encodeReceiptBytes(r, encodeReceiptBodyBytes(b)), general)
+      }
+    ), { numRuns: 500 })
+  })
+
+  it('decoding still refuses a valid encoding that is not the canonical one', async () => {
+    const { worker, body } = await fixture()
+    const [r] = await signReceipts(worker, [body, { ...body, task: 't1' }])
+    const bytes = encodeReceipt(r)
+    assert.deepEqual(decodeReceipt(bytes), r)
+    // the same value with its fuel in a wider head than it needs (12345 fits two bytes: 0x19 0x30 0x39)
+    const at = indexOf(bytes, [0x64, 0x66, 0x75, 0x65, 0x6c, 0x19, 0x30, 0x39]) // "fuel" 12345
+    assert.ok(at > 0)
+    const wide = new Uint8Array(bytes.length + 2)
+    wide.set(bytes.subarray(0, at + 5))
+    wide.set([0x1a, 0x00, 0x00, 0x30, 0x39], at + 5)
+    wide.set(bytes.subarray(at + 8), at + 10)
+    assert.throws(() => decodeReceipt(wide), { name: 'MalformedError' })
+    // and the same entries with the keys out of order (body before sig): valid CBOR, the same value
+    const unsorted = reorder(bytes, decode(bytes) as Record<string, unknown>)
+    assert.deepEqual(decode(unsorted, { canonical: false }), decode(bytes))
+    assert.throws(() => decodeReceipt(unsorted), { name: 'MalformedError' })
+  })
+})
+
+function indexOf (hay: Uint8Array, needle: number[]): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+/** A receipt's bytes with its top-level entries in the order body, sig, proof (DAG-CBOR wants sig, body, proof). */
+function reorder (bytes: Uint8Array, x: Record<string, unknown>): Uint8Array {
+  const sigEntry = encode({ sig: x.sig }).subarray(1)
+  const bodyEntry = encode({ body: x.body }).subarray(1)
+  const proofEntry = encode({ proof: x.proof }).subarray(1)
+  const out = new Uint8Array(bytes.length)
+  out[0] = bytes[0]
+  out.set(bodyEntry, 1)
+  out.set(sigEntry, 1 + bodyEntry.length)
+  out.set(proofEntry, 1 + bodyEntry.length + sigEntry.length)
+  return out
+}
+
