@@ -204,6 +204,31 @@ describe('scheduler: timeouts and departures', () => {
     assert.equal(h.s.stats().timeouts, 1)
   })
 
+  it('deadlines count the queue: an assignment waiting behind a worker\'s busy slots gets their longest runs on top (seed 1)', () => {
+    const h = harness({ ...PLAIN, replicas: 1, quorum: 1 })
+    // one worker, 2 slots, 6 assignments: the first 2 run at once, the next 4 queue behind them
+    h.feed({ type: 'members', now: 0, members: [{ peer: 'a', roles: ['compute'], capacity: 6, slots: 2, load: 0 }] })
+    const run = 10_000 / 1000 // fuelLimit / minFuelPerMs
+    const job = { id: 'j', tasks: tasks(6).map(t => ({ ...t, fuelLimit: 10_000 })) }
+    const first = h.of(h.feed({ type: 'submit', now: 0, job }), 'assign')
+    assert.deepEqual(first.map(a => a.deadline), [0, 0, 2, 3, 4, 5].map(ahead => 1000 + run + ahead * run / 2))
+    // a tick at the deadline of the first ones times out only those; the queued ones still have time
+    const t = h.feed({ type: 'tick', now: 1000 + run })
+    assert.deepEqual(h.of(t, 'cancel').map(c => c.assignment), first.slice(0, 2).map(a => a.assignment))
+    // answered work leaves the queue: a new job's first two wait for nothing, its third for them
+    for (const a of first.slice(2)) h.answer(a, 'C', 1011)
+    const again = h.of(h.feed({ type: 'submit', now: 1012, job: { ...job, id: 'j2', tasks: job.tasks.slice(0, 3) } }), 'assign')
+    assert.deepEqual(again.map(a => a.deadline), [0, 0, 2].map(ahead => 1012 + 1000 + run + ahead * run / 2))
+  })
+
+  it('without slots, a worker runs all it takes at once: every deadline is the job timeout plus the task\'s own longest run (seed 1)', () => {
+    const h = harness({ ...PLAIN, replicas: 1, quorum: 1 })
+    h.feed({ type: 'members', now: 0, members: members(['a', 4]) })
+    const assigns = h.of(h.feed({ type: 'submit', now: 0, job: { id: 'j', tasks: tasks(4) } }), 'assign')
+    assert.deepEqual(assigns.map(a => a.deadline), [1001, 1001, 1001, 1001])
+    assert.throws(() => h.feed({ type: 'members', now: 0, members: [{ peer: 'a', roles: ['compute'], capacity: 4, slots: 0, load: 0 }] }), { name: 'MalformedInputError' })
+  })
+
   it('reassigns the work of a departed worker, and of one missing from a new member view (seed 1)', () => {
     const h = harness({ ...PLAIN, replicas: 1, quorum: 1 })
     h.feed({ type: 'members', now: 0, members: members(['a', 1], ['b', 1], ['c', 1]) })

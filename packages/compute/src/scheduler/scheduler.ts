@@ -48,9 +48,13 @@ interface WorkerState {
   rep: WorkerReputation
   present: boolean
   capacity: number
+  /** Executions it runs at once; assignments beyond them wait in its queue. */
+  slots: number
   load: number
   /** Outstanding assignments. */
   active: number
+  /** Σ of the outstanding assignments' longest run (fuelLimit / minFuelPerMs): the work queued at it, at worst. */
+  activeMs: number
   /** assignments in a row that timed out or failed (no result); reset by a result */
   missesInRow: number
   restUntil: number
@@ -376,6 +380,7 @@ export class Scheduler {
     if (!Array.isArray(m.roles)) throw new MalformedInputError(`${at}.roles must be a list`, { field: `${at}.roles` })
     if (!posInt(m.capacity, 0, 1_000_000)) throw new MalformedInputError(`${at}.capacity must be an integer ≥ 0`, { field: `${at}.capacity` })
     if (typeof m.load !== 'number' || !Number.isFinite(m.load)) throw new MalformedInputError(`${at}.load must be a number`, { field: `${at}.load` })
+    if (m.slots !== undefined && !posInt(m.slots, 1, 1_000_000)) throw new MalformedInputError(`${at}.slots must be an integer ≥ 1`, { field: `${at}.slots` })
   }
 
   /** Throws unless `id` is outstanding and given to `worker`. */
@@ -401,8 +406,10 @@ export class Scheduler {
         rep: { peer, checks: 0, consecutiveValid: 0, valid: 0, invalid: 0, blacklisted: false },
         present: false,
         capacity: 0,
+        slots: 1,
         load: 0,
         active: 0,
+        activeMs: 0,
         missesInRow: 0,
         restUntil: 0,
         salt: this.rng.float(),
@@ -426,6 +433,7 @@ export class Scheduler {
       const w = this.worker(m.peer)
       w.present = true
       w.capacity = m.capacity
+      w.slots = Math.max(1, m.slots ?? m.capacity)
       w.load = Math.min(1, Math.max(0, m.load))
     }
     for (const [peer, w] of this.workers) if (w.present && !seen.has(peer)) this.depart(peer, out)
@@ -518,13 +526,24 @@ export class Scheduler {
 
   // ------------------------------------------------------------ assignments
 
-  private deadlineOf (t: TaskState): number {
-    return this.now + t.job.timeoutMs + t.task.fuelLimit / this.minFuelPerMs
+  /** The longest one execution of `t` may run (its fuel at the slowest speed assumed). */
+  private runMs (t: TaskState): number {
+    return t.task.fuelLimit / this.minFuelPerMs
+  }
+
+  /**
+   * When an assignment of `t` given to `w` now is given up: the job's timeout and the task's longest run,
+   * after the work queued ahead of it when every slot of `w` is taken — at most Σ of their longest runs
+   * over the slots (the queue drains through all of them).
+   */
+  private deadlineOf (t: TaskState, w: WorkerState): number {
+    const queued = w.active >= w.slots ? w.activeMs / w.slots : 0
+    return this.now + t.job.timeoutMs + this.runMs(t) + queued
   }
 
   private issue (t: TaskState, worker: string, check: boolean, out: SchedulerEffect[], audit = false): Assignment {
     const id = `a${(this.nextId++).toString(36)}`
-    const a: Assignment = { id, task: t, worker, check, audit, deadline: check ? Infinity : this.deadlineOf(t) }
+    const a: Assignment = { id, task: t, worker, check, audit, deadline: check ? Infinity : this.deadlineOf(t, this.workers.get(worker)!) }
     this.assignments.set(id, a)
     t.job.assignmentIds.push(id)
     const { module, input, fuelLimit } = t.task
@@ -536,7 +555,9 @@ export class Scheduler {
       t.outstanding.add(a)
       t.used.add(worker)
       t.attempts++
-      this.workers.get(worker)!.active++
+      const w = this.workers.get(worker)!
+      w.active++
+      w.activeMs += this.runMs(t)
       this.deadlines.push(a.deadline, id)
       this.counters.assigned++
       out.push({ type: 'assign', assignment: id, job: t.job.id, task: t.task.id, module, input, fuelLimit, worker, deadline: a.deadline })
@@ -555,7 +576,7 @@ export class Scheduler {
     }
     t.outstanding.delete(a)
     const w = this.workers.get(a.worker)
-    if (w !== undefined) w.active--
+    if (w !== undefined) this.unqueue(w, t)
     if (notify) out.push({ type: 'cancel', assignment: a.id, worker: a.worker })
     this.refresh(t)
   }
@@ -634,7 +655,7 @@ export class Scheduler {
     this.counters.results++
     t.outstanding.delete(a)
     const w = this.workers.get(a.worker)!
-    w.active--
+    this.unqueue(w, t)
     w.missesInRow = 0
     w.restUntil = 0
     t.results.push({ assignment: id, worker: a.worker, commitment, output, fuel })
@@ -657,11 +678,17 @@ export class Scheduler {
     }
     t.outstanding.delete(a)
     const w = this.workers.get(a.worker)!
-    w.active--
+    this.unqueue(w, t)
     // a worker that fails everything it is given (its lease revoked, say, before it leaves the view)
     // would take one attempt of every waiting task: it rests like one that times out
     this.miss(w, t.job.timeoutMs)
     this.refresh(t)
+  }
+
+  /** An outstanding assignment of `t` on `w` ended (answered, failed, closed). */
+  private unqueue (w: WorkerState, t: TaskState): void {
+    w.active--
+    w.activeMs = w.active === 0 ? 0 : Math.max(0, w.activeMs - this.runMs(t))
   }
 
   /** Counts an assignment that came to nothing; after BACKOFF_AFTER in a row the worker rests, doubling each time. */

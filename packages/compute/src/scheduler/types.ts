@@ -34,6 +34,11 @@ export interface WorkerInfo {
   roles: string[]
   /** Concurrent assignments it takes (0: none). */
   capacity: number
+  /**
+   * Executions it runs at once (its sandbox domains; default: `capacity`). Assignments beyond them
+   * wait in its queue, so their deadlines count the work queued ahead of them.
+   */
+  slots?: number
   /** Its own reported load in [0, 1] (advisory: lower is preferred). */
   load: number
 }
