@@ -49,6 +49,7 @@ import { FRAME_TIMEOUT_MS } from './constants.ts'
 import type { Host } from './host.ts'
 import type { MemberView } from './membership-service.ts'
 import { didOfPeer } from './peer-identity.ts'
+import { PipelineDepths } from './compute-pipeline.ts'
 
 /** What `submit` takes: one module, one input per task. */
 export interface JobSpec {
@@ -176,11 +177,11 @@ interface WorkerLink {
 }
 
 const DEFAULT_FUEL = 1e10
-/** Assignments in flight per sandbox domain of a worker. */
-const PIPELINE = 2
 /** How long verdicts wait to be countersigned together (ms). */
-const ACCEPTANCE_BATCH_MS = 50
+const ACCEPTANCE_BATCH_MS = 200
 const MAX_TASKS = 100_000
+/** Longest a worker's assignments are held back to leave with others (ms). */
+const HOLD_MS = 20
 
 /** Coordinates jobs over the fabric's compute workers. */
 export class ComputeCoordinator {
@@ -201,6 +202,11 @@ export class ComputeCoordinator {
   /** assignments made since the last send, by worker: they leave together, one frame per job */
   private readonly unsent = new Map<string, AssignEffect[]>()
   private sendQueued = false
+  private holdTimer?: ReturnType<typeof setTimeout>
+  /** each worker's window as last given to the scheduler: assignments it takes, and its sandbox domains */
+  private readonly windows = new Map<string, { capacity: number, slots: number }>()
+  /** assignments in flight per domain of each worker, from its tasks' wall time */
+  private readonly depths = new PipelineDepths()
   private timer?: ReturnType<typeof setTimeout>
   private timerAt = Infinity
   private members: MemberView[] = []
@@ -229,16 +235,19 @@ export class ComputeCoordinator {
   /** The current membership view (the driver calls this on every change). */
   setMembers (view: MemberView[]): void {
     this.members = view
+    this.windows.clear()
     const workers: WorkerInfo[] = view
       .filter(m => !m.self && m.roles.includes('compute'))
-      .map(m => ({
-        peer: m.peerId,
-        roles: m.roles,
-        // two assignments per sandbox domain: one runs while the next is on the wire, so the
-        // round trip to the worker does not idle its domains
-        capacity: Math.max(0, Math.min(256, PIPELINE * Math.floor(m.capacity.slots ?? m.capacity.cpus ?? 1))),
-        load: Math.max(0, Math.min(1, m.load.cpu ?? 0))
-      }))
+      .map(m => {
+        const slots = Math.max(0, Math.min(32, Math.floor(m.capacity.slots ?? m.capacity.cpus ?? 1)))
+        // at least two assignments per sandbox domain (one runs while the next is on the wire, so the
+        // round trip does not idle the domain), more for short tasks; the scheduler's deadlines count
+        // the ones waiting behind the domains
+        const capacity = this.depths.depth(m.peerId) * slots
+        this.windows.set(m.peerId, { capacity, slots })
+        return { peer: m.peerId, roles: m.roles, capacity, ...(slots > 0 ? { slots } : {}), load: Math.max(0, Math.min(1, m.load.cpu ?? 0)) }
+      })
+    this.depths.keep(new Set(this.windows.keys()))
     this.step({ type: 'members', now: Date.now(), members: workers })
   }
 
@@ -306,6 +315,7 @@ export class ComputeCoordinator {
   stop (): void {
     this.running = false
     this.unsent.clear()
+    clearTimeout(this.holdTimer)
     clearTimeout(this.timer)
     for (const link of this.links.values()) clearTimeout(link.verdicts.timer)
     for (const link of this.links.values()) link.stream?.abort(new Error('coordinator stopped'))
@@ -346,10 +356,7 @@ export class ComputeCoordinator {
         const unsent = this.unsent.get(e.worker)
         if (unsent == null) this.unsent.set(e.worker, [e])
         else unsent.push(e)
-        if (!this.sendQueued) {
-          this.sendQueued = true
-          setImmediate(() => this.sendUnsent())
-        }
+        this.queueSend()
         break
       }
       case 'verify-locally':
@@ -487,16 +494,34 @@ export class ComputeCoordinator {
 
   // -- talking to workers ----------------------------------------------------
 
-  private sendUnsent (): void {
+  private queueSend (): void {
+    if (this.sendQueued) return
+    this.sendQueued = true
+    setImmediate(() => this.sendUnsent())
+  }
+
+  /**
+   * Send the assignments made since the last send, one frame per job and worker — but hold a worker's
+   * while they are fewer than half its window and it has at least one per domain still to answer:
+   * they then leave together with the next ones, so the worker's answers (one per frame) come in
+   * batches of half its window (HOLD_MS at most).
+   */
+  private sendUnsent (force = false): void {
     this.sendQueued = false
-    const all = [...this.unsent]
-    this.unsent.clear()
-    if (!this.running) return
-    for (const [worker, list] of all) {
+    if (!this.running) { this.unsent.clear(); return }
+    for (const [worker, all] of [...this.unsent]) {
+      const list = all.filter(e => this.assignments.has(e.assignment)) // not cancelled before it left
+      const window = this.windows.get(worker)
+      const inFlight = this.links.get(worker)?.pending.size ?? 0
+      if (!force && window != null && list.length > 0 && list.length * 2 < window.capacity && inFlight >= window.slots) {
+        this.unsent.set(worker, list)
+        this.holdTimer ??= setTimeout(() => { this.holdTimer = undefined; this.sendUnsent(true) }, HOLD_MS)
+        continue
+      }
+      this.unsent.delete(worker)
       // a runs frame's assignments share job, module and fuel limit
       const groups = new Map<string, AssignEffect[]>()
       for (const e of list) {
-        if (!this.assignments.has(e.assignment)) continue // cancelled before it left
         const key = `${e.job} ${e.module} ${e.fuelLimit}`
         const g = groups.get(key)
         if (g == null) groups.set(key, [e])
@@ -506,6 +531,7 @@ export class ComputeCoordinator {
         for (let i = 0; i < g.length; i += MAX_RUNS_PER_FRAME) void this.sendRuns(worker, g.slice(i, i + MAX_RUNS_PER_FRAME))
       }
     }
+    if (this.unsent.size === 0) { clearTimeout(this.holdTimer); this.holdTimer = undefined }
   }
 
   /** Send assignments of one job to a worker: one run frame, or a runs frame for several. */
@@ -626,6 +652,7 @@ export class ComputeCoordinator {
       return
     }
     link.pending.delete(f.a)
+    if (this.unsent.has(link.peer)) this.queueSend()
     if (f.k === 'error') {
       this.fail(a.id, link.peer, `${f.name}: ${f.message}`)
       return
@@ -654,6 +681,8 @@ export class ComputeCoordinator {
     }
     a.frame = f
     this.step({ type: 'result', now: Date.now(), assignment: a.id, worker: link.peer, commitment, output: f.oc, fuel: f.fuel })
+    // the worker's pipeline deepens (or shallows) with its tasks' wall time
+    if (this.depths.observe(link.peer, f.ms)) this.setMembers(this.members)
   }
 
   private async countersign (jobId: string, task: string, commitment: string): Promise<void> {

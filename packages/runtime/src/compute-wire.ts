@@ -21,6 +21,11 @@ export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 export const MAX_COMPUTE_FRAME = MAX_MODULE_BYTES + MAX_INPUT_BYTES + 64 * 1024
 /** Most assignments one `runs` frame carries. */
 export const MAX_RUNS_PER_FRAME = 256
+/**
+ * Most assignments per sandbox domain a coordinator keeps in flight at a worker (short tasks;
+ * compute-pipeline.ts). A worker queues at least that many per domain before it answers busy.
+ */
+export const MAX_PIPELINE = 8
 /** Largest memory cap a task may ask for (wasm32's 4 GiB). */
 export const MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
 /** Memory cap of a task that names none (the VM's default). */

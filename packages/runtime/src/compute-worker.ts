@@ -26,6 +26,7 @@ import {
   COMPUTE_PROTOCOL,
   DEFAULT_TASK_MEMORY_BYTES,
   MAX_COMPUTE_FRAME,
+  MAX_PIPELINE,
   type AcceptFrame,
   type RunFrame,
   type WorkerFrame,
@@ -70,7 +71,7 @@ export interface ComputeWorkerInit {
   maxMemoryBytes: number
   /** the compute lease in force (undefined: none, refuse work) */
   lease: () => { id: string } | undefined
-  /** runs waiting or running before new ones are refused as busy (default 4 per domain) */
+  /** runs waiting or running before new ones are refused as busy (default MAX_PIPELINE per domain) */
   maxQueue?: number
   /**
    * Demonstrations and tests of byzantine tolerance only: this worker lies. 'wrong' returns a
@@ -97,8 +98,12 @@ async function corrupt (r: DomainResult): Promise<DomainResult> {
 interface Executed { f: RunFrame, result: DomainResult, body: ReceiptBody }
 
 const MODULE_CACHE_BYTES = 64 * 1024 * 1024
-/** Longest a result waits for the others of its runs frame, so their receipts share a signature (ms). */
+/**
+ * How long a result waits for the others of its runs frame, so their receipts share a signature (ms):
+ * as long as it took itself since the frame arrived, but at least BATCH_WAIT_MS and at most MAX_BATCH_WAIT_MS.
+ */
 const BATCH_WAIT_MS = 20
+const MAX_BATCH_WAIT_MS = 100
 const STREAM_IDLE_MS = 10 * 60_000
 
 /** Serves compute assignments on this node. */
@@ -233,13 +238,16 @@ export class ComputeWorker {
       if (ready.length > 0) answers.push(this.answer(ready.splice(0), reply))
     }
     let left = frames.length
+    const arrived = performance.now()
     try {
       await Promise.all(frames.map(async f => {
         const e = await this.execute(coordinator, f, reply, running, held)
         left--
         if (e != null) {
           ready.push(e)
-          timer ??= setTimeout(answerReady, BATCH_WAIT_MS)
+          // the others get as long again as this one took (queue included), within bounds: results of
+          // a frame of short tasks behind another frame stay together, one of a long task is not held long
+          timer ??= setTimeout(answerReady, Math.min(MAX_BATCH_WAIT_MS, Math.max(BATCH_WAIT_MS, performance.now() - arrived)))
         }
         if (left === 0) answerReady()
       }))
@@ -292,7 +300,7 @@ export class ComputeWorker {
     const fail = (name: string, message: string): undefined => { reply({ k: 'error', a: f.a, name, message }); return undefined }
     const lease = this.init.lease()
     if (lease == null || !this.running) { this.refused++; return fail('NoLeaseError', 'this device holds no compute lease for the origin in force: it does not run work') }
-    if (this.inFlight >= (this.init.maxQueue ?? this.init.pool.size * 4)) return fail('BusyError', 'this worker is at capacity; assign the task elsewhere')
+    if (this.inFlight >= (this.init.maxQueue ?? this.init.pool.size * MAX_PIPELINE)) return fail('BusyError', 'this worker is at capacity; assign the task elsewhere')
     const mem = f.mem ?? DEFAULT_TASK_MEMORY_BYTES
     if (mem > this.init.maxMemoryBytes) return fail('OverLeaseError', `the task asks for ${mem} bytes of memory; this device's lease lends at most ${this.init.maxMemoryBytes}`)
     this.inFlight++
