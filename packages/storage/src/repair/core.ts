@@ -67,6 +67,9 @@ interface Obj {
   candidate: { rec: PlacementRecord, confirmed: Set<number>, since: number } | undefined
   // what placement ranks replacement holders by (the writer's key)
   key: string
+  // (while announcing) a holder of `rec` reported a newer record this node
+  // could not take yet
+  newer: boolean
   // loaded from a snapshot and not yet confirmed current by another holder:
   // every holder is asked each round, and this node does not lead it (until
   // a holder answers, or a grace after its first view)
@@ -455,7 +458,7 @@ export class RepairCore {
     const { n, need } = sharesOf(record.redundancy)
     const o: Obj = {
       rec: record, tag: ++this.tags, named: new Map(), mine: record.holders.indexOf(this.self), n, need, held: new Set(), status: undefined, asking: undefined, reports: new Map(), proposed: 0,
-      failed: new Map(), unrecoverable: false, former: new Map(), behind: new Map(), candidate: undefined, key, announce: false, retryAt: 0
+      failed: new Map(), unrecoverable: false, former: new Map(), behind: new Map(), candidate: undefined, key, newer: false, announce: false, retryAt: 0
     }
     this.objs.set(record.root, o)
     for (const h of record.holders) { this.index(h, record.root, now); o.named.set(h, now) }
@@ -485,6 +488,7 @@ export class RepairCore {
     const next = { ...record, redundancy: { ...record.redundancy }, holders: [...record.holders] } as PlacementRecord
     o.rec = next
     o.tag = ++this.tags
+    o.newer = false
     o.mine = next.holders.indexOf(this.self)
     o.status = o.asking = undefined
     for (const h of old.holders) {
@@ -588,9 +592,11 @@ export class RepairCore {
     }
     if (o.announce) {
       // restarted with this record: lead only once a holder confirmed it is
-      // current, or nobody answered for a grace
+      // current, or nobody answered for a grace — never while a holder says
+      // there is a newer one (this node waits until it can take it, rather
+      // than lead a stale branch)
       const until = this.viewAt + this.cfg.graceMs
-      if (now < until) { this.want(until); this.wanted.delete(root); return }
+      if (now < until || o.newer) { this.want(Math.max(until, this.nextRound)); this.wanted.delete(root); return }
       o.announce = false
     }
     // this node leads the repair of `o`
@@ -767,6 +773,7 @@ export class RepairCore {
     // in its own view.
     if (cmp > 0 && !this.justified(o, r, from)) {
       // not (yet): asked again next round, when the view may have caught up
+      if (o.rec.holders.includes(from)) o.newer = true
     } else if (cmp > 0 && (o.rec.holders.includes(from) || o.former.has(from))) {
       this.adopt(o, r, now)
       adopted = true
