@@ -893,8 +893,8 @@ export class RepairCore {
   // lacks its share, or have been apart from it lately (gone from its view
   // for a grace, what makes a leader replace a holder, and back not long ago).
   // Holders that were with this node all along (this node included, unless it
-  // restarted or lacks its share) may be removed only if this node's group
-  // was the one cut off (`cutOff`). So no peer, holder or not, can make this
+  // lacks its share) may be removed only if this node's group was the one cut
+  // off (`cutOff`). So no peer, holder or not, can make this
   // node give up on a majority of holders that were live and holding in its
   // view; and a drop needs every holder of the winning record to confirm
   // under it, which honest holders do only for records they took on their
@@ -902,7 +902,7 @@ export class RepairCore {
   private justified (o: Obj, next: PlacementRecord, from?: string): boolean {
     if (next.version - o.rec.version > MAX_VERSION_STEP) return false
     // no view yet: no evidence about anyone
-    if (this.viewAt === undefined) return this.restarted || next.holders.every((h, q) => h === o.rec.holders[q])
+    if (this.viewAt === undefined) return next.holders.every((h, q) => h === o.rec.holders[q])
     // restarted lately: this node was the one away and has no evidence about
     // anyone, and its records may be stale. It takes a record that every
     // holder it shares with its own (other than itself, and in its view)
@@ -936,13 +936,12 @@ export class RepairCore {
 
   // Whether this node's group was the one cut off: of the holders of its
   // record it sees now (and that hold their shares), those that were apart
-  // from it lately outnumber those that stayed with it,
-  // itself included. That is what a repair by the other side of a partition
-  // looks like to the minority (when that side repaired less, or this side
-  // could not repair at all: a side that repaired more keeps its record and
-  // both lineages stay, each fully held — see the README); a
-  // group that stayed together and held half of an object's positions or
-  // more is never displaced this way, whatever the others claim.
+  // from it lately outnumber those that stayed with it, itself included. That
+  // is what a repair by the other side of a partition looks like to the
+  // minority. A group that stayed together and held half of an object's
+  // positions or more is never displaced this way, whatever the others claim.
+  // (Where the minority repaired more, its record is the newer one and both
+  // stay, each fully held: see the README.)
   private cutOff (o: Obj): boolean {
     let group = 1
     let apart = 0
