@@ -98,6 +98,49 @@ describe('WebDeterministicVM: execution', () => {
     assert.equal(await fuel(0), 2 + 4 + 2) // i32.const, if; else-arm; after the block
   })
 
+  it('charges a loop-free helper its costliest path at the call site when its paths differ by at most 8', async () => {
+    // helper(c): if c (k1 × (i32.const 1; drop)) else (k2 × …) end; run: i32.const c; call helper
+    const fuel = async (c: number, k1: number, k2: number): Promise<number> => {
+      const work = (k: number): number[] => Array.from({ length: k }, () => [0x41, 0x01, 0x1a]).flat()
+      const bytes = taskModule({
+        types: [funcType([], []), funcType([I32], [])],
+        funcs: [{ type: 0, code: [0x41, c, 0x10, 0x01] }, { type: 1, code: [0x20, 0x00, 0x04, 0x40, ...work(k1), 0x05, ...work(k2), 0x0b] }]
+      })
+      return (await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 10_000 })).fuel
+    }
+    // run's i32.const and call, the helper's local.get and if, then its costlier arm (10) whichever runs
+    assert.equal(await fuel(1, 2, 5), 2 + 2 + 10)
+    assert.equal(await fuel(0, 2, 5), 2 + 2 + 10)
+    // arms 4 and 20 apart by more than 8: each path is charged exactly
+    assert.equal(await fuel(1, 2, 10), 2 + 2 + 4)
+    assert.equal(await fuel(0, 2, 10), 2 + 2 + 20)
+  })
+
+  it('counts host calls and aborts inside a prepaid helper the same at every slice size', async () => {
+    // helper 2 logs 64 bytes (4 fuel on top of its 3 instructions); run calls it twice, then helper 3(1) aborts
+    const bytes = taskModule({
+      types: [funcType([], []), funcType([I32, I32], []), funcType([I32, I32, I32, I32], []), funcType([I32], [])],
+      imports: [['wf', 'log', 1], ['env', 'abort', 2]],
+      funcs: [
+        { type: 0, code: [0x10, 0x03, 0x10, 0x03, 0x41, 0x00, 0x10, 0x04, 0x41, 0x01, 0x10, 0x04] },
+        { type: 0, code: [0x41, 0x00, 0x41, 0xc0, 0x00, 0x10, 0x00] },
+        { type: 3, code: [0x20, 0x00, 0x04, 0x40, 0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0x10, 0x01, 0x00, 0x0b] }
+      ]
+    })
+    const mod = await loadModule(bytes, { profile: 'task' })
+    const runs = await Promise.all([1, 3, 7, 1e7].map(sliceFuel => execute(mod, { input: new Uint8Array(0), fuelLimit: 10_000, sliceFuel })))
+    for (const e of runs) {
+      assert.equal(e.status, 'abort')
+      assert.equal(e.logs.length, 2)
+      assert.equal(e.fuel, runs[0].fuel)
+      assert.equal(e.commitment.toString(), runs[0].commitment.toString())
+    }
+    assert.ok(runs[0].fuel >= 2 * (3 + 4), `${runs[0].fuel} fuel`)
+    const short = await execute(mod, { input: new Uint8Array(0), fuelLimit: 9, sliceFuel: 1 })
+    assert.equal(short.status, 'out-of-fuel')
+    assert.equal(short.fuel, 9)
+  })
+
   it('ends an infinite loop out-of-fuel', async () => {
     const bytes = taskModule({ funcs: [{ type: 0, code: [0x03, 0x40, 0x0c, 0x00, 0x0b] }] }) // loop br 0 end
     const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 1_000_000 })

@@ -47,6 +47,15 @@ export const CHAIN_FREE_UNITS = 1024
  * This bounds the work between two checks (and so the length of a slice past its budget).
  */
 export const PREPAY_MAX_FUEL = 65_536
+/**
+ * A function without loops, without bulk operations and without indirect calls, only ever called directly,
+ * not counted for depth, and calling only such functions (or the host), is fuel-transparent when its costliest
+ * path takes at most this much fuel: each call site prepays that path, with the block holding the call, and
+ * the function itself never touches the fuel counter. It bounds what one call can do unchecked.
+ */
+export const TRANSPARENT_MAX_FUEL = 1024
+/** … and when no path that returns takes more than this much less than the costliest: the most a call overpays. */
+export const TRANSPARENT_SLACK_FUEL = 8
 /** Bulk memory and table operations are charged 1 fuel per 2^BULK_SHIFT bytes (or entries) on top of their static cost. */
 export const BULK_SHIFT = 4
 
@@ -92,6 +101,8 @@ interface Ctx {
   depthGlobal: number
   /** type index of `[] -> results`, per results signature, added on demand */
   blockTypeFor: (results: number[]) => number
+  /** a call to f needs no write-back or reload of the fuel counter around it (f is fuel-transparent and never returns from the host) */
+  quiet: (f: number) => boolean
 }
 
 function valType (r: Reader, what: string): number {
@@ -427,7 +438,8 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
     sliceEndIdx: importedFuncs,
     fuelGlobal,
     depthGlobal,
-    blockTypeFor: results => findType({ params: [], results })
+    blockTypeFor: results => findType({ params: [], results }),
+    quiet: () => false
   }
   const codeOut = new Writer(codeRaw === null ? 16 : codeRaw.length * 2 + 64)
   {
@@ -450,14 +462,30 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       if (!s.done) s.fail('code section has trailing bytes')
       const { units, order } = depthUnits(decoded, importedFuncs, referenced)
       // A function only ever called directly, that does not count depth, has its entry block charged at its
-      // call sites (with the block holding the call) instead of on entry: one charge less per call. Callees
-      // first, so a moved entry block already holds the entry blocks of the functions it calls.
+      // call sites (with the block holding the call) instead of on entry: one charge less per call. If it is
+      // also fuel-transparent (see TRANSPARENT_MAX_FUEL), its call sites prepay its costliest path and it has
+      // no charge at all; calls to it skip the write-back and reload of the counter unless it can return from
+      // the host. Callees first, so a moved cost already holds the costs of the functions it calls.
       if (start !== null) entered.add(start)
       const moved = new Array<number>(n).fill(0)
+      const transparent = new Uint8Array(n) // 1: transparent; 2: transparent, and a host call may return into it
       for (const i of order) {
-        decoded[i].chargeCallees(f => f < importedFuncs ? 0 : moved[f - importedFuncs])
-        if (units[i] === 0 && !referenced.has(i + importedFuncs) && !entered.has(i + importedFuncs)) moved[i] = decoded[i].takeEntry()
+        const d = decoded[i]
+        d.chargeCallees(f => f < importedFuncs ? 0 : moved[f - importedFuncs])
+        if (units[i] !== 0 || referenced.has(i + importedFuncs) || entered.has(i + importedFuncs)) continue
+        const { most, least } = d.callees.every(f => f < importedFuncs || transparent[f - importedFuncs] !== 0)
+          ? d.paths(f => f < importedFuncs ? 0 : moved[f - importedFuncs])
+          : { most: Infinity, least: 0 }
+        if (most <= TRANSPARENT_MAX_FUEL && most - least <= TRANSPARENT_SLACK_FUEL) {
+          d.makeTransparent()
+          moved[i] = most
+          transparent[i] = d.hostReturns || d.callees.some(f => f >= importedFuncs && transparent[f - importedFuncs] === 2) ? 2 : 1
+        } else {
+          moved[i] = d.takeEntry()
+        }
       }
+
+      ctx.quiet = f => f >= importedFuncs && transparent[f - importedFuncs] === 1
       for (let i = 0; i < n; i++) {
         const out = decoded[i].emit(units[i])
         codeOut.u32(out.length)
@@ -613,6 +641,47 @@ function countedLoops (body: Uint8Array, starts: number[], kinds: number[], cost
   return found
 }
 
+/**
+ * The most fuel any path through a loop-free body takes (`most`; else the least any path that returns takes):
+ * every instruction's cost, plus `calleeCost` of each function it calls directly. A path ends at the
+ * function's end, a `return`, a tail call or a trap (`unreachable`: the fuel it took is still charged);
+ * branches (all forward without loops) join at their target's `end`, an `if` at its `end` (or its `else`).
+ */
+function pathCost (body: Uint8Array, starts: number[], kinds: number[], args: number[], costs: number[], calleeCost: (f: number) => number, most: boolean): number {
+  const NONE = most ? -Infinity : Infinity // no path reaches this point
+  const pick = most ? Math.max : Math.min
+  const open: { entry: number, join: number, isIf: boolean, hasElse: boolean }[] = []
+  let cur = 0 // the fuel paths reaching this point have taken, the most (or the least)
+  let exit = NONE
+  const target = (d: number, v: number): void => {
+    if (d >= open.length) exit = pick(exit, v)
+    else { const c = open[open.length - 1 - d]; c.join = pick(c.join, v) }
+  }
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]
+    const op = body[starts[i]]
+    cur += costs[i] + (k === K_CALL || k === K_RETURN_CALL ? calleeCost(args[i]) : 0)
+    if (k === K_FINAL_END) break
+    switch (op) {
+      case 0x02: case 0x04: open.push({ entry: cur, join: NONE, isIf: op === 0x04, hasElse: false }); break
+      case 0x05: { const c = open[open.length - 1]; c.join = pick(c.join, cur); c.hasElse = true; cur = c.entry; break }
+      case 0x0b: { const c = open.pop()!; cur = pick(cur, c.join, c.isIf && !c.hasElse ? c.entry : NONE); break }
+      case 0x0c: target(new Reader(body, starts[i] + 1, starts[i + 1]).u32(), cur); cur = NONE; break
+      case 0x0d: target(new Reader(body, starts[i] + 1, starts[i + 1]).u32(), cur); break
+      case 0x0e: {
+        const t = new Reader(body, starts[i] + 1, starts[i + 1])
+        const n = t.u32()
+        for (let x = 0; x <= n; x++) target(t.u32(), cur)
+        cur = NONE
+        break
+      }
+      case 0x00: if (most) exit = pick(exit, cur); cur = NONE; break
+      case 0x0f: case 0x12: exit = pick(exit, cur); cur = NONE; break
+    }
+  }
+  return pick(cur, exit)
+}
+
 /** A decoded function body, ready to emit once the module-wide depth accounting is known. */
 interface Decoded {
   /** frame weight in stack units: FRAME_BASE_UNITS + params + locals */
@@ -623,6 +692,12 @@ interface Decoded {
   indirect: boolean
   /** functions whose reference it takes (ref.func) */
   refs: number[]
+  /** it calls a host function that can return to it (so the host may change the fuel counter under it) */
+  hostReturns: boolean
+  /** the most fuel any path through it takes, and the least any path that returns takes, its calls costing `calleeCost` more (most: Infinity if it loops or charges by size) */
+  paths: (calleeCost: (f: number) => number) => { most: number, least: number }
+  /** makes it fuel-transparent: no charge, check or counter access of its own (its callers prepay maxPath) */
+  makeTransparent: () => void
   /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry) */
   emit: (units: number) => Uint8Array
   /** adds the entry cost of each directly called function (by index) to the block holding the call */
@@ -724,10 +799,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // Open constructs, for hoisting: the first block of an `if`'s then-arm is charged with the block that
   // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
   // never reaches it), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
-  // `targeted`: a branch goes to the construct's label (for an `if`: to its end, the join). `calls`: it
-  // holds a call (the loops that do are left in their plain form, see emit).
-  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean, calls: boolean, loopAt: number }[] = []
-  const callingLoops = new Set<number>() // instruction indices of the loops that hold a call
+  // `targeted`: a branch goes to the construct's label (for an `if`: to its end, the join).
+  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean, loopAt: number }[] = []
+  const loopEnd = new Map<number, number>() // a loop's instruction index → the index of its `end`
   let lastUncond = false
   let nextInit = 0
   const hoistedInto = new Map<number, number>() // a then-arm's first block → the block that pays it
@@ -782,7 +856,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
-        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false, calls: false, loopAt: op === 0x03 ? kinds.length : -1 })
+        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false, loopAt: op === 0x03 ? kinds.length : -1 })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
@@ -801,11 +875,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           open--
           kind = K_LEADER_UNCHECKED
           const c = ctl.pop()!
-          if (c.calls) {
-            const outer = ctl[ctl.length - 1]
-            if (outer !== undefined) outer.calls = true
-            if (c.loopAt >= 0) callingLoops.add(c.loopAt)
-          }
+          if (c.loopAt >= 0) loopEnd.set(c.loopAt, kinds.length)
           // an else-less then-arm that never falls through and that no branch takes to the join (there, the
           // refund would be paid on the then path too, making the arm free)
           if (c.isIf && !c.hasElse && lastUncond && !c.targeted) hoist(c)
@@ -891,7 +961,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         }
     }
     if (kind === K_CALL || kind === K_RETURN_CALL) callBlock.push(blockCost.length - 1)
-    if ((kind === K_CALL || kind === K_CALL_INDIRECT) && ctl.length > 0) ctl[ctl.length - 1].calls = true
     starts.push(at)
     kinds.push(kind)
     args.push(arg)
@@ -907,11 +976,17 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const callees: number[] = []
   const refs: number[] = []
   let indirect = false
+  let bulk = false
+  let hostReturns = false
   for (let i = 0; i < kinds.length; i++) {
     const k = kinds[i]
-    if (k === K_CALL || k === K_RETURN_CALL) callees.push(args[i])
-    else if (k === K_REF_FUNC) refs.push(args[i])
+    if (k === K_CALL || k === K_RETURN_CALL) {
+      callees.push(args[i])
+      // a host call that can return here (one followed by `unreachable`, like AssemblyScript's abort, cannot)
+      if (args[i] < ctx.importedFuncs && (k === K_RETURN_CALL || body[starts[i + 1]] !== 0x00)) hostReturns = true
+    } else if (k === K_REF_FUNC) refs.push(args[i])
     else if (k === K_CALL_INDIRECT || k === K_RETURN_CALL_INDIRECT) indirect = true
+    else if (k === K_BULK) bulk = true
   }
   const weight = FRAME_BASE_UNITS + type.params.length + locals
   const addCost = (b: number, cost: number): void => { // as if `cost` had been in block b before hoisting
@@ -927,6 +1002,11 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     callees,
     indirect,
     refs,
+    hostReturns,
+    paths: calleeCost => hasLoop || bulk || indirect
+      ? { most: Infinity, least: 0 }
+      : { most: pathCost(body, starts, kinds, args, costs, calleeCost, true), least: pathCost(body, starts, kinds, args, costs, calleeCost, false) },
+    makeTransparent: () => { blockCost.fill(0) },
     emit: units => emitBody(units),
     chargeCallees: entryCost => {
       let c = 0
@@ -951,6 +1031,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
 
   const F = ctx.fuelGlobal
   const D = ctx.depthGlobal
+  // loud[i]: the calls before instruction i that are not quiet (a loop holding one keeps the plain head check)
+  const loud = new Int32Array(kinds.length + 1)
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]
+    loud[i + 1] = loud[i] + ((k === K_CALL && !ctx.quiet(args[i])) || k === K_CALL_INDIRECT ? 1 : 0)
+  }
   // Every function that charges keeps the fuel counter in a local (T64) and writes it back to the global
   // before every call, at each loop-head check and on exit: a charge is then a register operation, not a load
   // and a store of the global, which would also chain every charge of the run through one memory location.
@@ -1076,14 +1162,16 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     // out of the loop body keeps V8 from spilling the loop's values around it on every iteration. Only loops
     // without parameters (an empty or one-value block type) and without calls of their own (those spill
     // around the calls anyway, and would only pay the wrapping on every entry).
-    const retry = kind === K_LOOP && charged && (raw[1] & 0xc0) === 0x40 && !callingLoops.has(i)
+    const retry = kind === K_LOOP && charged && (raw[1] & 0xc0) === 0x40 && loud[loopEnd.get(i)!] === loud[i]
     if (retry) {
       w.u8(0x02); w.u8(raw[1]); open(L_OURS)
       w.u8(0x03); w.u8(0x40); open(L_OURS)
       w.u8(0x02); w.u8(0x40); open(L_OURS)
     }
     switch (kind) {
-      case K_CALL: writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload(); break
+      case K_CALL:
+        if (ctx.quiet(args[i])) { w.u8(0x10); w.u32(remap(args[i], ctx)) } else { writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload() }
+        break
       case K_CALL_INDIRECT: writeBack(); w.bytes(raw); reload(); break
       case K_RETURN_CALL: writeBack(); depthRelease(); w.u8(0x12); w.u32(remap(args[i], ctx)); break
       case K_RETURN_CALL_INDIRECT: writeBack(); depthRelease(); w.bytes(raw); break
