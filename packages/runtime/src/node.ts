@@ -179,7 +179,10 @@ export class FabricNode {
       identity: this.identity,
       credential: this.memberCredential,
       verifier: this.verifier,
-      info: { roles: this.roles, capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20), slots, ...(this.roles.includes('storage') ? { storageMiB: this.manifest.qos.storageMiB } : {}) }, load: { cpu: 0 }, addrs },
+      // the storage role is claimed only once storage runs (startStorage): a
+      // writer or repair leader that picked this node before would fail, and
+      // a repair leader would then skip it as a failed target for minutes
+      info: { roles: this.roles.filter(r => r !== 'storage'), capacity: { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / 2 ** 20), slots, ...(this.roles.includes('storage') ? { storageMiB: this.manifest.qos.storageMiB } : {}) }, load: { cpu: 0 }, addrs },
       bootstrap: this.init.bootstrap ?? this.manifest.rendezvous,
       intervalMs: this.init.membership?.intervalMs,
       ttlMs: this.init.membership?.ttlMs,
@@ -196,6 +199,7 @@ export class FabricNode {
     await this.startCompute(credentials, slots, log)
     if (this.pool != null) this.stopLoadReport = reportLoad(this.membership, this.pool)
     await this.startStorage(credentials, log)
+    if (this.storage?.store != null) this.membership.update({ roles: this.roles })
 
     if (this.init.admin !== false) {
       this.adminToken = newAdminToken()

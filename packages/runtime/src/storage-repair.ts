@@ -11,6 +11,8 @@ import type { StateFiles } from './state-files.ts'
 
 /** The state document of the repair core's snapshot. */
 const SNAPSHOT = 'repair'
+/** How long a hand-off waits for its messages to leave (a departing tab should not hang). */
+const HANDOFF_MS = 2000
 
 /** Options of the repair driver; the timing options go to the core (defaults in its constants). */
 export interface RepairDriverInit {
@@ -106,6 +108,26 @@ export class RepairDriver {
   stats (): Record<string, number> {
     const s = this.core?.stats() ?? { objects: 0, shares: 0, rebuilding: 0, waiting: 0 }
     return { repairObjects: s.objects, repairRebuilding: s.rebuilding, repairWaiting: s.waiting, repairDone: this.repaired, repairFailed: this.rebuildFailures, repairUnrecoverable: this.unrecoverable }
+  }
+
+  /**
+   * Hands this node's shares off before it leaves for good (Revoke, the
+   * lease's end): tells every co-holder it no longer holds them, so their
+   * leaders rebuild the positions elsewhere now rather than after the grace.
+   * Waits for the messages to leave, at most `timeoutMs`; from then on this
+   * node takes no stores. The caller stops the node (and deletes the data).
+   */
+  async handOff (timeoutMs = HANDOFF_MS): Promise<void> {
+    if (this.stopped || this.core == null) return
+    // a leader would restore a share in place on the holder that lacks it
+    this.svc.leaving = true
+    const sends: Promise<void>[] = []
+    for (const e of this.core.handOff(Date.now())) {
+      if (e.type === 'send') sends.push(this.svc.sendRepair(e.to, e.msg).catch(() => {}))
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([Promise.all(sends), new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })])
+    clearTimeout(timer)
   }
 
   async stop (): Promise<void> {

@@ -348,6 +348,8 @@ export class StorageService {
   private saving: Promise<void> = Promise.resolve()
   /** requests refused (bad capability, malformed frames) */
   refused = 0
+  /** set when this holder hands its shares off and leaves: it takes no more stores */
+  leaving = false
 
   constructor (host: Host, init: StorageServiceInit) {
     this.host = host
@@ -453,7 +455,7 @@ export class StorageService {
    */
   private async beginStore (peer: string, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean, writer?: string): Promise<Receiving> {
     const lease = this.init.lease()
-    if (lease == null) throw new RemoteStorageError('NoLeaseError', 'this device holds no storage lease for the origin in force')
+    if (lease == null || this.leaving) throw new RemoteStorageError('NoLeaseError', 'this device holds no storage lease for the origin in force')
     const store = this.store()
     const mine = this.storesBy.get(peer) ?? 0
     if (this.activeStores >= MAX_STORES || mine >= MAX_STORES_PER_PEER) {

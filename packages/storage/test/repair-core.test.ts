@@ -219,6 +219,25 @@ test('a share reported lost is restored in place on its holder', () => {
   assert.deepEqual(net.core('a').health('bafyroot'), { live: 3, n: 3, need: 1 })
 })
 
+test('a holder that hands off (leaves for good) is rebuilt elsewhere at once, never on itself, whether its leave or its word arrives first', () => {
+  for (const leaveFirst of [true, false]) {
+    const { net } = trio()
+    if (leaveFirst) net.apply('a', net.core('a').leave('c', 100))
+    const eff = net.apply('c', net.core('c').handOff(100))
+    assert.deepEqual(net.core('c').held('bafyroot'), [])
+    const sent = ofType(eff, 'send')
+    assert.deepEqual(sent.map(x => x.to).sort(), ['a', 'b'])
+    assert.ok(sent.every(x => x.msg.leaving === true && x.msg.entries.every(e => e.held.length === 0)))
+    net.flush(to => to === 'a')
+    const [rb] = ofType(net.take('a'), 'rebuild')
+    assert.equal(rb?.position, 2, 'rebuilt at once')
+    assert.ok(!['a', 'b', 'c'].includes(rb.target), 'elsewhere')
+  }
+  // the flag is checked like everything else
+  assert.throws(() => validateRepairMessage({ type: 'status', entries: [], leaving: false }), { name: 'MalformedRepairMessageError' })
+  assert.doesNotThrow(() => validateRepairMessage({ type: 'status', entries: [], leaving: true }))
+})
+
 test('a leader that lost its own share hands over: the next holder restores it', () => {
   const { net } = trio()
   net.apply('a', net.core('a').lost('bafyroot', 100))

@@ -157,6 +157,8 @@ export class TabStorage {
       const s = await this.store.stat()
       released = { blocks: s.blocks, bytes: s.bytes }
     } catch {}
+    // the co-holders' leaders rebuild this tab's positions now, not after the grace
+    await this.runtime.repair?.handOff().catch(() => {})
     // the lock is held until the databases are gone, so no starting tab sees them as orphans half-way
     await this.runtime.stop().catch(() => {})
     this.files.close()

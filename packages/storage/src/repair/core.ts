@@ -154,6 +154,11 @@ export class RepairCore {
   // grace, counted as `missing` counts it) — and when (forgotten after
   // apartMemoryMs)
   private readonly apartUntil = new Map<string, number>()
+  // peers that handed their shares off (left for good) and when: never a
+  // rebuild target again (forgotten after formerMs)
+  private readonly handedOff = new Map<string, number>()
+  // set while this node hands off: its messages say it is leaving
+  private leaving = false
   private viewAt: number | undefined
   // this node started from a snapshot (it was down, or away)
   private readonly restarted: boolean
@@ -296,7 +301,23 @@ export class RepairCore {
         this.out.push({ type: 'refused', from, reason: (err as Error).message })
         return
       }
+      if (msg.leaving === true) this.handedOff.set(from, now)
       for (const e of msg.entries) this.onEntry(from, e, now)
+    })
+  }
+
+  // This node leaves the fabric for good and has stopped taking shares (the
+  // driver deletes them next): every co-holder is told it holds none, in
+  // messages that say it is leaving, so their leaders rebuild its positions
+  // elsewhere at once rather than after the grace (or on it).
+  handOff (now: number): RepairEffect[] {
+    return this.input(now, () => {
+      this.leaving = true
+      for (const o of this.objs.values()) {
+        for (const p of [...o.held]) this.setHeld(o, p, false)
+        const entry = this.entry(o, false)
+        for (const h of o.rec.holders) if (h !== this.self) this.queue(h, entry)
+      }
     })
   }
 
@@ -556,14 +577,16 @@ export class RepairCore {
   }
 
   // Is position q (held by another peer) missing, as the leader sees it?
-  // Reported lacking: at once. Absent from the view: a grace after it left;
+  // Reported lacking (whether in the view or gone since): at once. Absent from the view: a grace after it left;
   // never seen by this node, or named by a record lately: a warm-up after its
   // first view, or after the record named it (the writer or the leader that
   // named it saw it live then).
   private missing (o: Obj, q: number, now: number): boolean {
     const h = o.rec.holders[q]
     if (h === this.self) return false
-    if (this.members.has(h)) return this.lacks(o, h, q)
+    // (also a holder that said it lacks its share and left: one handing off)
+    if (this.lacks(o, h, q)) return true
+    if (this.members.has(h)) return false
     const since = Math.max(this.absent.get(h) ?? 0, this.viewAt! + this.cfg.warmupMs - this.cfg.graceMs, (o.named.get(h) ?? Number.NEGATIVE_INFINITY) + this.cfg.warmupMs - this.cfg.graceMs)
     if (now - since >= this.cfg.graceMs) return true
     this.want(since + this.cfg.graceMs)
@@ -672,7 +695,7 @@ export class RepairCore {
   private target (o: Obj, q: number, now: number): string | undefined {
     const root = o.rec.root
     const h = o.rec.holders[q]
-    const failedLately = (peer: string): boolean => (o.failed.get(peer) ?? 0) > now
+    const failedLately = (peer: string): boolean => (o.failed.get(peer) ?? 0) > now || this.handedOff.has(peer)
     if (this.members.has(h) && !failedLately(h)) return h
     const exclude = new Set<string>(o.rec.holders)
     exclude.add(this.self)
@@ -681,6 +704,7 @@ export class RepairCore {
       if (until > now) exclude.add(peer)
       else o.failed.delete(peer)
     }
+    for (const peer of this.handedOff.keys()) exclude.add(peer)
     if (this.memberList === undefined) this.memberList = [...this.members].map(([peer, weight]) => ({ peer, weight }))
     return rankHolders(o.key, this.memberList, 1, exclude)[0]
   }
@@ -883,6 +907,7 @@ export class RepairCore {
     const forgetMs = ABSENCE_MEMORY_GRACES * this.cfg.graceMs
     for (const [peer, since] of this.absent) if (now - since > forgetMs && !this.byPeer.has(peer)) this.absent.delete(peer)
     for (const [peer, at] of this.apartUntil) if (now - at > this.cfg.apartMemoryMs) this.apartUntil.delete(peer)
+    for (const [peer, at] of this.handedOff) if (now - at > this.cfg.formerMs) this.handedOff.delete(peer)
     const u = placementHash(this.self, `round ${this.round}`)
     this.nextRound = now + Math.round(this.cfg.antiEntropyMs * (1 + (2 * u - 1) * ANTI_ENTROPY_JITTER))
   }
@@ -1006,13 +1031,17 @@ export class RepairCore {
       let size = e.record.root.length + 64 + 8 * e.held.length
       for (const h of e.record.holders) size += h.length
       if (chunk.length > 0 && (chunk.length >= LIMITS.entries || bytes + size > LIMITS.bytes / 2)) {
-        this.out.push({ type: 'send', to, msg: { type: 'status', entries: chunk } })
+        this.out.push({ type: 'send', to, msg: this.statusOf(chunk) })
         chunk = []
         bytes = 0
       }
       chunk.push(e)
       bytes += size
     }
-    if (chunk.length > 0) this.out.push({ type: 'send', to, msg: { type: 'status', entries: chunk } })
+    if (chunk.length > 0) this.out.push({ type: 'send', to, msg: this.statusOf(chunk) })
+  }
+
+  private statusOf (entries: StatusEntry[]): RepairMessage {
+    return this.leaving ? { type: 'status', entries, leaving: true } : { type: 'status', entries }
   }
 }

@@ -43,6 +43,9 @@ export interface StatusEntry {
 export interface StatusMessage {
   type: 'status'
   entries: StatusEntry[]
+  // the sender is leaving for good and has deleted its shares (a hand-off):
+  // rebuild its positions elsewhere at once, never on it (omitted otherwise)
+  leaving?: true
 }
 
 // Everything the repair protocol sends.

@@ -114,7 +114,8 @@ export function validateRecord (x: unknown): PlacementRecord {
 export function validateRepairMessage (x: unknown): RepairMessage {
   const budget = new Budget(messageFail)
   if (!isPlainObject(x) || x.type !== 'status') messageFail('message', 'must be a plain object of type "status"')
-  const o = object(x, 'message', ['type', 'entries'], messageFail)
+  const o = object(x, 'message', Object.hasOwn(x, 'leaving') ? ['type', 'entries', 'leaving'] : ['type', 'entries'], messageFail)
+  if (Object.hasOwn(o, 'leaving') && o.leaving !== true) messageFail('message.leaving', 'must be true when present')
   if (!Array.isArray(o.entries)) messageFail('message.entries', 'must be an array')
   if (o.entries.length > LIMITS.entries) messageFail('message.entries', `has more than ${LIMITS.entries} entries`)
   for (let i = 0; i < o.entries.length; i++) {
