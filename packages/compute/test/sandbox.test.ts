@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { compileTask } from '@webfabric/sdk'
-import { SandboxDomain, SandboxPool } from '../src/sandbox/domain.ts'
+import { AHEAD_MAX_FUEL } from '../src/sandbox/domain-base.ts'
+import { type DomainResult, SandboxDomain, SandboxPool } from '../src/sandbox/domain.ts'
 import { execute, loadModule } from '../src/vm/index.ts'
 
 const SPIN = fileURLToPath(new URL('./fixtures/assembly/spin.ts', import.meta.url))
@@ -166,12 +167,117 @@ describe('sandbox domains: module bytes cross once', () => {
       const again = await d.run({ module, moduleId: 'spin', input: u32(10), fuelLimit: 1e6 })
       assert.equal(again.commitment, first.commitment)
       // the worker forgets it (a restart empties its cache): the next run sends the bytes again
-      await (d as unknown as { restart: () => Promise<void> }).restart()
+      await (d as unknown as { detach: () => { terminate: () => unknown } | undefined }).detach()?.terminate()
       ;(d as unknown as { held: Set<string> }).held.add('spin')
       const after = await d.run({ module, moduleId: 'spin', input: u32(10), fuelLimit: 1e6 })
       assert.equal(after.commitment, first.commitment)
     } finally {
       await d.close()
+    }
+  })
+})
+
+describe('sandbox domains: a short task handed over behind the running one', () => {
+  let module: Uint8Array
+  before(async () => { module = await compileTask(SPIN) })
+  const warm = async (d: SandboxDomain): Promise<void> => {
+    for (let i = 0; i < 2; i++) await d.run({ module, moduleId: 'spin', input: u32(1), fuelLimit: 1e6 })
+  }
+
+  it('runs after it with the same results as alone; a long task is never handed over', async () => {
+    const d = new SandboxDomain({ sliceFuel: SLICE })
+    try {
+      const alone: DomainResult[] = []
+      for (const n of [1, 2]) alone.push(await d.run({ module, input: u32(n), fuelLimit: 1e6 }))
+      // a run measures the module short (little fuel); only then does the domain take one ahead
+      await warm(d)
+      const a = d.run({ module, moduleId: 'spin', input: u32(1), fuelLimit: 1e6 })
+      assert.equal(d.canTakeAhead({ module, moduleId: 'spin', input: u32(2), fuelLimit: 1e6 }), true)
+      const b = d.run({ module, moduleId: 'spin', input: u32(2), fuelLimit: 1e6 })
+      // one behind at most, and only for the module measured
+      assert.equal(d.canTakeAhead({ module, moduleId: 'spin', input: u32(3), fuelLimit: 1e6 }), false)
+      const [ra, rb] = await Promise.all([a, b])
+      assert.equal(d.aheadRuns, 1)
+      assert.deepEqual([ra.commitment, rb.commitment], [alone[0].commitment, alone[1].commitment])
+      assert.equal(d.canTakeAhead({ module, moduleId: 'other', input: u32(3), fuelLimit: 1e6 }), false)
+      // a run that used more fuel than AHEAD_MAX_FUEL: nothing waits behind the next one
+      assert.ok((await d.run({ module, moduleId: 'spin', input: u32(3_000_000), fuelLimit: 1e10 })).fuel > AHEAD_MAX_FUEL)
+      const long = d.run({ module, moduleId: 'spin', input: u32(1), fuelLimit: 1e6 })
+      assert.equal(d.canTakeAhead({ module, moduleId: 'spin', input: u32(2), fuelLimit: 1e6 }), false)
+      await assert.rejects(d.run({ module, moduleId: 'spin', input: u32(2), fuelLimit: 1e6 }), /one execution at a time/)
+      await long
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('stopping the one behind leaves the running one alone, and stopping the running one leaves the one behind', async () => {
+    const d = new SandboxDomain({ sliceFuel: SLICE })
+    try {
+      await warm(d)
+      // a run long enough to be running when the next is handed over (measured short: the last run was)
+      const first = new AbortController()
+      const running = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 }, { signal: first.signal })
+      const second = new AbortController()
+      const behind = d.run({ module, moduleId: 'spin', input: u32(7), fuelLimit: 1e6 }, { signal: second.signal })
+      assert.equal(d.aheadRuns, 1)
+      second.abort()
+      await assert.rejects(behind, { name: 'DomainAbortedError' })
+      await sleep(50)
+      assert.equal(d.busy, true) // the running one still runs
+      first.abort()
+      await assert.rejects(running, { name: 'DomainAbortedError' })
+      // and the other way round: the running one stopped, the one behind runs to its result
+      await warm(d)
+      const third = new AbortController()
+      const again = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 }, { signal: third.signal })
+      const after = d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+      await sleep(50)
+      third.abort()
+      await assert.rejects(again, { name: 'DomainAbortedError' })
+      assert.equal((await after).status, 'ok')
+      // abort() stops both
+      await warm(d)
+      const x = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 })
+      const y = d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+      await sleep(50)
+      d.abort()
+      await assert.rejects(x, { name: 'DomainAbortedError' })
+      await assert.rejects(y, { name: 'DomainAbortedError' })
+      assert.equal((await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })).status, 'ok')
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('when the running one hits the watchdog, the one behind runs on the restarted worker', async () => {
+    const d = new SandboxDomain({ sliceFuel: SLICE, watchdogMs: 300 })
+    try {
+      await warm(d)
+      const ok = await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+      const stuck = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 })
+      const behind = d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+      await assert.rejects(stuck, { name: 'WatchdogTimeoutError' })
+      assert.equal((await behind).commitment, ok.commitment)
+      assert.equal(d.restarts, 1)
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('a pool hands short tasks to busy domains; results are those of runs one at a time', async () => {
+    const pool = new SandboxPool({ size: 2 })
+    try {
+      const inputs = Array.from({ length: 200 }, (_, i) => u32(i + 1))
+      const one = new SandboxPool({ size: 1 })
+      const expected: string[] = []
+      try { for (const input of inputs) expected.push((await one.run({ module, input, fuelLimit: 1e6 })).commitment) } finally { await one.close() }
+      const got = await Promise.all(inputs.map(async input => (await pool.run({ module, moduleId: 'spin', input, fuelLimit: 1e6 })).commitment))
+      assert.deepEqual(got, expected)
+      assert.ok(pool.domains.some(d => d.aheadRuns > 0), 'no run was handed over behind another')
+      assert.equal(pool.domains.reduce((n, d) => n + d.runs, 0), 200)
+    } finally {
+      await pool.close()
     }
   })
 })

@@ -4,6 +4,7 @@
 // abort at slice boundaries, and no authority beyond what each request
 // carries. How the worker is made is the platform's (domain.ts, domain-web.ts).
 import {
+  CTRL_ABORT_ID,
   CTRL_DUTY,
   CTRL_LENGTH,
   CTRL_SLEPT_MS,
@@ -46,6 +47,8 @@ export interface SandboxInit {
   sliceFuel?: number
   /** Wall-clock limit of one execution, ms (default 120 s). */
   watchdogMs?: number
+  /** Hand a run to a busy domain when its last run of the module used less fuel than this (default AHEAD_MAX_FUEL; 0: never). */
+  aheadMaxFuel?: number
   /** Largest output an execution may write (default: the VM's). */
   outputLimitBytes?: number
 }
@@ -82,6 +85,13 @@ const DEFAULT_WATCHDOG_MS = 120_000
 const EMPTY = new Uint8Array(0)
 /** Module ids remembered as held; the domain's own cache is larger, so a remembered id is rarely evicted there. */
 const HELD_IDS = 8
+/**
+ * A run is handed to a busy domain, to start as soon as the running one ends, only when the domain's
+ * last run of the same module used less fuel than this (a few ms of wasm): short tasks then cost the
+ * domain's thread one wake-up per batch instead of one per run. Fuel, not wall time: it is the same
+ * on every machine and under any load.
+ */
+export const AHEAD_MAX_FUEL = 5_000_000
 
 /**
  * The bytes in a buffer of their own. postMessage copies a view's whole underlying buffer: an
@@ -101,6 +111,11 @@ interface Pending {
   opts: RunOptions
   onAbort?: () => void
   moduleId?: string
+  /** what was asked, to post it again to a restarted worker when it never started */
+  task: DomainTask
+  held: boolean
+  /** handed to the worker */
+  posted?: boolean
 }
 
 /** A sandbox domain on a worker the spawner makes; runs one execution at a time. */
@@ -109,8 +124,14 @@ export class SandboxDomainBase {
   private readonly spawner: DomainSpawner
   private worker?: DomainWorker
   private ready?: Promise<void>
+  /** the worker answered ready and is still ours: runs are posted to it without waiting */
+  private alive = false
   private readonly control = new Int32Array(new SharedArrayBuffer(CTRL_LENGTH * 4))
   private current?: Pending
+  /** a run handed to the worker behind the current one (short tasks): it starts as that one ends */
+  private next?: Pending
+  /** fuel of the last completed run, and its module id */
+  private last?: { moduleId?: string, fuel: number }
   /** module ids whose bytes this domain's worker was sent (it keeps the last few) */
   private readonly held = new Set<string>()
   private nextId = 1
@@ -119,6 +140,8 @@ export class SandboxDomainBase {
   runs = 0
   /** workers restarted after a crash or watchdog */
   restarts = 0
+  /** runs handed to the worker while another was running */
+  aheadRuns = 0
   private busyTotal = 0
 
   constructor (init: SandboxInit, spawner: DomainSpawner) {
@@ -128,6 +151,15 @@ export class SandboxDomainBase {
   }
 
   get busy (): boolean { return this.current != null }
+  /** Runs in the domain: the current one and one handed over behind it. */
+  get queued (): number { return (this.current != null ? 1 : 0) + (this.next != null ? 1 : 0) }
+  /** Whether a run of `task` may be handed over now, behind the running one (see AHEAD_MAX_FUEL). */
+  canTakeAhead (task: DomainTask, opts: RunOptions = {}): boolean {
+    return this.current?.posted === true && this.next == null && !this.closed && this.alive &&
+      task.moduleId != null && this.last?.moduleId === task.moduleId && this.last.fuel < (this.init.aheadMaxFuel ?? AHEAD_MAX_FUEL) &&
+      (task.profile ?? 'task') === 'task' && opts.onStdout == null && opts.onStderr == null && opts.onPublish == null &&
+      Atomics.load(this.control, CTRL_STATE) === STATE_RUN
+  }
   /** Fuel slices run and ms slept for the duty cycle, since the domain started. */
   get meters (): { slices: number, sleptMs: number } {
     return { slices: Atomics.load(this.control, CTRL_SLICES), sleptMs: Atomics.load(this.control, CTRL_SLEPT_MS) }
@@ -155,7 +187,7 @@ export class SandboxDomainBase {
     Atomics.notify(this.control, CTRL_STATE)
   }
 
-  /** Stop the running execution at its next slice boundary (DomainAbortedError). */
+  /** Stop the running execution, and one handed over behind it, at the next slice boundary (DomainAbortedError). */
   abort (): void {
     Atomics.store(this.control, CTRL_STATE, STATE_ABORT)
     Atomics.notify(this.control, CTRL_STATE)
@@ -176,39 +208,69 @@ export class SandboxDomainBase {
 
   private async runOnce (task: DomainTask, opts: RunOptions, held: boolean): Promise<DomainResult> {
     if (this.closed) throw new DomainClosedError()
-    if (this.current != null) throw new Error('a sandbox domain runs one execution at a time; use a SandboxPool')
     if (opts.signal?.aborted === true) throw new DomainAbortedError()
-    const id = this.nextId++
+    if (this.current != null) {
+      if (!this.canTakeAhead(task, opts)) throw new Error('a sandbox domain runs one execution at a time; use a SandboxPool')
+      return await this.postAhead(task, opts, held)
+    }
     const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
     // it may be settled (closed, crashed) while the worker is still starting, before it is awaited
     promise.catch(() => {})
-    const pending: Pending = { id, resolve, reject, started: performance.now(), opts, moduleId: task.moduleId }
+    const pending: Pending = { id: this.nextId++, resolve, reject, started: performance.now(), opts, moduleId: task.moduleId, task, held }
+    if (opts.signal != null) {
+      pending.onAbort = () => this.abortRun(pending)
+      opts.signal.addEventListener('abort', pending.onAbort, { once: true })
+    }
     // reserve the domain before the first await, so a pool never double-books it
     this.current = pending
-    try {
-      await this.start()
-    } catch (err) {
-      this.settle()
-      throw new DomainCrashedError(`the sandbox domain could not start: ${(err as Error).message}`, { cause: err })
+    await this.post(pending)
+    return await promise
+  }
+
+  /** Start the worker if need be and hand it `p`, the current run: its watchdog starts now. */
+  private async post (p: Pending): Promise<void> {
+    // a live worker gets the run at once (in the caller's turn, so a pool can hand it the next behind)
+    if (!this.alive) {
+      try {
+        await this.start()
+      } catch (err) {
+        this.fail(new DomainCrashedError(`the sandbox domain could not start: ${(err as Error).message}`, { cause: err }))
+        return
+      }
     }
-    if (this.current !== pending) return await promise // closed while starting
-    pending.started = performance.now()
+    if (this.current !== p) return // closed while starting
+    if (this.worker == null) { this.fail(new DomainCrashedError()); return }
     Atomics.store(this.control, CTRL_STATE, STATE_RUN)
-    const watchdog = opts.watchdogMs ?? this.init.watchdogMs ?? DEFAULT_WATCHDOG_MS
-    pending.timer = setTimeout(() => {
-      this.fail(new WatchdogTimeoutError(`the execution ran past its ${watchdog} ms watchdog and was stopped; give it more time or less work`))
-      void this.restart()
-    }, watchdog)
+    Atomics.store(this.control, CTRL_ABORT_ID, 0)
+    // aborted while the worker was starting: the state was just reset to run
+    if (p.opts.signal?.aborted === true) Atomics.store(this.control, CTRL_ABORT_ID, p.id)
+    this.startWatchdog(p)
+    p.posted = true
+    this.worker.postMessage(this.request(p))
+  }
+
+  /** Hand `task` to the busy worker, to run as soon as the current run ends. */
+  private async postAhead (task: DomainTask, opts: RunOptions, held: boolean): Promise<DomainResult> {
+    const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
+    promise.catch(() => {})
+    const p: Pending = { id: this.nextId++, resolve, reject, started: performance.now(), opts, moduleId: task.moduleId, task, held }
     if (opts.signal != null) {
-      pending.onAbort = () => this.abort()
-      opts.signal.addEventListener('abort', pending.onAbort, { once: true })
-      // aborted while the worker was starting: the state was just reset to run
-      if (opts.signal.aborted) this.abort()
+      p.onAbort = () => this.abortRun(p)
+      opts.signal.addEventListener('abort', p.onAbort, { once: true })
     }
-    const req: RunRequest = {
+    this.next = p
+    this.aheadRuns++
+    p.posted = true
+    this.worker!.postMessage(this.request(p))
+    return await promise
+  }
+
+  private request (p: Pending): RunRequest {
+    const task = p.task
+    return {
       type: 'run',
-      id,
-      module: held ? EMPTY : own(task.module),
+      id: p.id,
+      module: p.held ? EMPTY : own(task.module),
       moduleId: task.moduleId,
       input: own(task.input),
       fuelLimit: task.fuelLimit,
@@ -218,10 +280,30 @@ export class SandboxDomainBase {
       memoryLimitBytes: task.memoryLimitBytes ?? this.init.memoryLimitBytes,
       outputLimitBytes: this.init.outputLimitBytes,
       publishTopics: task.publishTopics,
-      stream: opts.onStdout != null || opts.onStderr != null
+      stream: p.opts.onStdout != null || p.opts.onStderr != null
     }
-    this.worker!.postMessage(req)
-    return await promise
+  }
+
+  private startWatchdog (p: Pending): void {
+    p.started = performance.now()
+    const watchdog = p.opts.watchdogMs ?? this.init.watchdogMs ?? DEFAULT_WATCHDOG_MS
+    p.timer = setTimeout(() => {
+      // the worker is let go first, so a run handed over behind this one goes to a fresh one
+      const w = this.detach()
+      this.fail(new WatchdogTimeoutError(`the execution ran past its ${watchdog} ms watchdog and was stopped; give it more time or less work`))
+      void w?.terminate()
+    }, watchdog)
+  }
+
+  /**
+   * Stop one run (its signal fired): the current one at its next slice; one handed over behind it is
+   * rejected now and stopped before it starts (if the worker still runs it, its answer is ignored).
+   */
+  private abortRun (p: Pending): void {
+    if (p !== this.current && p !== this.next) return
+    if (p === this.next) p.reject(new DomainAbortedError())
+    Atomics.store(this.control, CTRL_ABORT_ID, p.id)
+    Atomics.notify(this.control, CTRL_STATE)
   }
 
   /** Stop the worker; a running execution rejects with DomainClosedError. */
@@ -229,9 +311,10 @@ export class SandboxDomainBase {
     if (this.closed) return
     this.closed = true
     this.abort()
-    this.fail(new DomainClosedError())
+    this.fail(new DomainClosedError(), true)
     const w = this.worker
     this.worker = undefined
+    this.alive = false
     await w?.terminate()
   }
 
@@ -241,24 +324,26 @@ export class SandboxDomainBase {
     // the events arrive asynchronously, after `worker` is bound
     const worker: DomainWorker = this.spawner(this.control.buffer as SharedArrayBuffer, this.init, {
       message: m => {
-        if (m?.type === 'ready') { ready.resolve(); return }
+        if (m?.type === 'ready') { if (this.worker === worker) this.alive = true; ready.resolve(); return }
         if (this.worker === worker) this.onMessage(m as DomainMessage)
       },
       error: err => {
         ready.reject(err)
         // resource limits and crashes arrive here; the worker is gone
         if (this.worker !== worker) return
-        this.fail(new DomainCrashedError(`the sandbox domain died: ${err.message}; it was restarted, retry the work`, { cause: err }))
+        this.alive = false
         this.worker = undefined
         this.ready = undefined
         this.restarts++
         this.held.clear()
+        this.fail(new DomainCrashedError(`the sandbox domain died: ${err.message}; it was restarted, retry the work`, { cause: err }))
       },
       exit: () => {
         if (this.worker !== worker) return
-        this.fail(new DomainCrashedError())
+        this.alive = false
         this.worker = undefined
         this.ready = undefined
+        this.fail(new DomainCrashedError())
       }
     })
     this.worker = worker
@@ -266,13 +351,15 @@ export class SandboxDomainBase {
     await this.ready
   }
 
-  private async restart (): Promise<void> {
+  /** Forget the worker (the next run starts another); returns it, to terminate. */
+  private detach (): DomainWorker | undefined {
+    this.alive = false
     this.held.clear()
     const w = this.worker
     this.worker = undefined
     this.ready = undefined
     this.restarts++
-    await w?.terminate()
+    return w
   }
 
   private onMessage (m: DomainMessage): void {
@@ -282,15 +369,18 @@ export class SandboxDomainBase {
       case 'stdout': p.opts.onStdout?.(m.chunk); return
       case 'stderr': p.opts.onStderr?.(m.text); return
       case 'publish': p.opts.onPublish?.(m.topic, m.data); return
-      case 'done':
+      case 'done': {
+        const wallMs = performance.now() - p.started
         this.settle()
         this.runs++
+        this.last = { moduleId: p.moduleId, fuel: m.execution.fuel }
         if (p.moduleId != null) {
           if (this.held.size >= HELD_IDS && !this.held.has(p.moduleId)) this.held.clear()
           this.held.add(p.moduleId)
         }
-        p.resolve({ ...m.execution, wallMs: performance.now() - p.started })
+        p.resolve({ ...m.execution, wallMs })
         return
+      }
       case 'error': {
         this.settle()
         const e = m.error.name === 'DomainAbortedError' ? new DomainAbortedError() : new Error(m.error.message)
@@ -300,20 +390,39 @@ export class SandboxDomainBase {
     }
   }
 
+  /** The current run ended: the one handed over behind it (already started in the worker) becomes current. */
   private settle (): void {
     const p = this.current
     if (p == null) return
     clearTimeout(p.timer)
     if (p.onAbort != null) p.opts.signal?.removeEventListener('abort', p.onAbort)
     this.busyTotal += performance.now() - p.started
-    this.current = undefined
+    this.current = this.next
+    this.next = undefined
+    if (this.current != null) this.startWatchdog(this.current)
   }
 
-  private fail (err: Error): void {
+  /**
+   * The current run failed with `err` (watchdog, crash, close). One handed over behind it never
+   * started: it is handed to the restarted worker — or, when the domain closes (`all`), fails too.
+   */
+  private fail (err: Error, all = false): void {
     const p = this.current
     if (p == null) return
+    const behind = this.next
+    this.next = undefined
     this.settle()
     p.reject(err)
+    if (behind == null) return
+    if (all || this.closed) {
+      if (behind.onAbort != null) behind.opts.signal?.removeEventListener('abort', behind.onAbort)
+      behind.reject(err)
+      return
+    }
+    // the worker is gone (or going): whatever it held is forgotten, so the bytes go again
+    behind.held = false
+    this.current = behind
+    void this.post(behind)
   }
 }
 
@@ -337,17 +446,21 @@ export class SandboxPoolBase {
 
   get size (): number { return this.domains.length }
   /** Executions running or waiting. */
-  get load (): number { return this.domains.filter(d => d.busy).length + this.queue.length }
+  get load (): number { return this.domains.reduce((n, d) => n + d.queued, 0) + this.queue.length }
 
   /** Run on the first free domain (waiting for one if all are busy). */
   async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
     for (;;) {
       if (this.closed) throw new DomainClosedError()
       opts.signal?.throwIfAborted()
-      const free = this.domains.find(d => !d.busy)
+      // a free domain, else a busy one that takes a short task behind its current run
+      const free = this.domains.find(d => !d.busy) ?? this.domains.find(d => d.canTakeAhead(task, opts))
       if (free != null) {
+        const running = free.run(task, opts)
+        // a domain may take the next waiter's task behind its run now: let it look
+        if (this.queue.length > 0 && this.domains.some(d => d.canTakeAhead(task, opts))) this.queue.shift()?.()
         try {
-          return await free.run(task, opts)
+          return await running
         } finally {
           this.queue.shift()?.()
         }

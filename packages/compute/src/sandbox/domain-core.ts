@@ -15,8 +15,13 @@ export const CTRL_DUTY = 1
 export const CTRL_SLICES = 2
 /** Milliseconds the domain slept to hold its duty cycle (written by the domain). */
 export const CTRL_SLEPT_MS = 3
+/**
+ * Id of one run to stop (at its next slice, or before it starts): how the parent stops a run that
+ * may be queued behind another without touching that one. STATE_ABORT stops whatever runs.
+ */
+export const CTRL_ABORT_ID = 4
 /** Length of the control block in Int32 slots. */
-export const CTRL_LENGTH = 4
+export const CTRL_LENGTH = 5
 
 /** Values of CTRL_STATE. */
 export const STATE_RUN = 0
@@ -87,6 +92,8 @@ export class DomainCore {
   /** Run one request to completion; never throws (errors become messages). */
   async handle (req: RunRequest): Promise<void> {
     try {
+      // a run queued behind another may have been stopped before it starts
+      this.checkState(req.id)
       const mod = await this.load(req)
       let resumed = this.now()
       // rest owed to the duty cycle (ms): slices shorter than a millisecond owe less than the
@@ -114,7 +121,7 @@ export class DomainCore {
         } else {
           owed = 0
         }
-        this.checkState()
+        this.checkState(req.id)
         resumed = this.now()
       }
       const execution = await execute(mod, {
@@ -135,10 +142,10 @@ export class DomainCore {
     }
   }
 
-  private checkState (): void {
+  private checkState (id: number): void {
     for (;;) {
       const state = Atomics.load(this.control, CTRL_STATE)
-      if (state === STATE_ABORT) throw new DomainAbortedError()
+      if (state === STATE_ABORT || Atomics.load(this.control, CTRL_ABORT_ID) === id) throw new DomainAbortedError()
       if (state !== STATE_PAUSE) return
       Atomics.wait(this.control, CTRL_STATE, STATE_PAUSE)
     }
@@ -167,7 +174,7 @@ export class DomainCore {
       sleep_ms: (ms: number) => {
         // interruptible: a pause or abort from the parent wakes the sleeper
         if (ms > 0) Atomics.wait(this.control, CTRL_STATE, STATE_RUN, Math.min(ms, 60_000))
-        this.checkState()
+        this.checkState(req.id)
       },
       publish: (topic: string, data: Uint8Array) => {
         if (!topics.has(topic)) return -1
