@@ -224,7 +224,7 @@ export class ComputeWorker {
   /**
    * Run assignments (one run frame, or the assignments of one runs frame) and answer each: a failure
    * at once, a result together with the others of its frame — their receipts signed as one batch —
-   * but never held more than BATCH_WAIT_MS for a slower one.
+   * but held for a slower one only as long as it took itself (BATCH_WAIT_MS..MAX_BATCH_WAIT_MS).
    */
   private async runAll (coordinator: string, frames: RunFrame[], reply: (frame: WorkerFrame) => void, running: Map<string, AbortController>): Promise<void> {
     // runs that took a place in inFlight keep it until their answer is sent
