@@ -411,6 +411,40 @@ export function run(): void {
     }
   })
 
+  it('canonicalises NaNs stored in a loop whose check branches out of it (counted and plain loops), same fuel', async () => {
+    // loop k (counted: i < 4; plain: j != 4): [64 + 32k + 8i] = [8i] - [32 + 8i]; i++; br — then output 64 bytes
+    const loop = (counter: number, cmp: number[], base: number): number[] => [
+      0x03, 0x40, 0x20, counter, ...cmp, 0x04, 0x40,
+      0x20, counter, 0x41, 0x03, 0x74, 0x41, ...s32(base), 0x6a, // address
+      0x20, counter, 0x41, 0x03, 0x74, 0x2b, 0x03, 0x00, 0x20, counter, 0x41, 0x03, 0x74, 0x2b, 0x03, 0x20, 0xa1, // a - b
+      0x39, 0x03, 0x00, 0x20, counter, 0x41, 0x01, 0x6a, 0x21, counter, 0x0c, 0x01, 0x0b, 0x0b]
+    const code = [0x41, 0x00, 0x41, 0x00, 0x41, 0xc0, 0x00, 0x10, 0x00, 0x1a, // input_read(0, 0, 64)
+      ...loop(0, [0x41, 0x04, 0x48], 64), ...loop(1, [0x41, 0x04, 0x47], 96),
+      0x41, 0xc0, 0x00, 0x41, 0xc0, 0x00, 0x10, 0x01]
+    const bytes = taskModule({
+      types: [funcType([], []), funcType([I32, I32, I32], [I32]), funcType([I32, I32], [])],
+      imports: [['wf', 'input_read', 1], ['wf', 'output_write', 2]],
+      funcs: [{ type: 0, locals: [I32, I32], code }]
+    })
+    const { bytes: out } = instrument(bytes, { profile: 'task' })
+    assert.ok(Buffer.from(out).includes(Buffer.from([0x62, 0x0d])), 'a NaN check that branches (f64.ne; br_if)')
+    const input = new Uint8Array(64)
+    const dv = new DataView(input.buffer)
+    for (const [i, v] of [Infinity, 1.5, 0, 2].entries()) dv.setFloat64(8 * i, v, true)
+    dv.setBigUint64(16, 0xfff8000000000001n, true) // a NaN with a payload
+    for (const [i, v] of [Infinity, 0.25, 0].entries()) dv.setFloat64(32 + 8 * i, v, true)
+    dv.setBigUint64(56, 0x7ff4000000000000n, true) // a signalling NaN
+    const mod = await loadModule(bytes, { profile: 'task' })
+    const runs = await Promise.all([1, 5, 1e7].map(sliceFuel => execute(mod, { input, fuelLimit: 10_000, sliceFuel })))
+    const want = ['7ff8000000000000', '3ff4000000000000', '7ff8000000000000', '7ff8000000000000']
+    for (const e of runs) {
+      assert.equal(e.status, 'ok')
+      const o = new DataView(e.output.buffer, e.output.byteOffset)
+      assert.deepEqual([0, 8, 16, 24, 32, 40, 48, 56].map(i => o.getBigUint64(i, true).toString(16)), [...want, ...want])
+      assert.equal(e.commitment.toString(), runs[0].commitment.toString())
+    }
+  })
+
   it('keeps a float copied from memory bit for bit, and canonicalises computed and constant NaNs', async () => {
     const le64 = (v: bigint): number[] => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, v, true); return [...b] }
     const i64c = (v: bigint): number[] => {

@@ -682,6 +682,57 @@ function pathCost (body: Uint8Array, starts: number[], kinds: number[], args: nu
   return pick(cur, exit)
 }
 
+/** Most instructions between a float store and the branch back to its loop for the store to be checked out of line. */
+const FIX_TAIL_MAX = 16
+
+/**
+ * The float stores whose NaN check can branch out of their loop: a store inside a loop without parameters,
+ * followed only by up to FIX_TAIL_MAX plain instructions (locals, globals, constants, numeric operations,
+ * loads, drop: the "tail", which never reaches below the operand stack it starts on) and then `br` to that
+ * loop, its innermost. Keyed by the innermost loop's instruction index: the store's index and the `br`'s.
+ * A NaN then leaves the loop to code after it that stores the canonical NaN, runs the tail again and
+ * re-enters the loop, which is what the `br` did: the checked path falls through, with no taken branch.
+ */
+function outOfLineStores (body: Uint8Array, starts: number[], kinds: number[]): Map<number, { store: number, br: number }[]> {
+  const found = new Map<number, { store: number, br: number }[]>()
+  const open: number[] = [] // per open construct: its loop's instruction index, or -1
+  for (let i = 0; i < kinds.length; i++) {
+    const op = body[starts[i]]
+    if (op === 0x02 || op === 0x04) open.push(-1)
+    else if (op === 0x03) open.push((body[starts[i] + 1] & 0xc0) === 0x40 ? i : -2) // -2: a loop with parameters
+    else if (op === 0x0b) open.pop()
+    else if ((kinds[i] === K_SINK_F32 && op === 0x38) || (kinds[i] === K_SINK_F64 && op === 0x39)) {
+      let d = open.length - 1
+      while (d >= 0 && open[d] === -1) d--
+      if (d < 0 || open[d] < 0) continue
+      const depth = open.length - 1 - d
+      let height = 0
+      let j = i + 1
+      for (; j < kinds.length && j - i <= FIX_TAIL_MAX && kinds[j] === K_COPY; j++) {
+        const effect = stackEffect(body[starts[j]])
+        if (effect === null || height < effect[0]) break
+        height += effect[1] - effect[0]
+      }
+      if (j - i > FIX_TAIL_MAX || body[starts[j]] !== 0x0c || new Reader(body, starts[j] + 1, starts[j + 1]).u32() !== depth) continue
+      const list = found.get(open[d]) ?? []
+      list.push({ store: i, br: j })
+      found.set(open[d], list)
+    }
+  }
+  return found
+}
+
+/** [operands taken, results left] of the plain instructions a store's tail may hold (see outOfLineStores), else null. */
+function stackEffect (op: number): [number, number] | null {
+  if (op === 0x1a || op === 0x21 || op === 0x24) return [1, 0] // drop, local.set, global.set
+  if (op === 0x20 || op === 0x23 || (op >= 0x41 && op <= 0x44)) return [0, 1] // local.get, global.get, constants
+  if (op === 0x22 || (op >= 0x28 && op <= 0x35)) return [1, 1] // local.tee, loads
+  if (op === 0x45 || op === 0x50 || (op >= 0x67 && op <= 0x69) || (op >= 0x79 && op <= 0x7b) || (op >= 0x8b && op <= 0x91) ||
+    (op >= 0x99 && op <= 0x9f) || (op >= 0xa7 && op <= 0xc4)) return [1, 1] // unary numeric and conversions
+  if (op >= 0x46 && op <= 0xa6) return [2, 1] // binary numeric and comparisons
+  return null
+}
+
 /** A decoded function body, ready to emit once the module-wide depth accounting is known. */
 interface Decoded {
   /** frame weight in stack units: FRAME_BASE_UNITS + params + locals */
@@ -972,6 +1023,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   if (!ended) r.fail('function body has no end (truncated)')
   starts.push(r.pos)
   const prepaid = countedLoops(body, starts, kinds, costs)
+  const fixes = outOfLineStores(body, starts, kinds)
 
   const callees: number[] = []
   const refs: number[] = []
@@ -1104,7 +1156,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // head check leaves it), and ours (L_OURS: the prepaid loop's `if`, the blocks around an L_RETRY loop). A
   // branch of the module's code counts only the module's labels, so it is renumbered while any of ours is open.
   const labels: number[] = []
-  const refunds: number[] = [] // per open L_RETRY loop: its head charge
+  // per open L_RETRY loop: its head charge (retry form), and the labels (positions in `labels`) of the blocks
+  // around it: $done, $retry, $exhausted (retry form, else -1) and one per store checked out of line
+  const wraps: { refund: number, done: number, retry: number, exhausted: number, fixes: Map<number, { pos: number, br: number }> }[] = []
+  const depthOf = (pos: number): number => labels.length - 1 - pos
   let ours = 0
   const open = (l: number): void => { labels.push(l); if (l === L_OURS) ours++ }
   const close = (): number => { const l = labels.pop()!; if (l === L_OURS) ours--; return l }
@@ -1162,12 +1217,22 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     // out of the loop body keeps V8 from spilling the loop's values around it on every iteration. Only loops
     // without parameters (an empty or one-value block type) and without calls of their own (those spill
     // around the calls anyway, and would only pay the wrapping on every entry).
+    //
+    // A loop holding float stores that outOfLineStores found gets the same `block $done loop $retry` around it,
+    // and inside those one block per such store, which its NaN check leaves: `… end br $done end [store the
+    // canonical NaN; the tail] br $retry …` (re-entering the loop at its head, as the tail's `br` did).
     const retry = kind === K_LOOP && charged && (raw[1] & 0xc0) === 0x40 && loud[loopEnd.get(i)!] === loud[i]
-    if (retry) {
+    const outOfLine = kind === K_LOOP ? fixes.get(i) : undefined
+    if (retry || outOfLine !== undefined) {
       w.u8(0x02); w.u8(raw[1]); open(L_OURS)
+      const done = labels.length - 1
       w.u8(0x03); w.u8(0x40); open(L_OURS)
-      w.u8(0x02); w.u8(0x40); open(L_OURS)
+      const wrap = { refund: 0, done, retry: labels.length - 1, exhausted: -1, fixes: new Map<number, { pos: number, br: number }>() }
+      if (retry) { w.u8(0x02); w.u8(0x40); open(L_OURS); wrap.exhausted = labels.length - 1 }
+      for (const f of outOfLine ?? []) { w.u8(0x02); w.u8(0x40); open(L_OURS); wrap.fixes.set(f.store, { pos: labels.length - 1, br: f.br }) }
+      wraps.push(wrap)
     }
+    const fixAt = (kind === K_SINK_F32 || kind === K_SINK_F64) && wraps.length > 0 ? wraps[wraps.length - 1].fixes.get(i) : undefined
     switch (kind) {
       case K_CALL:
         if (ctx.quiet(args[i])) { w.u8(0x10); w.u32(remap(args[i], ctx)) } else { writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload() }
@@ -1179,8 +1244,16 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
       case K_RETURN:
         if (wrapped) { w.u8(0x0c); w.u32(labels.length) } else w.bytes(raw)
         break
-      case K_SINK_F32: canon(false); w.bytes(raw); break
-      case K_SINK_F64: canon(true); w.bytes(raw); break
+      case K_SINK_F32: case K_SINK_F64: {
+        const f64 = kind === K_SINK_F64
+        if (fixAt === undefined) { canon(f64); w.bytes(raw); break }
+        const t = f64 ? TF64 : TF32
+        w.u8(0x21); w.u32(t); w.u8(0x21); w.u32(T32) // value, address
+        w.u8(0x20); w.u32(t); w.u8(0x20); w.u32(t); w.u8(f64 ? 0x62 : 0x5c) // fNN.ne: true only for NaN
+        w.u8(0x0d); w.u32(depthOf(fixAt.pos))
+        w.u8(0x20); w.u32(T32); w.u8(0x20); w.u32(t); w.bytes(raw)
+        break
+      }
       case K_BULK: chargeTop32(); w.bytes(raw); break
       case K_FINAL_END:
         if (wrapped) { w.u8(0x0b); writeBack(); depthRelease() }
@@ -1197,15 +1270,26 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         } else w.bytes(raw)
     }
     if (kind === K_BLOCK || (kind === K_LEADER_UNCHECKED && op === 0x04)) open(L_MODULE)
-    else if (kind === K_LOOP) open(retry ? L_RETRY : L_MODULE)
+    else if (kind === K_LOOP) open(retry || outOfLine !== undefined ? L_RETRY : L_MODULE)
     else if (kind === K_LEADER_UNCHECKED && op === 0x0b && close() === L_RETRY) {
-      w.u8(0x0c); w.u8(2) // br $done
-      w.u8(0x0b); close() // end $exhausted
-      w.u8(0x10); w.u32(ctx.sliceEndIdx)
-      reload()
-      const refund = refunds.pop()!
-      if (refund !== 0) { w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(refund); w.u8(0x7c); w.u8(0x21); w.u32(T64) }
-      w.u8(0x0c); w.u8(0) // br $retry
+      const wrap = wraps.pop()!
+      w.u8(0x0c); w.u32(depthOf(wrap.done))
+      for (const [store, { br }] of [...wrap.fixes].reverse()) { // innermost block first
+        w.u8(0x0b); close() // end of the store's block: its NaN path
+        const f64 = kinds[store] === K_SINK_F64
+        w.u8(0x20); w.u32(T32)
+        if (f64) { w.u8(0x44); w.bytes(CANON_F64_NAN) } else { w.u8(0x43); w.bytes(CANON_F32_NAN) }
+        w.bytes(body.subarray(starts[store], starts[store + 1]))
+        w.bytes(body.subarray(starts[store + 1], starts[br])) // the tail
+        w.u8(0x0c); w.u32(depthOf(wrap.retry))
+      }
+      if (wrap.exhausted >= 0) {
+        w.u8(0x0b); close() // end $exhausted
+        w.u8(0x10); w.u32(ctx.sliceEndIdx)
+        reload()
+        if (wrap.refund !== 0) { w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(wrap.refund); w.u8(0x7c); w.u8(0x21); w.u32(T64) }
+        w.u8(0x0c); w.u8(0) // br $retry
+      }
       w.u8(0x0b); close() // end $retry
       w.u8(0x00)
       w.u8(0x0b); close() // end $done
@@ -1214,7 +1298,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
       block++
       if (retry) {
         const cost = blockCost[block]
-        refunds.push(cost)
+        const wrap = wraps[wraps.length - 1]
+        wrap.refund = cost
         w.u8(0x20); w.u32(T64)
         w.u8(0x42); w.sleb(cost)
         w.u8(0x7d)
@@ -1223,7 +1308,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         w.u8(0x20); w.u32(T64)
         w.u8(0x42); w.u8(0)
         w.u8(0x53) // i64.lt_s
-        w.u8(0x0d); w.u8(1) // br_if $exhausted
+        w.u8(0x0d); w.u32(depthOf(wrap.exhausted))
       } else if (charged) charge(blockCost[block], kind === K_LOOP)
     }
   }
