@@ -35,6 +35,61 @@ describe('receipt archive', () => {
     assert.equal((list[1] as unknown as Record<string, unknown>).kept, undefined, 'the archive\'s bookkeeping stays inside it')
   })
 
+  it('writes the saves of a batch window together, each receipt once, its verdict in its place', async () => {
+    const indexedDB = new IDBFactory()
+    const a = idbReceiptArchive('r', { indexedDB, batchMs: 60_000 })
+    await a.load(10)
+    let transactions = 0
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open('r', 1)
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error)
+    })
+    const count = async (): Promise<number> => await new Promise((resolve, reject) => {
+      const req = db.transaction('receipts').objectStore('receipts').count()
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error)
+    })
+    // fake-indexeddb's database class: every connection's transactions are counted
+    const proto = Object.getPrototypeOf(db) as IDBDatabase
+    const original = proto.transaction
+    proto.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+      if (args[1] === 'readwrite') transactions++
+      return original.apply(this, args)
+    } as IDBDatabase['transaction']
+    try {
+      for (let i = 0; i < 5; i++) a.save(receipt(i))
+      a.save({ ...receipt(0), accepted: false, acceptedAt: 7 })
+      assert.equal(await count(), 0, 'nothing is written before the window ends or a flush')
+      await a.flush()
+      assert.equal(transactions, 1, 'one transaction for the whole batch')
+      assert.equal(await count(), 5)
+      a.save({ ...receipt(3), accepted: true, acceptedAt: 8 })
+      await a.flush()
+      assert.equal(transactions, 2)
+    } finally {
+      proto.transaction = original
+      db.close()
+    }
+    const list = await a.load(10)
+    assert.deepEqual(list.map(r => r.cid), ['cid-0', 'cid-1', 'cid-2', 'cid-3', 'cid-4'], 'a verdict keeps its receipt\'s place')
+    assert.equal(list[0].accepted, false)
+    assert.equal(list[3].accepted, true)
+    a.close()
+  })
+
+  it('writes a batch when its window ends, without a flush', async () => {
+    const indexedDB = new IDBFactory()
+    const a = idbReceiptArchive('r', { indexedDB, batchMs: 20 })
+    await a.load(10)
+    a.save(receipt(1))
+    const b = idbReceiptArchive('r', { indexedDB })
+    for (let i = 0; i < 100 && (await b.load(10)).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.deepEqual((await b.load(10)).map(r => r.cid), ['cid-1'])
+    a.close()
+    b.close()
+  })
+
   it('keeps only the newest, dropping the oldest', async () => {
     const indexedDB = new IDBFactory()
     const a = idbReceiptArchive('r', { indexedDB })
