@@ -3,7 +3,12 @@
 // leases through its consent form, a Node coordinator handing them spin tasks
 // (k = 1, q = 1).
 //
-//   npx node bench/web.ts [--quick] [--json]
+//   npx node bench/web.ts [--quick] [--json] [--only cpu] [--profile DIR]
+//
+// --only cpu runs the CPU phase alone; --profile DIR records a CPU profile of
+// the page's main thread (Chrome DevTools Protocol) over each CPU window,
+// writes it to DIR/tab-main-<share>.cpuprofile and prints the functions with
+// the most self time (the profiler's sampling costs the page some CPU itself).
 //
 // The consent form offers CPU shares up to the device's limit (all cores but
 // one: 0.5 here), so "full lease" is that share.
@@ -37,7 +42,7 @@
 // animation frames, a 20 ms timer's lateness on the page's main thread, and
 // the domains' fuel slices and duty-cycle sleeps (private fields).
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { readFileSync, readdirSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -59,8 +64,11 @@ const MEMBERSHIP = { intervalMs: 250, ttlMs: 5000 }
 const ITERATIONS = 40_000_000
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer)
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } })
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'string' } } })
 const quick = values.quick === true
+if (values.only != null && values.only !== 'cpu') throw new Error(`--only takes cpu, not ${values.only}`)
+const onlyCpu = values.only === 'cpu'
+const profileDir = values.profile
 const json = values.json === true
 const say = (s: string): void => { if (!json) console.error(s) }
 
@@ -460,6 +468,9 @@ interface CpuRow {
   runFraction: number
   /** the rest of Chromium while computing (page main thread, IO, compositor…) minus the idle, cores */
   restCores: number
+  /** executions that ended in the window, and the rest of Chromium's CPU (minus the idle) per execution, ms */
+  runs: number
+  restMsPerRun: number
   idleCores: number
   windowMs: number
   threads: Record<string, number>
@@ -477,6 +488,7 @@ async function cpuShareOf (page: Page, share: number, load: () => void): Promise
   await computing(page)
   await sleep(3000) // the meter's window (3 s) fills; the JIT is warm
   say(`cpu: share ${share}, ${PLAN.cpuWindowMs} ms window…`)
+  const profiler = profileDir == null ? undefined : await startProfile(page)
   const s0 = await state(page)
   const d0 = await domainsOf(page)
   const o0 = chromiumThreads()
@@ -490,6 +502,7 @@ async function cpuShareOf (page: Page, share: number, load: () => void): Promise
   const wall = (performance.now() - t0) / 1000
   const d1 = await domainsOf(page)
   const s1 = await state(page)
+  if (profiler != null) await profiler(`tab-main-${share}`)
   await pressRevoke(page)
   let slices = 0
   let computedMs = 0
@@ -509,9 +522,52 @@ async function cpuShareOf (page: Page, share: number, load: () => void): Promise
     sliceMs: computedMs / slices,
     runFraction: computedMs / d1.domains.length / (d1.now - d0.now),
     restCores: cpuSecondsBetween(o0, o1, c => !isWebWorker(c)) / wall - idleCores,
+    runs: s1.meters!.runs - s0.meters!.runs,
+    restMsPerRun: (cpuSecondsBetween(o0, o1, c => !isWebWorker(c)) - idleCores * wall) * 1000 / Math.max(1, s1.meters!.runs - s0.meters!.runs),
     idleCores,
     windowMs: Math.round(wall * 1000),
     threads: byThread(o0, o1, wall)
+  }
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>
+  samples: number[]
+  timeDeltas: number[]
+  startTime: number
+  endTime: number
+}
+
+/**
+ * Starts the DevTools profiler on the page's main thread (1 ms sampling); the function it returns stops it,
+ * writes the profile to `profileDir/<name>.cpuprofile` and prints the functions with the most self time.
+ */
+async function startProfile (page: Page): Promise<(name: string) => Promise<void>> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 1000 })
+  await cdp.send('Profiler.start')
+  return async (name) => {
+    const { profile } = await cdp.send('Profiler.stop') as unknown as { profile: CpuProfile }
+    await cdp.detach().catch(() => {})
+    await mkdir(profileDir!, { recursive: true })
+    const file = join(profileDir!, `${name}.cpuprofile`)
+    await writeFile(file, JSON.stringify(profile))
+    const frame = new Map(profile.nodes.map(n => [n.id, n.callFrame]))
+    const self = new Map<string, number>()
+    let total = 0
+    for (const [i, id] of profile.samples.entries()) {
+      const f = frame.get(id)!
+      const key = f.url === '' ? f.functionName || '(anonymous)' : `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\//, '')}:${f.lineNumber + 1}`
+      const us = profile.timeDeltas[i] ?? 0
+      self.set(key, (self.get(key) ?? 0) + us)
+      total += us
+    }
+    const busy = total - (self.get('(idle)') ?? 0) - (self.get('(program)') ?? 0)
+    say(`profile ${file}: ${fmt(total / 1000)} ms sampled, ${fmt(busy / 1000)} ms in JS, GC and (root), ${fmt((self.get('(program)') ?? 0) / 1000)} ms (program), ${fmt((self.get('(idle)') ?? 0) / 1000)} ms idle; most self time:`)
+    for (const [k, us] of [...self].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+      say(`  ${fmt(us / 1000, 1).padStart(8)} ms  ${(100 * us / total).toFixed(1).padStart(5)}%  ${k}`)
+    }
   }
 }
 
@@ -674,6 +730,19 @@ async function measure () {
   }
 }
 
+function printCpu (rows: CpuRow[]): void {
+  console.log('CPU used vs the lease\'s CPU share (fractions of the whole device)')
+  console.log(table(['lease share', 'domains × duty', 'duty held', 'ms per slice', 'tab meter (used)', 'tab busyMs', 'OS: worker threads', 'OS: Chromium − idle', 'rest of Chromium', 'per execution', 'meter vs share', 'workers vs share', 'Chromium vs share', 'goal ±10% (OS, workers)'], rows.map(x => [
+    pct(x.share), `${x.slots} × ${fmt(x.duty, 2)}`, fmt(x.runFraction, 2), fmt(x.sliceMs, 2), pct(x.meter), pct(x.busy), pct(x.workers), pct(x.os), `${fmt(x.restCores, 2)} cores`, `${fmt(x.restMsPerRun, 1)} ms (${x.runs})`,
+    dev(x.meter, x.share), dev(x.workers, x.share), dev(x.os, x.share), met(Math.abs(x.workers - x.share) <= 0.1 * x.share)
+  ])))
+  for (const x of rows) {
+    const busiest = Object.entries(x.threads).sort((a, b) => b[1] - a[1]).slice(0, 8)
+    console.log(`Chromium threads at share ${x.share}, cores: ${busiest.map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}`)
+  }
+  console.log('')
+}
+
 /** The figures on stdout as tables, with the issue's goals. */
 function print (r: Awaited<ReturnType<typeof measure>>): void {
   const c = r.responsiveness
@@ -696,12 +765,7 @@ function print (r: Awaited<ReturnType<typeof measure>>): void {
   }
   console.log(`long tasks while computing: ${met(longOk)}\n`)
 
-  console.log('CPU used vs the lease\'s CPU share (fractions of the whole device)')
-  console.log(table(['lease share', 'domains × duty', 'duty held', 'ms per slice', 'tab meter (used)', 'tab busyMs', 'OS: worker threads', 'OS: Chromium − idle', 'rest of Chromium', 'meter vs share', 'workers vs share', 'Chromium vs share', 'goal ±10% (OS, workers)'], r.cpu.map(x => [
-    pct(x.share), `${x.slots} × ${fmt(x.duty, 2)}`, fmt(x.runFraction, 2), fmt(x.sliceMs, 2), pct(x.meter), pct(x.busy), pct(x.workers), pct(x.os), `${fmt(x.restCores, 2)} cores`,
-    dev(x.meter, x.share), dev(x.workers, x.share), dev(x.os, x.share), met(Math.abs(x.workers - x.share) <= 0.1 * x.share)
-  ])))
-  console.log('')
+  printCpu(r.cpu)
 
   const v = r.revoke
   console.log(`Revoke (${v.samples.length} tabs, computing at shares ${upTo([MAX_SHARE, 0.5, 0.25]).join(', ')} in turn)`)
@@ -720,6 +784,33 @@ function print (r: Awaited<ReturnType<typeof measure>>): void {
   console.log(`median tab ${fmt(t.tabTasksPerSec, 2)} tasks/s, Node ${fmt(t.nodeTasksPerSec, 2)} tasks/s: tab ÷ Node = ${fmt(t.ratio, 2)}`)
 }
 
-const result = await measure()
-if (json) console.log(JSON.stringify(result))
-else print(result)
+/** `--only cpu`: the CPU phase alone (with `--profile`, to see what the page's main thread does meanwhile). */
+async function measureCpu (): Promise<CpuRow[]> {
+  const [dist, module] = await Promise.all([buildWebApp({ log: say }), compileTask(SPIN)])
+  const origin = await makeOrigin()
+  const browser = await chromium.launch({ executablePath: ensureChromium(say), args: CHROMIUM_ARGS, headless: true })
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+  await context.addInitScript(installProbe)
+  try {
+    const cpu: CpuRow[] = []
+    for (const share of PLAN.cpuShares) cpu.push(await cpuShare({ context, origin, dist, module }, share))
+    return cpu
+  } finally {
+    await browser.close().catch(() => {})
+    await origin.cleanup()
+  }
+}
+
+if (onlyCpu) {
+  const load0 = loadavg()[0]
+  const rows = await measureCpu()
+  if (json) console.log(JSON.stringify({ load: [load0, loadavg()[0]], cpu: rows }))
+  else {
+    console.log(`load ${fmt(load0, 1)} → ${fmt(loadavg()[0], 1)}\n`)
+    printCpu(rows)
+  }
+} else {
+  const result = await measure()
+  if (json) console.log(JSON.stringify(result))
+  else print(result)
+}
