@@ -140,6 +140,47 @@ describe('sandbox domains', () => {
     }
   })
 
+  it('aborting runs queued behind a busy pool settles every one of them at once, and the pool still works', async () => {
+    const pool = new SandboxPool({ size: 1, sliceFuel: SLICE })
+    try {
+      const controllers = Array.from({ length: 4 }, () => new AbortController())
+      // an endless run holds the only domain; three more wait in the queue
+      const runs = controllers.map(ac => pool.run({ module, input: u32(0), fuelLimit: 1e15 }, { signal: ac.signal }))
+      for (const r of runs) r.catch(() => {})
+      await sleep(100)
+      assert.equal(pool.load, 4)
+      // the way a worker stops everything: each run's signal, then the domains
+      for (const ac of controllers) ac.abort()
+      pool.abortAll()
+      const settled = await Promise.allSettled(runs)
+      assert.deepEqual(settled.map(s => s.status), ['rejected', 'rejected', 'rejected', 'rejected'])
+      assert.equal(pool.load, 0)
+      assert.equal((await pool.run({ module, input: u32(5), fuelLimit: 1e6 })).status, 'ok')
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('a queued run whose wakeup comes after its abort passes the wakeup on', async () => {
+    const pool = new SandboxPool({ size: 1, sliceFuel: SLICE })
+    try {
+      const first = new AbortController()
+      const holder = pool.run({ module, input: u32(0), fuelLimit: 1e15 }, { signal: first.signal })
+      holder.catch(() => {})
+      const a = new AbortController()
+      const queued = [pool.run({ module, input: u32(7), fuelLimit: 1e6 }, { signal: a.signal }), pool.run({ module, input: u32(8), fuelLimit: 1e6 })]
+      queued[0].catch(() => {})
+      await sleep(50)
+      a.abort()
+      first.abort()
+      await assert.rejects(holder)
+      await assert.rejects(queued[0])
+      assert.equal((await queued[1]).status, 'ok', 'the run behind the aborted one still gets the domain')
+    } finally {
+      await pool.close()
+    }
+  })
+
   it('a closed domain refuses work', async () => {
     const d = new SandboxDomain()
     await d.close()

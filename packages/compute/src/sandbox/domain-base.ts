@@ -116,6 +116,8 @@ interface Pending {
   held: boolean
   /** handed to the worker */
   posted?: boolean
+  /** abort() came before it was handed over (the worker was starting): it stops at its first slice */
+  aborted?: boolean
 }
 
 /** A sandbox domain on a worker the spawner makes; runs one execution at a time. */
@@ -189,6 +191,8 @@ export class SandboxDomainBase {
 
   /** Stop the running execution, and one handed over behind it, at the next slice boundary (DomainAbortedError). */
   abort (): void {
+    // a run still waiting for its worker to start would otherwise lose this: posting resets the state
+    if (this.current != null && this.current.posted !== true) this.current.aborted = true
     Atomics.store(this.control, CTRL_STATE, STATE_ABORT)
     Atomics.notify(this.control, CTRL_STATE)
   }
@@ -243,7 +247,7 @@ export class SandboxDomainBase {
     Atomics.store(this.control, CTRL_STATE, STATE_RUN)
     Atomics.store(this.control, CTRL_ABORT_ID, 0)
     // aborted while the worker was starting: the state was just reset to run
-    if (p.opts.signal?.aborted === true) Atomics.store(this.control, CTRL_ABORT_ID, p.id)
+    if (p.opts.signal?.aborted === true || p.aborted === true) Atomics.store(this.control, CTRL_ABORT_ID, p.id)
     this.startWatchdog(p)
     p.posted = true
     this.worker.postMessage(this.request(p))
@@ -448,25 +452,53 @@ export class SandboxPoolBase {
   /** Executions running or waiting. */
   get load (): number { return this.domains.reduce((n, d) => n + d.queued, 0) + this.queue.length }
 
-  /** Run on the first free domain (waiting for one if all are busy). */
+  /**
+   * Run on the first free domain (waiting for one if all are busy). A run aborted while it waits leaves
+   * the queue at once; a wakeup it was given and cannot use (aborted, closed) goes to the next waiter, so
+   * stopping many queued runs never strands the ones behind them.
+   */
   async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
-    for (;;) {
-      if (this.closed) throw new DomainClosedError()
-      opts.signal?.throwIfAborted()
-      // a free domain, else a busy one that takes a short task behind its current run
-      const free = this.domains.find(d => !d.busy) ?? this.domains.find(d => d.canTakeAhead(task, opts))
-      if (free != null) {
-        const running = free.run(task, opts)
-        // a domain may take the next waiter's task behind its run now: let it look
-        if (this.queue.length > 0 && this.domains.some(d => d.canTakeAhead(task, opts))) this.queue.shift()?.()
-        try {
-          return await running
-        } finally {
-          this.queue.shift()?.()
+    let woken = false
+    try {
+      for (;;) {
+        if (this.closed) throw new DomainClosedError()
+        opts.signal?.throwIfAborted()
+        // a free domain, else a busy one that takes a short task behind its current run
+        const free = this.domains.find(d => !d.busy) ?? this.domains.find(d => d.canTakeAhead(task, opts))
+        if (free != null) {
+          woken = false
+          const running = free.run(task, opts)
+          // a domain may take the next waiter's task behind its run now: let it look
+          if (this.queue.length > 0 && this.domains.some(d => d.canTakeAhead(task, opts))) this.queue.shift()?.()
+          try {
+            return await running
+          } finally {
+            this.queue.shift()?.()
+          }
         }
+        woken = false
+        woken = await this.wait(opts.signal)
       }
-      await new Promise<void>(resolve => this.queue.push(resolve))
+    } finally {
+      if (woken) this.queue.shift()?.()
     }
+  }
+
+  /** Wait in the queue for a wakeup (true), or until `signal` aborts (rejects with its reason). */
+  private async wait (signal?: AbortSignal): Promise<true> {
+    const { promise, resolve, reject } = Promise.withResolvers<true>()
+    const onAbort = (): void => {
+      const i = this.queue.indexOf(wake)
+      if (i >= 0) this.queue.splice(i, 1)
+      reject(signal?.reason)
+    }
+    const wake = (): void => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve(true)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.queue.push(wake)
+    return await promise
   }
 
   setCpuShare (share: number): void { for (const d of this.domains) d.setCpuShare(share) }
