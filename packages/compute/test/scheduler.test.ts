@@ -185,6 +185,29 @@ describe('scheduler: placement', () => {
 })
 
 describe('scheduler: timeouts and departures', () => {
+  it('a tick that comes before the time it asked for asks again, so the deadline still fires (seed 1)', () => {
+    const h = harness({ ...PLAIN, replicas: 1, quorum: 1 })
+    h.feed({ type: 'members', now: 0, members: members(['a', 1], ['b', 1]) })
+    const out = h.feed({ type: 'submit', now: 0, job: { id: 'j', tasks: tasks(1) } })
+    const [a] = h.of(out, 'assign')
+    const [timer] = h.of(out, 'timer')
+    // the driver's timer fires early by the clock it passes in: nothing is due yet
+    const early = h.feed({ type: 'tick', now: timer.at - 1 })
+    assert.deepEqual(h.of(early, 'cancel'), [])
+    const [again] = h.of(early, 'timer')
+    assert.ok(again != null && again.at === timer.at, 'the timer is asked for again')
+    // other inputs meanwhile (here a second job) do not swallow it
+    h.feed({ type: 'submit', now: timer.at - 1, job: { id: 'k', tasks: tasks(1, 'u') } })
+    let now = timer.at
+    let fired = false
+    for (let i = 0; i < 10 && !fired; i++) {
+      const next = h.feed({ type: 'tick', now })
+      fired = h.of(next, 'cancel').some(c => c.assignment === a.assignment)
+      now = h.of(next, 'timer')[0]?.at ?? now + 1
+    }
+    assert.ok(fired, 'the assignment timed out')
+  })
+
   it('reassigns an assignment that times out to another worker, and asks for ticks (seed 1)', () => {
     const h = harness({ ...PLAIN, replicas: 1, quorum: 1 })
     h.feed({ type: 'members', now: 0, members: members(['a', 1], ['b', 1]) })

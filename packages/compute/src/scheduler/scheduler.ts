@@ -942,7 +942,11 @@ export class Scheduler {
   // ------------------------------------------------------------ time
 
   private tick (out: SchedulerEffect[]): void {
-    if (this.now >= this.pendingTimer) this.pendingTimer = Infinity
+    // a tick is the timer asked for, fired: none is pending now, whatever its time. A driver's timer may
+    // fire before the time asked by the clock it passes in (Node measures timers from the event loop's
+    // cached time, which lags Date.now()); kept pending, it would never be asked for again, and the
+    // deadlines behind it would never fire
+    this.pendingTimer = Infinity
     while (this.deadlines.size > 0 && this.deadlines.peekAt() <= this.now) {
       const id = this.deadlines.peekId()
       this.deadlines.pop()
