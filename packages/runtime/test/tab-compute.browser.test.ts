@@ -85,6 +85,8 @@ describe('browser tabs compute under their own leases (Chromium)', () => {
   it('a tab opened later in the same browser lists the receipts earlier tabs kept, with their verdicts', async () => {
     const earlier = (await Promise.all(pages.map(async p => await p.call<TabReceipt[]>('receipts')))).flat().filter(r => r.accepted === true)
     assert.ok(earlier.length > 0)
+    // the archive takes receipts in batches (within RECEIPT_ARCHIVE_BATCH_MS): wait for this one's
+    for (const p of pages) await p.call('archiveReceipts')
     const later = await pages[1].another()
     try {
       const keyring = await Keyring.generate()

@@ -151,6 +151,9 @@ export class TabReceiptLog implements ReceiptSink {
     return markVerdicts(this.entries, acceptance, e => { this.archive?.save(e); this.on.accepted(e) })
   }
 
+  /** Resolves once every receipt and verdict so far is archived (or its failure reported). */
+  async flush (): Promise<void> { await this.archive?.flush() }
+
   /** Stops archiving (what was saved stays). */
   close (): void { this.archive?.close() }
 

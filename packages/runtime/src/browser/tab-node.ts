@@ -72,6 +72,12 @@ export interface TabNodeInit {
  * wait — lasts a few milliseconds to a few tens on a laptop.
  */
 export const TAB_SLICE_FUEL = 2_000_000
+/**
+ * Longest Revoke waits for the domains to stop at their slice boundaries (ms) before it terminates their
+ * workers instead: a slice is milliseconds, so this is only ever reached by a fault — and Revoke must
+ * stop the work whatever happens.
+ */
+export const REVOKE_STOP_WAIT_MS = 2000
 
 /** Window over which the CPU meter averages, ms. */
 const CPU_WINDOW_MS = 3000
@@ -264,6 +270,12 @@ export class TabNode extends EventTarget {
   /** The receipts of everything this tab — and the tabs of this browser before it — ran, oldest first. */
   receipts (): TabReceipt[] { return this.receiptLog?.list() ?? [] }
 
+  /**
+   * Resolves once every receipt and verdict so far is in this browser's archive (it writes them in
+   * batches, within RECEIPT_ARCHIVE_BATCH_MS of their coming; a tab that starts lists what is there).
+   */
+  async archiveReceipts (): Promise<void> { await this.receiptLog?.flush() }
+
   /** Meters against the lease's limits. CPU used is averaged over the last few seconds. */
   meters (): TabMeters {
     const choice = this.leaseView?.choice
@@ -303,7 +315,17 @@ export class TabNode extends EventTarget {
     // counted from the moment the abort is set (microseconds after Revoke): the slice each domain is
     // in ends at its boundary, so none may begin another
     const slicesBefore = domains.map(d => d.meters.slices)
-    await this.worker?.whenIdle()
+    let waited: ReturnType<typeof setTimeout> | undefined
+    const idle = await Promise.race([
+      (this.worker?.whenIdle() ?? Promise.resolve()).then(() => true),
+      new Promise<false>(resolve => { waited = setTimeout(() => resolve(false), REVOKE_STOP_WAIT_MS) })
+    ])
+    clearTimeout(waited)
+    if (!idle) {
+      // a run did not stop at its slice: end the workers themselves (their runs fail, and are reassigned)
+      this.init.log?.(`Revoke: runs still in progress after ${REVOKE_STOP_WAIT_MS} ms; terminating the sandbox workers`)
+      await this.pool?.close()
+    }
     const stoppedAt = performance.now()
     const slicesAfter = Math.max(0, ...domains.map((d, i) => d.meters.slices - slicesBefore[i]))
     let gossiped = false

@@ -36,6 +36,9 @@ export async function storageDatabases (): Promise<string[]> {
   return (await indexedDB.databases()).map(d => d.name ?? '').filter(n => n.startsWith('webfabric-storage-'))
 }
 
+/** Waits until the tab's receipts and verdicts so far are in the browser's archive. */
+export async function archiveReceipts (): Promise<void> { await tab?.archiveReceipts() }
+
 /** Revokes the tab's lease. */
 export async function revokeLease (): Promise<RevokeReport> { return await tab!.revoke() }
 
