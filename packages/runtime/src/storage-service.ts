@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { cidOf, toBase64url } from '@webfabric/protocol'
 import {
+  type BlockBytes,
   type Blockstore,
   type ChunkBlocks,
   ObjectReader,
@@ -24,6 +25,7 @@ import {
   createErasureCodec,
   decodeRoot,
   formatReadCap,
+  joinBlock,
   keyCheckOf,
   needOf,
   positionsOf,
@@ -48,10 +50,12 @@ import {
   STORAGE_PROTOCOL,
   STORAGE_PUT_NEED,
   type AbandonFrame,
+  type FetchReply,
   type PinFrame,
   type RootFrame,
   type StorageReply,
   type StorageRequest,
+  decodeFetchReply,
   decodeReply,
   decodeRequest,
   decodeStoreFrame,
@@ -237,6 +241,13 @@ class Call {
 
   async reply (timeoutMs = STORE_IDLE_MS): Promise<StorageReply> {
     const r = decodeReply(await this.lp.read({ signal: AbortSignal.timeout(timeoutMs) }))
+    if (r.k === 'error') throw new RemoteStorageError(r.name, `${this.peer.slice(-8)}: ${r.message}`)
+    return r
+  }
+
+  /** As reply, for a fetch: a block comes as the pieces it arrived in, not joined (decodeFetchReply). */
+  async fetchReply (timeoutMs = STORE_IDLE_MS): Promise<FetchReply> {
+    const r = decodeFetchReply(await this.lp.read({ signal: AbortSignal.timeout(timeoutMs) }))
     if (r.k === 'error') throw new RemoteStorageError(r.name, `${this.peer.slice(-8)}: ${r.message}`)
     return r
   }
@@ -1023,9 +1034,9 @@ export class StorageService {
         // (fetchChunks verified the copies; a reconstructed shard is verified here)
         let block: Uint8Array
         if (codec == null) {
-          block = blocks.find(b => b != null)!
+          block = joinBlock(blocks.find(b => b != null)!)
         } else {
-          const all = codec.reconstruct(blocks)
+          const all = codec.reconstruct(blocks.map(b => b == null ? undefined : joinBlock(b)))
           block = all[p]
           await verifyBlock(root.chunks[c].blocks[p], block)
         }
@@ -1038,12 +1049,14 @@ export class StorageService {
    * For each chunk, fetches at least `need` verified blocks (by position) from `sources`,
    * batching one request per holder per round and falling back to others on a miss.
    */
-  private async fetchChunks (rootCid: CID, root: ObjectRoot, chunks: number[], sources: Array<{ peer: string, position: number }>, signal?: AbortSignal): Promise<Map<number, Array<Uint8Array | undefined>>> {
+  private async fetchChunks (rootCid: CID, root: ObjectRoot, chunks: number[], sources: Array<{ peer: string, position: number }>, signal?: AbortSignal): Promise<Map<number, Array<BlockBytes | undefined>>> {
     const n = positionsOf(root.redundancy)
     const need = needOf(root.redundancy)
     const replicas = root.redundancy.kind === 'replicas'
     const cred = this.fetchCredential()
-    const out = new Map<number, Array<Uint8Array | undefined>>()
+    // a block fetched over the network stays in the pieces it arrived in (verified and decrypted
+    // where they lie: joining them would copy every megabyte once more)
+    const out = new Map<number, Array<BlockBytes | undefined>>()
     const tried = new Map<number, Set<number>>()
     for (const c of chunks) { out.set(c, Array.from({ length: n }, () => undefined)); tried.set(c, new Set()) }
     const have = (c: number): number => out.get(c)!.filter(b => b != null).length
@@ -1091,7 +1104,7 @@ export class StorageService {
             try {
               await call.send({ k: 'fetch', c: cred, root: rootCid.toString(), cids: part.map(x => x.toString()) })
               for (const [j, cid] of part.entries()) {
-                const r = await call.reply()
+                const r = await call.fetchReply()
                 if (r.k !== 'block') continue
                 try {
                   await verifyBlock(cid, r.b)
@@ -1168,7 +1181,7 @@ export class StorageService {
     const speed = (peer: string): number => Math.round((this.blockMs.get(peer) ?? 0) / 5)
     const sources = record.holders.map((peer, position) => ({ peer, position }))
       .sort((a, b) => Number(live.has(b.peer)) - Number(live.has(a.peer)) || speed(a.peer) - speed(b.peer) || a.position - b.position)
-    const windowAt = async (first: number): Promise<Map<number, Array<Uint8Array | undefined>>> =>
+    const windowAt = async (first: number): Promise<Map<number, Array<BlockBytes | undefined>>> =>
       await this.fetchChunks(cap.root, root, range(first, Math.min(root.chunks.length, first + FETCH_WINDOW)), sources, opts.signal)
     async function * chunks (): AsyncGenerator<Uint8Array> {
       let bytes = 0
@@ -1180,9 +1193,11 @@ export class StorageService {
         next?.catch(() => {})
         for (const [c, blocks] of got) {
           // fetchChunks verified every block against the root already
-          const plain = await reader.chunk(c, blocks, { verified: true })
-          bytes += plain.length
-          yield plain
+          // (in the pieces the block arrived in: a chunk may come as several)
+          for (const plain of await reader.chunkPieces(c, blocks, { verified: true })) {
+            bytes += plain.length
+            yield plain
+          }
         }
         opts.onProgress?.({ type: 'storage:get:bytes', bytes, total: root.size })
       }
@@ -1269,7 +1284,7 @@ export class StorageService {
       const got = await this.fetchChunks(rootCid, root, chunks, others)
       for (const c of chunks) {
         const blocks = got.get(c)!
-        const block = codec == null ? blocks.find(b => b != null)! : codec.reconstruct(blocks)[h.position]
+        const block = codec == null ? joinBlock(blocks.find(b => b != null)!) : codec.reconstruct(blocks.map(b => b == null ? undefined : joinBlock(b)))[h.position]
         await verifyBlock(wanted[c], block)
         await store.put(wanted[c], block)
         healed++

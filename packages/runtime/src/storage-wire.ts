@@ -66,6 +66,9 @@ export type StorageReply =
   | { k: 'held', root: Uint8Array, rec: PlacementRecord, p: number, pin: boolean }
   | { k: 'error', name: string, message: string }
 
+/** A fetch's answer: as StorageReply, except that a block comes as the pieces it arrived in. */
+export type FetchReply = Exclude<StorageReply, BlockFrame> | { k: 'block', b: Uint8Array | Uint8Array[] }
+
 const MAX_ID = 256
 const MAX_TEXT = 1024
 
@@ -149,6 +152,24 @@ export function decodeStoreFrame (data: Uint8Array | Uint8ArrayList): BlockFrame
 export function decodeReply (data: Uint8Array | Uint8ArrayList): StorageReply {
   const b = blockOf(data)
   if (b != null) return { k: 'block', b }
+  return decodeOther(data)
+}
+
+/**
+ * Decodes a holder's answer to a fetch as decodeReply does, except that the block of a block frame
+ * spelled as encodeBlockFrame spells it is not joined: a view when it arrived in one piece, else the
+ * pieces it arrived in (views, in order). Throws MalformedError.
+ */
+export function decodeFetchReply (data: Uint8Array | Uint8ArrayList): FetchReply {
+  const span = blockSpan(data)
+  if (span != null) {
+    const [start, end] = span
+    return { k: 'block', b: data instanceof Uint8Array ? data.subarray(start, end) : [...data.sublist(start, end)] }
+  }
+  return decodeOther(data)
+}
+
+function decodeOther (data: Uint8Array | Uint8ArrayList): StorageReply {
   const x = decode(data.subarray(), { maxBytes: MAX_STORAGE_FRAME, canonical: false }) as { k?: unknown }
   switch (x?.k) {
     case 'stored': map(x, ['k']); return { k: 'stored' }
@@ -200,6 +221,12 @@ export function encodeBlockFrame (b: Uint8Array): Uint8ArrayList {
  * and checks. Throws MalformedError for a block over MAX_BLOCK_BYTES.
  */
 function blockOf (data: Uint8Array | Uint8ArrayList): Uint8Array | undefined {
+  const span = blockSpan(data)
+  return span == null ? undefined : data.subarray(span[0], span[1])
+}
+
+/** Where the block of a frame spelled exactly as encodeBlockFrame spells it lies ([start, end)); as blockOf otherwise. */
+function blockSpan (data: Uint8Array | Uint8ArrayList): [number, number] | undefined {
   const at = (i: number): number => data instanceof Uint8Array ? data[i] : data.get(i)
   const n = data.byteLength
   if (n < 4 + BLOCK_TRAILER.length || n > MAX_STORAGE_FRAME || at(0) !== 0xa2 || at(1) !== 0x61 || at(2) !== 0x62) return undefined
@@ -211,5 +238,5 @@ function blockOf (data: Uint8Array | Uint8ArrayList): Uint8Array | undefined {
   if (blockHead(length).byteLength !== start || start + length + BLOCK_TRAILER.length !== n) return undefined
   for (let i = 0; i < BLOCK_TRAILER.length; i++) if (at(start + length + i) !== BLOCK_TRAILER[i]) return undefined
   if (length > MAX_BLOCK_BYTES) throw new MalformedError(`storage frame field b must be at most ${MAX_BLOCK_BYTES} bytes`, { field: 'b' })
-  return data.subarray(start, start + length)
+  return [start, start + length]
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { encode } from '@webfabric/protocol'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { MAX_BLOCK_BYTES, MAX_STORAGE_FRAME, decodeReply, decodeStoreFrame, encodeBlockFrame, encodeStorageFrame } from '../src/storage-wire.ts'
+import { MAX_BLOCK_BYTES, MAX_STORAGE_FRAME, decodeFetchReply, decodeReply, decodeStoreFrame, encodeBlockFrame, encodeStorageFrame } from '../src/storage-wire.ts'
 
 const block = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff)
 /** `bytes` cut into pieces of `size` bytes, as a stream delivers them. */
@@ -16,7 +16,7 @@ const pieces = (bytes: Uint8Array, size: number): Uint8ArrayList => {
   return list
 }
 const refused = (data: Uint8Array | Uint8ArrayList, field?: string): void => {
-  for (const decode of [decodeReply, decodeStoreFrame]) {
+  for (const decode of [decodeReply, decodeStoreFrame, decodeFetchReply]) {
     assert.throws(() => decode(data), (e: Error & { field?: string }) => e.name === 'MalformedError' && (field == null || e.field === field), `field ${field}`)
   }
 }
@@ -40,6 +40,29 @@ describe('storage frames: block', () => {
       const got = decodeReply(frame)
       assert.ok(got.k === 'block' && (n === 0 || got.b.buffer === frame.buffer), 'not copied')
     }
+  })
+
+  it('read back for a fetch as the pieces they arrived in, not joined', () => {
+    const joined = (b: Uint8Array | Uint8Array[]): Uint8Array => b instanceof Uint8Array ? b : new Uint8Array(b.flatMap(p => [...p]))
+    for (const n of [0, 5, 300, 70_000]) {
+      const b = block(n)
+      const frame = encodeBlockFrame(b).subarray()
+      const whole = decodeFetchReply(frame)
+      assert.ok(whole.k === 'block' && whole.b instanceof Uint8Array && (n === 0 || whole.b.buffer === frame.buffer), 'a view of one piece')
+      for (const size of [1000, 3]) {
+        const list = pieces(frame, size)
+        const got = decodeFetchReply(list)
+        assert.ok(got.k === 'block')
+        assert.deepEqual(joined(got.b), b, `${n} bytes in pieces of ${size}`)
+        // every piece is a view of a piece received (nothing copied)
+        const received = new Set([...list].map(p => p.buffer))
+        if (Array.isArray(got.b)) for (const p of got.b) assert.ok(received.has(p.buffer))
+      }
+    }
+    // any other frame reads as decodeReply reads it
+    assert.deepEqual(decodeFetchReply(encodeStorageFrame({ k: 'missing', cid: 'x' })), { k: 'missing', cid: 'x' })
+    const other = new Uint8Array([0xa2, 0x61, 0x6b, 0x65, ...new TextEncoder().encode('block'), 0x61, 0x62, 0x58, 40, ...block(40)])
+    assert.deepEqual(decodeFetchReply(pieces(other, 7)), { k: 'block', b: block(40) })
   })
 
   it('still read in any other spelling the general decoder accepts (keys in another order)', () => {

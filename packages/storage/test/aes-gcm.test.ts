@@ -23,6 +23,22 @@ describe('chunk encryption: AES-256-GCM in Node and in browsers', () => {
     assert.deepEqual(await node.open(nk, iv, await node.seal(nk, iv, new Uint8Array(0))), new Uint8Array(0))
   })
 
+  it('opens a ciphertext in pieces, wherever they are cut (the tag straddling two included)', async () => {
+    const nk = await node.importAesKey(key)
+    const wk = await web.importAesKey(key)
+    const sealed = await node.seal(nk, iv, plain)
+    const join = (ps: Uint8Array[]): Uint8Array => { const all = new Uint8Array(ps.reduce((n, p) => n + p.byteLength, 0)); let at = 0; for (const p of ps) { all.set(p, at); at += p.byteLength } return all }
+    const n = sealed.byteLength
+    for (const cuts of [[], [1000], [n - 16], [n - 8], [n - 1], [5, n - 20, n - 10, n - 3], [0, 0, 65536, n]]) {
+      const ps: Uint8Array[] = []
+      let at = 0
+      for (const c of [...cuts, n]) { ps.push(sealed.subarray(at, c)); at = c }
+      assert.deepEqual(join(await node.openPieces(nk, iv, ps)), plain, `node: cut at ${cuts.join(', ')}`)
+      assert.deepEqual(join(await web.openPieces(wk, iv, ps)), plain, `web: cut at ${cuts.join(', ')}`)
+    }
+    assert.deepEqual(await node.openPieces(nk, iv, [await node.seal(nk, iv, new Uint8Array(0))]), [])
+  })
+
   it('refuses a tampered, truncated or short-tagged ciphertext, a wrong iv or key', async () => {
     const nk = await node.importAesKey(key)
     const wk = await web.importAesKey(key)
@@ -45,6 +61,10 @@ describe('chunk encryption: AES-256-GCM in Node and in browsers', () => {
       const k = otherKey ? await node.importAesKey(new Uint8Array(32)) : nk
       await assert.rejects(node.open(k, v, bytes), `node: ${what}`)
       await assert.rejects(web.open(otherKey ? await web.importAesKey(new Uint8Array(32)) : wk, v, bytes), `web: ${what}`)
+      // in pieces too (the last cut inside the tag where there is one)
+      const ps = [bytes.subarray(0, Math.max(0, bytes.byteLength - 7)), bytes.subarray(Math.max(0, bytes.byteLength - 7))]
+      await assert.rejects(node.openPieces(k, v, ps), `node, in pieces: ${what}`)
+      await assert.rejects(web.openPieces(otherKey ? await web.importAesKey(new Uint8Array(32)) : wk, v, ps), `web, in pieces: ${what}`)
     }
   })
 })

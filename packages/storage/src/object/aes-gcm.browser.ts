@@ -19,3 +19,13 @@ export async function seal (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): P
 export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer> }, key, cipher as Uint8Array<ArrayBuffer>))
 }
+
+/** Plaintext of a ciphertext and tag that arrived in `pieces` (joined in order, here for WebCrypto), as pieces. */
+export async function openPieces (key: ChunkKey, iv: Uint8Array, pieces: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  let length = 0
+  for (const p of pieces) length += p.byteLength
+  const all = new Uint8Array(length)
+  let at = 0
+  for (const p of pieces) { all.set(p, at); at += p.byteLength }
+  return [await open(key, iv, all)]
+}

@@ -50,3 +50,32 @@ export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array): 
   // a plain Uint8Array over the output's memory (not a Buffer): callers get bytes, not Node's type
   return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
 }
+
+/**
+ * Plaintext of a ciphertext and tag that arrived in `pieces` (joined in order), as pieces: each is
+ * decrypted where it lies, nothing is joined. Released only once the tag checks; rejects as open does.
+ */
+export async function openPieces (key: ChunkKey, iv: Uint8Array, pieces: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  let length = 0
+  for (const p of pieces) length += p.byteLength
+  if (length < TAG_BYTES) throw new RangeError(`an AES-GCM ciphertext is at least its ${TAG_BYTES}-byte tag`)
+  const body = length - TAG_BYTES
+  const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
+  // the tag is the last 16 bytes, which may straddle pieces
+  const tag = new Uint8Array(TAG_BYTES)
+  const out: Uint8Array[] = []
+  let at = 0
+  for (const p of pieces) {
+    const end = at + p.byteLength
+    if (at < body) {
+      const part = d.update(p.subarray(0, Math.min(p.byteLength, body - at)))
+      if (part.byteLength > 0) out.push(new Uint8Array(part.buffer, part.byteOffset, part.byteLength))
+    }
+    if (end > body) tag.set(p.subarray(Math.max(0, body - at)), Math.max(0, at - body))
+    at = end
+  }
+  d.setAuthTag(tag)
+  const last = d.final() // throws unless the tag checks: the pieces above are never returned then
+  if (last.byteLength > 0) out.push(new Uint8Array(last.buffer, last.byteOffset, last.byteLength))
+  return out
+}

@@ -4,6 +4,7 @@ import { bytesEqual } from '@webfabric/protocol'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { sha256Pieces } from '#sha256'
 import { TamperedBlockError } from './errors.ts'
 
 /** A block: its CID and bytes. */
@@ -14,9 +15,24 @@ export async function blockCid (bytes: Uint8Array): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(bytes))
 }
 
-/** Throws TamperedBlockError unless `bytes` hash to `cid` (raw or dag-cbor, sha2-256). */
-export async function verifyBlock (cid: CID, bytes: Uint8Array): Promise<void> {
+/** A block's bytes as they arrived: one buffer, or pieces in order that are the block joined (not joined here). */
+export type BlockBytes = Uint8Array | readonly Uint8Array[]
+
+/** Throws TamperedBlockError unless `bytes` (one buffer, or pieces hashed in order) hash to `cid` (raw or dag-cbor, sha2-256). */
+export async function verifyBlock (cid: CID, bytes: BlockBytes): Promise<void> {
   if (cid.multihash.code !== sha256.code) throw new TamperedBlockError(cid.toString(), `block ${cid} is not addressed by sha2-256: refuse it`)
-  const digest = await sha256.digest(bytes)
-  if (!bytesEqual(digest.digest, cid.multihash.digest)) throw new TamperedBlockError(cid.toString())
+  const digest = bytes instanceof Uint8Array ? (await sha256.digest(bytes)).digest : await sha256Pieces(bytes)
+  if (!bytesEqual(digest, cid.multihash.digest)) throw new TamperedBlockError(cid.toString())
+}
+
+/** The bytes of a block as one buffer (pieces joined; one buffer as it is). */
+export function joinBlock (bytes: BlockBytes): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes
+  if (bytes.length === 1) return bytes[0]
+  let length = 0
+  for (const p of bytes) length += p.byteLength
+  const all = new Uint8Array(length)
+  let at = 0
+  for (const p of bytes) { all.set(p, at); at += p.byteLength }
+  return all
 }

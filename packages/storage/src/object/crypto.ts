@@ -1,7 +1,7 @@
 // Chunk encryption: AES-256-GCM (node:crypto in Node, WebCrypto in browsers:
 // see aes-gcm.ts). The IV of chunk i is its index (the key is fresh per object, so
 // an IV never repeats under one key), which also binds every chunk to its place.
-import { type ChunkKey, importAesKey, open, seal } from '#aes-gcm'
+import { type ChunkKey, importAesKey, open, openPieces, seal } from '#aes-gcm'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { KEY_BYTES } from './capability.ts'
 
@@ -42,4 +42,12 @@ export async function encryptChunk (key: ChunkKey, index: number, plain: Uint8Ar
 /** Plaintext of chunk `index`; rejects when the ciphertext or key is wrong (nothing of it is released then). */
 export async function decryptChunk (key: ChunkKey, index: number, cipher: Uint8Array): Promise<Uint8Array> {
   return await open(key, ivOf(index), cipher)
+}
+
+/**
+ * Plaintext of chunk `index` from its ciphertext in `pieces` (as a block arrives off the network), as
+ * pieces: nothing is joined in Node. Rejects as decryptChunk does; nothing is released then.
+ */
+export async function decryptChunkPieces (key: ChunkKey, index: number, pieces: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  return await openPieces(key, ivOf(index), pieces)
 }

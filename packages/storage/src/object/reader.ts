@@ -1,9 +1,9 @@
 // Reading an object: verify the root against the capability, check the key
 // before fetching anything, then verify, reconstruct and decrypt chunk by chunk.
 import { createErasureCodec, type ErasureCodec, joinShards } from '../erasure/index.ts'
-import { verifyBlock } from './block.ts'
+import { type BlockBytes, joinBlock, verifyBlock } from './block.ts'
 import type { ReadCapability } from './capability.ts'
-import { type ChunkKey, decryptChunk, importChunkKey, keyCheckOf } from './crypto.ts'
+import { type ChunkKey, decryptChunk, decryptChunkPieces, importChunkKey, keyCheckOf } from './crypto.ts'
 import { CorruptObjectError, TooFewSharesError, WrongKeyError } from './errors.ts'
 import { decodeRoot, needOf, type ObjectRoot, positionsOf } from './root.ts'
 
@@ -40,11 +40,19 @@ export class ObjectReader {
    * block is verified against the root (TamperedBlockError) unless the caller says it already
    * verified every one against `root.chunks[index].blocks`; TooFewSharesError when fewer than `need`.
    */
-  async chunk (index: number, blocks: Array<Uint8Array | undefined>, opts: { verified?: boolean } = {}): Promise<Uint8Array> {
+  async chunk (index: number, blocks: Array<BlockBytes | undefined>, opts: { verified?: boolean } = {}): Promise<Uint8Array> {
+    return joinBlock(await this.chunkPieces(index, blocks, opts))
+  }
+
+  /**
+   * As chunk, as pieces of plaintext in order: a copy that arrived in pieces (off the network) is
+   * verified and decrypted where its pieces lie, and nothing is joined (shards are joined to decode).
+   */
+  async chunkPieces (index: number, blocks: Array<BlockBytes | undefined>, opts: { verified?: boolean } = {}): Promise<Uint8Array[]> {
     const check = opts.verified === true ? async (): Promise<void> => {} : verifyBlock
     const c = this.root.chunks[index]
     if (c == null) throw new RangeError(`chunk ${index} is outside 0..${this.root.chunks.length - 1}`)
-    let cipher: Uint8Array
+    let cipher: BlockBytes
     if (this.codec == null) {
       const b = blocks.find(x => x != null)
       if (b == null) throw new TooFewSharesError(`chunk ${index}: no copy of its block was found`)
@@ -58,7 +66,7 @@ export class ObjectReader {
         const b = blocks[p]
         if (b == null) continue
         await check(c.blocks[p], b)
-        slots[p] = b
+        slots[p] = joinBlock(b)
         present++
       }
       if (present < this.codec.k) throw new TooFewSharesError(`chunk ${index}: ${present} of the ${this.codec.k} shards needed were found`)
@@ -66,7 +74,7 @@ export class ObjectReader {
       cipher = joinShards(all.slice(0, this.codec.k), this.codec.k, c.cipherLength)
     }
     try {
-      return await decryptChunk(this.cryptoKey, index, cipher)
+      return cipher instanceof Uint8Array ? [await decryptChunk(this.cryptoKey, index, cipher)] : await decryptChunkPieces(this.cryptoKey, index, cipher)
     } catch (err) {
       throw new CorruptObjectError(undefined, { cause: err })
     }
