@@ -411,6 +411,15 @@ export function run(): void {
     }
   })
 
+  it('charges a counted loop whose bound is below its start as one that does not iterate (its head once)', async () => {
+    // m = 0: the prepaid form, trip 0; m < 0: n - i is negative, so the loop runs unprepaid and exits at its head
+    const mod = await loadModule(await compileAS(PREPAID), { profile: 'task' })
+    const fuel = async (m: number): Promise<number> => (await execute(mod, { input: input(7, m, 0), fuelLimit: 1e12 })).fuel
+    const zero = await fuel(0)
+    for (const m of [-1, -3, -0x7fffffff]) assert.equal(await fuel(m), zero, `m=${m}`)
+    assert.ok(await fuel(1) > zero)
+  })
+
   it('canonicalises NaNs stored in a loop whose check branches out of it (counted and plain loops), same fuel', async () => {
     // loop k (counted: i < 4; plain: j != 4): [64 + 32k + 8i] = [8i] - [32 + 8i]; i++; br — then output 64 bytes
     const loop = (counter: number, cmp: number[], base: number): number[] => [

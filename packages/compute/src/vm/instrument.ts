@@ -1177,13 +1177,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   for (let i = 0; i < kinds.length; i++) {
     const loop = prepaid.get(i)
     if (loop === undefined) { emit(i, true); continue }
-    // `if (trip <= maxTrips) { charge head × (trip + 1), check; the loop without head charges } else { the loop }`
+    // `if (trip <= maxTrips) { charge head × (trip + 1), check; the loop without head charges } else { the loop }`,
+    // trip = n - i in i64: when n < i it is negative, so above maxTrips as unsigned, and the plain loop runs
+    // its head once, which is the fuel the prepaid form would charge for trip 0
     const operand = (j: number): void => { w.bytes(body.subarray(starts[j], starts[j + 1])) }
     const ext = loop.unsigned ? 0xad : 0xac // i64.extend_i32_u / _s
     operand(loop.bound); w.u8(ext); operand(loop.counter); w.u8(ext); w.u8(0x7d) // n - i
-    w.u8(0x42); w.u8(0) // 0
-    operand(i + 1); operand(i + 2); w.u8(body[starts[i + 3]]) // i < n
-    w.u8(0x1b) // select
     w.u8(0x22); w.u32(TRIP)
     w.u8(0x42); w.sleb(Math.floor(PREPAY_MAX_FUEL / loop.work)); w.u8(0x58) // i64.le_u
     w.u8(0x04); w.u8(0x40)
