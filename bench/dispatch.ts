@@ -23,6 +23,7 @@
 // same run: the same tasks straight into a local SandboxPool of the same
 // total slots (no scheduler, no network) — the ceiling of the executions.
 // Tasks/s = tasks accepted / seconds from submit to the last result.
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,12 +75,31 @@ interface Run {
   spotChecks: number
   /** process CPU time (ms) per task: the whole fabric for inproc, this process only for proc */
   cpuMsPerTask: number
+  /** proc only (Linux): CPU ms per task of the coordinator's process and of the 4 workers' together */
+  coordinatorCpuMsPerTask?: number
+  workersCpuMsPerTask?: number
   loadBefore: number
   loadAfter: number
 }
 
 /** A fabric that takes jobs. */
-interface Fabric { submit: (spec: JobSpec) => Promise<JobReport>, stop: () => Promise<void>, receiptsPerSignature?: () => number }
+interface Fabric {
+  submit: (spec: JobSpec) => Promise<JobReport>
+  stop: () => Promise<void>
+  receiptsPerSignature?: () => number
+  /** CPU ms so far of the coordinator's and the workers' processes (real processes, where /proc is readable) */
+  processCpu?: () => { coordinator: number, workers: number } | undefined
+}
+
+/** CPU time (ms, all threads) of a process from /proc/<pid>/stat; undefined where there is no /proc. */
+function procCpuMs (pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // fields after the command's closing parenthesis: state is field 3, utime 14, stime 15
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) * 10 // USER_HZ = 100 on Linux
+  } catch { return undefined }
+}
 
 async function inprocFabric (): Promise<Fabric> {
   const origin = await makeOrigin()
@@ -117,8 +137,20 @@ async function procFabric (): Promise<Fabric> {
     if (i > 300) throw new Error('the coordinator never saw 4 compute workers')
     await sleep(100)
   }
+  const pids = [...fabric.children.entries()].map(([name, child]) => ({ name, pid: child.pid! }))
   return {
     submit: async spec => await coordinator.api.submitJob(spec),
+    processCpu: () => {
+      let workers = 0
+      let coordinatorMs: number | undefined
+      for (const { name, pid } of pids) {
+        const ms = procCpuMs(pid)
+        if (ms == null) return undefined
+        if (name === 'rendezvous') coordinatorMs = ms
+        else workers += ms
+      }
+      return coordinatorMs == null ? undefined : { coordinator: coordinatorMs, workers }
+    },
     stop: async () => {
       coordinator.close()
       await fabric.stop()
@@ -129,17 +161,24 @@ async function procFabric (): Promise<Fabric> {
 
 const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
 
-async function measure (mode: Run['mode'], policy: Policy, round: number, run: () => Promise<{ tasks: number, executions: number, spotChecks: number }>): Promise<Run> {
+async function measure (mode: Run['mode'], policy: Policy, round: number, run: () => Promise<{ tasks: number, executions: number, spotChecks: number }>, processCpu?: Fabric['processCpu']): Promise<Run> {
   const loadBefore = load()
+  const p0 = processCpu?.()
   const c0 = cpuMs()
   const t0 = performance.now()
   const r = await run()
   const seconds = (performance.now() - t0) / 1000
+  const p1 = processCpu?.()
   const out: Run = {
     mode, policy, round, ...r, seconds, tasksPerSec: r.tasks / seconds, cpuMsPerTask: (cpuMs() - c0) / r.tasks, loadBefore, loadAfter: load()
   }
+  if (p0 != null && p1 != null) {
+    out.coordinatorCpuMsPerTask = (p1.coordinator - p0.coordinator) / r.tasks
+    out.workersCpuMsPerTask = (p1.workers - p0.workers) / r.tasks
+  }
+  const cpu = out.workersCpuMsPerTask != null ? ` CPU ms/task: coordinator ${out.coordinatorCpuMsPerTask!.toFixed(2)}, workers ${out.workersCpuMsPerTask.toFixed(2)}` : ''
   log(`round ${round} ${mode} ${policy}: ${r.tasks} tasks in ${seconds.toFixed(2)} s = ${fmt(out.tasksPerSec)} tasks/s` +
-    ` (${r.executions} executions + ${r.spotChecks} spot-checks) load ${loadBefore}→${out.loadAfter}`)
+    ` (${r.executions} executions + ${r.spotChecks} spot-checks) load ${loadBefore}→${out.loadAfter}${cpu}`)
   return out
 }
 
@@ -174,10 +213,15 @@ for (const mode of MODES) {
   const fabric = mode === 'inproc' ? await inprocFabric() : await procFabric()
   try {
     // warm-up: workers fetch and cache the module, V8 tiers up
+    const w0 = fabric.processCpu?.()
+    const tw = performance.now()
     await fabric.submit({ module, inputs: inputs.slice(0, 200), replicas: 1, quorum: 1, name: 'warm-up' })
+    const w1 = fabric.processCpu?.()
+    log(`warm-up: 200 tasks in ${((performance.now() - tw) / 1000).toFixed(2)} s` +
+      (w0 != null && w1 != null ? `, CPU: coordinator ${(w1.coordinator - w0.coordinator).toFixed(0)} ms, workers ${(w1.workers - w0.workers).toFixed(0)} ms` : ''))
     for (let round = 1; round <= ROUNDS; round++) {
       const order: Array<'k1' | 'default'> = round % 2 === 1 ? ['k1', 'default'] : ['default', 'k1']
-      for (const policy of order) runs.push(await measure(mode, policy, round, viaFabric(fabric, policy, round)))
+      for (const policy of order) runs.push(await measure(mode, policy, round, viaFabric(fabric, policy, round), fabric.processCpu))
     }
     if (fabric.receiptsPerSignature != null) log(`${mode}: ${fabric.receiptsPerSignature().toFixed(2)} receipts per worker signature`)
   } finally {
@@ -194,6 +238,9 @@ const groups = [...new Set(runs.map(r => `${r.mode} ${r.policy}`))].map(key => {
     tasksPerSec: tps,
     execPerTask: median(rs.map(r => (r.executions + r.spotChecks) / r.tasks)),
     cpuMsPerTask: median(rs.map(r => r.cpuMsPerTask)),
+    ...(rs[0].workersCpuMsPerTask != null
+      ? { coordinatorCpuMsPerTask: median(rs.map(r => r.coordinatorCpuMsPerTask!)), workersCpuMsPerTask: median(rs.map(r => r.workersCpuMsPerTask!)) }
+      : {}),
     goalRatio: tps / GOAL
   }
 })
@@ -203,12 +250,14 @@ if (values.json) {
 } else {
   console.log(`\ndispatch: ${TASKS} spin(n=1) tasks, ${WORKERS} compute nodes × ${SLOTS} slots; baseline = one local SandboxPool of ${WORKERS * SLOTS} domains`)
   console.log(table(
-    ['round', 'mode', 'policy', 'tasks', 'seconds', 'tasks/s', 'exec/task (incl. checks)', 'cpu ms/task', 'load before→after'],
-    runs.map(r => [String(r.round), r.mode, r.policy, String(r.tasks), r.seconds.toFixed(2), fmt(r.tasksPerSec), ((r.executions + r.spotChecks) / r.tasks).toFixed(2), r.cpuMsPerTask.toFixed(2), `${r.loadBefore}→${r.loadAfter}`])
+    ['round', 'mode', 'policy', 'tasks', 'seconds', 'tasks/s', 'exec/task (incl. checks)', 'cpu ms/task', 'proc cpu ms/task coord + workers', 'load before→after'],
+    runs.map(r => [String(r.round), r.mode, r.policy, String(r.tasks), r.seconds.toFixed(2), fmt(r.tasksPerSec), ((r.executions + r.spotChecks) / r.tasks).toFixed(2), r.cpuMsPerTask.toFixed(2),
+      r.workersCpuMsPerTask != null ? `${r.coordinatorCpuMsPerTask!.toFixed(2)} + ${r.workersCpuMsPerTask.toFixed(2)}` : '-', `${r.loadBefore}→${r.loadAfter}`])
   ))
   console.log('\nmedians:')
   console.log(table(
-    ['mode', 'policy', 'tasks/s', 'vs goal 1,000', 'exec/task', 'cpu ms/task (this process)'],
-    groups.map(g => [g.mode, g.policy, fmt(g.tasksPerSec), `${g.goalRatio.toFixed(2)}×`, g.execPerTask.toFixed(2), g.cpuMsPerTask.toFixed(2)])
+    ['mode', 'policy', 'tasks/s', 'vs goal 1,000', 'exec/task', 'cpu ms/task (this process)', 'proc cpu ms/task coord + workers'],
+    groups.map(g => [g.mode, g.policy, fmt(g.tasksPerSec), `${g.goalRatio.toFixed(2)}×`, g.execPerTask.toFixed(2), g.cpuMsPerTask.toFixed(2),
+      g.workersCpuMsPerTask != null ? `${g.coordinatorCpuMsPerTask!.toFixed(2)} + ${g.workersCpuMsPerTask.toFixed(2)}` : '-'])
   ))
 }
