@@ -199,6 +199,32 @@ describe('sandbox domains', () => {
   })
 })
 
+describe('sandbox domains: started ahead of the first run', () => {
+  it('prestart starts the workers now; runs then go straight to them, and closing mid-start does not hang', async () => {
+    const module = await compileTask(SPIN)
+    const pool = new SandboxPool({ size: 2 })
+    try {
+      pool.prestart()
+      const alive = (): boolean => pool.domains.every(d => (d as unknown as { alive: boolean }).alive)
+      for (let i = 0; !alive(); i++) {
+        assert.ok(i < 300, 'the domains never started')
+        await sleep(50)
+      }
+      pool.prestart() // started already: nothing happens
+      const rs = await Promise.all([1, 2, 3].map(async n => await pool.run({ module, input: u32(n), fuelLimit: 1e6 })))
+      for (const r of rs) assert.equal(r.status, 'ok')
+      assert.equal(pool.domains.reduce((n, d) => n + d.restarts, 0), 0)
+    } finally {
+      await pool.close()
+    }
+    const closing = new SandboxPool({ size: 1 })
+    closing.prestart()
+    await closing.close()
+    closing.prestart() // closed: nothing starts
+    await assert.rejects(closing.run({ module, input: u32(1), fuelLimit: 1e6 }), { name: 'DomainClosedError' })
+  })
+})
+
 describe('sandbox domains: module bytes cross once', () => {
   it('a module named by id is sent once; an evicted one is sent again and the run still succeeds', async () => {
     const module = await compileTask(SPIN)

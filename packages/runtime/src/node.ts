@@ -75,8 +75,12 @@ export interface FabricNodeInit {
   /** Serve the admin API on 127.0.0.1 (port 0 = any free port). Default on. */
   admin?: false | { port?: number }
   membership?: { intervalMs?: number, ttlMs?: number }
-  /** Compute: sandbox domains lent to the fabric (default: cores × the manifest's cpuShare, at least 1) and their watchdog. */
-  compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong' }
+  /**
+   * Compute: sandbox domains lent to the fabric (default: cores × the manifest's cpuShare, at least 1) and their
+   * watchdog. `prestart`: start the domains with the node rather than at its first task (long-lived nodes: the
+   * first job then does not wait for worker threads to start).
+   */
+  compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong', prestart?: boolean }
   /**
    * Serve the participant page and dashboard (the built apps/web in `root`), the manifest, and
    * enrolment of tabs, on http://host:port (default 127.0.0.1, any free port).
@@ -308,6 +312,7 @@ export class FabricNode {
       // the lease's CPU share of the whole device, spread over the domains
       const share = Math.min(1, cpus().length * this.manifest.qos.cpuShare / slots)
       this.pool = new SandboxPool({ size: slots, cpuShare: share, watchdogMs, sliceFuel, memoryLimitBytes: this.manifest.qos.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
+      if (this.init.compute?.prestart === true) this.pool.prestart()
       this.computeWorker = new ComputeWorker(this.host, {
         identity: this.identity,
         origin: this.manifest.origin,

@@ -52,7 +52,8 @@ export async function start (args: string[]): Promise<number> {
       intervalMs: parseNumber(values.interval, '--interval', 10, 60000),
       ttlMs: parseNumber(values.ttl, '--ttl', 100, 3600000)
     },
-    compute: { slots: parseNumber(values.slots, '--slots', 1, 256), saboteur: values.saboteur },
+    // a node started from the command line lives on: its domains start with it, not in its first job
+    compute: { slots: parseNumber(values.slots, '--slots', 1, 256), saboteur: values.saboteur, prestart: true },
     web,
     log
   })

@@ -197,6 +197,16 @@ export class SandboxDomainBase {
     Atomics.notify(this.control, CTRL_STATE)
   }
 
+  /**
+   * Start the worker now instead of at the first run: a worker thread and the VM's code take a few
+   * hundred ms of CPU to start, which a long-lived node pays before its first job instead of in it.
+   * A start that fails is retried, and reported, by the first run.
+   */
+  prestart (): void {
+    if (this.closed || this.worker != null) return
+    this.start().catch(() => {})
+  }
+
   /** Run one execution. Resolves with the VM's result; rejects on watchdog, crash, abort or close. */
   async run (task: DomainTask, opts: RunOptions = {}): Promise<DomainResult> {
     const held = task.moduleId != null && this.held.has(task.moduleId)
@@ -504,6 +514,9 @@ export class SandboxPoolBase {
   setCpuShare (share: number): void { for (const d of this.domains) d.setCpuShare(share) }
   /** Stop every running execution at its next slice boundary. */
   abortAll (): void { for (const d of this.domains) if (d.busy) d.abort() }
+
+  /** Start every domain's worker now rather than at its first run (see SandboxDomainBase.prestart). */
+  prestart (): void { if (!this.closed) for (const d of this.domains) d.prestart() }
 
   async close (): Promise<void> {
     this.closed = true
