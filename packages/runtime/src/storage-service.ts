@@ -73,6 +73,14 @@ const MAX_STORES = 16
 const KEEPALIVE_MS = 5_000
 /** Blocks of one store a holder writes at once. */
 const STORE_CONCURRENCY = 4
+/**
+ * Bytes of a node's put into its own store whose writes may be in flight at once (no stream buffers
+ * them, so the network's STORE_WINDOW_BYTES does not bound it): each block takes a dozen trips to the
+ * file system's thread pool and two fsyncs, and a deeper queue keeps the disk busy while the put waits.
+ */
+const LOCAL_STORE_WINDOW_BYTES = 24 * 2 ** 20
+/** Blocks whose presence the end of a store checks at once. */
+const HAS_CONCURRENCY = 16
 /** How long a store may sit between two frames before the holder gives up on it. */
 const STORE_IDLE_MS = FRAME_TIMEOUT_MS * 6
 
@@ -530,9 +538,13 @@ export class StorageService {
       throw new RemoteStorageError('AlreadyHolderError', `this node already holds position ${prev.position} of ${rec.root}; choose another holder for position ${position}`)
     }
     const missing: string[] = []
-    for (const cid of blocksOfPosition(root, position)) {
-      this.stage(s, cid) // blocks already held count too: keep them from a collection running now
-      if (!await store.has(cid)) missing.push(cid.toString())
+    const wanted = blocksOfPosition(root, position)
+    for (const cid of wanted) this.stage(s, cid) // blocks already held count too: keep them from a collection running now
+    // (checked several at a time: one after another, each check waited its turn in the file system's thread pool)
+    for (let i = 0; i < wanted.length; i += HAS_CONCURRENCY) {
+      const part = wanted.slice(i, i + HAS_CONCURRENCY)
+      const held = await Promise.all(part.map(async cid => await store.has(cid)))
+      for (const [j, cid] of part.entries()) if (!held[j]) missing.push(cid.toString())
     }
     if (missing.length > 0) throw new RemoteStorageError('IncompleteShareError', `the store ended with ${missing.length} block(s) of position ${position} missing (first ${missing[0]})`)
     await store.put(rootCid, rootBytes)
@@ -656,8 +668,8 @@ export class StorageService {
         writes.push(put)
         sizes.push(bytes.byteLength)
         pending += bytes.byteLength
-        // writes overlap (and their fsyncs) up to a store window's bytes, as a remote store's unacknowledged blocks do
-        while (writes.length > 0 && pending > STORE_WINDOW_BYTES) {
+        // writes overlap (and their fsyncs) up to the local store window's bytes
+        while (writes.length > 0 && pending > LOCAL_STORE_WINDOW_BYTES) {
           pending -= sizes.shift()!
           await writes.shift()!.catch(() => {})
         }
