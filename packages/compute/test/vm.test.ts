@@ -161,6 +161,24 @@ describe('WebDeterministicVM: execution', () => {
     await assert.rejects(execute(mod, { input: u32le(1e6), fuelLimit: 1e12, sliceFuel: 10_000, onSlice: () => { throw err } }), (x: unknown) => x === err)
   })
 
+  it('checks fuel inside a call tree of loop-free functions: the work between checks stays small', async () => {
+    // run calls f1 twice, f_i calls f_(i+1) twice (inside an `if`, so no entry block prepays the calls below it),
+    // the leaf does nothing: 2^depth calls and not one loop
+    const tree = (depth: number): Uint8Array => taskModule({
+      funcs: [...Array.from({ length: depth }, (_, i) => ({ type: 0, code: [0x41, 0x01, 0x04, 0x40, 0x10, i + 1, 0x10, i + 1, 0x0b] })), { type: 0, code: [0x01] }]
+    })
+    const small = await loadModule(tree(14), { profile: 'task' })
+    const slices: number[] = []
+    const e = await execute(small, { input: new Uint8Array(0), fuelLimit: 1e12, sliceFuel: 1000, onSlice: s => slices.push(s.fuelUsed) })
+    assert.equal(e.status, 'ok')
+    for (let i = 0; i < slices.length; i++) assert.ok(slices[i] - (slices[i - 1] ?? 0) <= 1000 + 64, `slice ${i} ran ${slices[i] - (slices[i - 1] ?? 0)} fuel`)
+    assert.ok(slices.length >= Math.floor(e.fuel / 1064), `${slices.length} slices for ${e.fuel} fuel`)
+    // 2^60 calls: stops at its limit instead of running them all
+    const huge = await execute(await loadModule(tree(60), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 100_000 })
+    assert.equal(huge.status, 'out-of-fuel')
+    assert.equal(huge.fuel, 100_000)
+  })
+
   it('caps memory: memory.grow past the cap returns -1, and an AS allocation bomb aborts', async () => {
     // run: output_write the i32 result of memory.grow(100) (pages)
     const bytes = taskModule({

@@ -486,8 +486,13 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       }
 
       ctx.quiet = f => f >= importedFuncs && transparent[f - importedFuncs] === 1
+      // A function with two or more call sites of charging functions of the module checks fuel at entry (if it
+      // does not already): without it, a tree of loop-free functions each calling the next twice runs 2^depth
+      // calls with no check between them. With it, the work between two checks is at most one such function's
+      // body with the calls of a single call site at each level below it (a chain, as deep as the stack allows).
+      const fans = (d: Decoded): boolean => d.callees.filter(f => f >= importedFuncs && transparent[f - importedFuncs] === 0).length >= 2
       for (let i = 0; i < n; i++) {
-        const out = decoded[i].emit(units[i])
+        const out = decoded[i].emit(units[i], fans(decoded[i]))
         codeOut.u32(out.length)
         codeOut.bytes(out)
       }
@@ -749,8 +754,8 @@ interface Decoded {
   paths: (calleeCost: (f: number) => number) => { most: number, least: number }
   /** makes it fuel-transparent: no charge, check or counter access of its own (its callers prepay maxPath) */
   makeTransparent: () => void
-  /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry) */
-  emit: (units: number) => Uint8Array
+  /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry); `entryCheck`: it checks fuel at entry anyway */
+  emit: (units: number, entryCheck: boolean) => Uint8Array
   /** adds the entry cost of each directly called function (by index) to the block holding the call */
   chargeCallees: (entryCost: (f: number) => number) => void
   /** stops charging the entry block (its callers pay it) and returns its cost */
@@ -1059,7 +1064,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
       ? { most: Infinity, least: 0 }
       : { most: pathCost(body, starts, kinds, args, costs, calleeCost, true), least: pathCost(body, starts, kinds, args, costs, calleeCost, false) },
     makeTransparent: () => { blockCost.fill(0) },
-    emit: units => emitBody(units),
+    emit: (units, entryCheck) => emitBody(units, entryCheck),
     chargeCallees: entryCost => {
       let c = 0
       for (let i = 0; i < kinds.length; i++) {
@@ -1070,7 +1075,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   }
 
   // pass 2: emit
-  function emitBody (units: number): Uint8Array {
+  function emitBody (units: number, entryCheck: boolean): Uint8Array {
   const counted = units > 0
   const w = new Writer(body.length * 2 + 64)
   w.u32(decls.length + (prepaid.size > 0 ? 5 : 4))
@@ -1144,7 +1149,18 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
   }
   reload()
-  charge(blockCost[0], counted)
+  if (!counted && entryCheck && cached) {
+    // a check of its own, not the function's: the counter is written back only when the slice ends here, so what
+    // a trap sees stays as without the check
+    w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(blockCost[0]); w.u8(0x7d) // i64.sub
+    w.u8(0x22); w.u32(T64) // local.tee T64
+    w.u8(0x42); w.u8(0); w.u8(0x53) // i64.lt_s 0
+    w.u8(0x04); w.u8(0x40)
+    writeBack()
+    w.u8(0x10); w.u32(ctx.sliceEndIdx)
+    reload()
+    w.u8(0x0b)
+  } else charge(blockCost[0], counted || entryCheck)
   if (wrapped) {
     w.u8(0x02)
     if (type.results.length === 0) w.u8(0x40)

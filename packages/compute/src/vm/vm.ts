@@ -13,8 +13,8 @@ import { InvalidModuleError, InvalidOptionsError, ModuleTooLargeError, StackExha
 import { DEFAULT_MEMORY_LIMIT_BYTES, instrument, type ModuleInfo, PAGE_BYTES, STACK_BUDGET_UNITS } from './instrument.ts'
 import { ChaCha20Stream } from './prng.ts'
 
-/** Version of the commitment layout and of the VM's semantics (cost model, depth budget, NaN rule). */
-export const VM_VERSION = 4
+/** Version of the commitment layout and of the VM's semantics (cost model, where fuel is checked, depth budget, NaN rule). */
+export const VM_VERSION = 5
 /** Default size limit of a module's bytes: 8 MiB. */
 export const DEFAULT_MAX_MODULE_BYTES = 8 * 1024 * 1024
 /** Default fuel per slice between `onSlice` calls. */
