@@ -1,4 +1,5 @@
-// Assembly of the libp2p 3 host a fabric node runs on: TCP and WebSockets,
+// Assembly of the libp2p 3 host a fabric node runs on: TCP (writes coalesced
+// per turn, tcp-writes.ts) and WebSockets,
 // noise, yamux, identify, ping, gossipsub, and circuit relay (client always,
 // server on rendezvous nodes).
 import { noise } from '@chainsafe/libp2p-noise'
@@ -7,11 +8,11 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { fabricServices } from './host-services.ts'
+import { coalescingTcp } from './tcp-writes.ts'
 
 /** The libp2p services every fabric node runs. */
 export type HostServices = {
@@ -47,7 +48,7 @@ export async function createHost (init: HostInit): Promise<Host> {
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [coalescingTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: init.allowLoopback === true
