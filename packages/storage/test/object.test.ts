@@ -1,6 +1,7 @@
 // The object layer on its own: chunk, encrypt, code, root, capability — and
 // every way a read can go wrong, each with its own error.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import {
@@ -15,6 +16,8 @@ import {
   encodeRoot,
   verifyBlock
 } from '../src/index.ts'
+import * as webSha from '../src/object/sha256.browser.ts'
+import * as nodeSha from '../src/object/sha256.ts'
 
 function bytesOf (n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n)
@@ -153,6 +156,18 @@ describe('objects', () => {
       await assert.rejects(verifyBlock(c.blocks[0].cid, evil[0]), { name: 'TamperedBlockError' })
       await assert.rejects(r.chunkPieces(c.index, evil), { name: 'TamperedBlockError' })
       if (redundancy.kind === 'replicas') await assert.rejects(r.chunkPieces(c.index, evil, { verified: true }), { name: 'CorruptObjectError' })
+    }
+  })
+
+  it('hashes pieces as their joined bytes, in Node and in browsers', async () => {
+    const data = bytesOf(70_001, 9)
+    const whole = new Uint8Array(createHash('sha256').update(data).digest())
+    for (const cuts of [[], [0], [1], [65_536], [3, 3, 70_000]]) {
+      const ps: Uint8Array[] = []
+      let at = 0
+      for (const c of [...cuts, data.byteLength]) { ps.push(data.subarray(at, c)); at = c }
+      assert.deepEqual(await nodeSha.sha256Pieces(ps), whole, `node: ${cuts.join(', ')}`)
+      assert.deepEqual(await webSha.sha256Pieces(ps), whole, `web: ${cuts.join(', ')}`)
     }
   })
 
