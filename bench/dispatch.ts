@@ -22,7 +22,10 @@
 // state (~1.1 executions per task), not k = 2. The baseline, in the
 // same run: the same tasks straight into a local SandboxPool of the same
 // total slots (no scheduler, no network) — the ceiling of the executions.
-// Tasks/s = tasks accepted / seconds from submit to the last result.
+// Tasks/s = tasks accepted / seconds from submit to the last result. In proc mode
+// each job also reports the CPU per task of the coordinator's process and of
+// the workers' (all threads, from /proc/<pid>/stat; Linux only), and the
+// warm-up job its time and CPU (nodes start their sandbox domains with them).
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
