@@ -1,6 +1,6 @@
 // Blocks: bytes addressed by their CIDv1 (raw codec, sha2-256). Holders and
 // readers verify every block against its CID before use.
-import { bytesEqual } from '@webfabric/protocol'
+import { bytesEqual, concatBytes } from '@webfabric/protocol'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -29,10 +29,5 @@ export async function verifyBlock (cid: CID, bytes: BlockBytes): Promise<void> {
 export function joinBlock (bytes: BlockBytes): Uint8Array {
   if (bytes instanceof Uint8Array) return bytes
   if (bytes.length === 1) return bytes[0]
-  let length = 0
-  for (const p of bytes) length += p.byteLength
-  const all = new Uint8Array(length)
-  let at = 0
-  for (const p of bytes) { all.set(p, at); at += p.byteLength }
-  return all
+  return concatBytes(...bytes)
 }
