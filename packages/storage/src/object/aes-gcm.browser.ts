@@ -1,6 +1,7 @@
 // AES-256-GCM for chunks in browsers: WebCrypto (native, off the main thread
 // where the browser can). Node takes aes-gcm.ts; both produce and accept the
 // same bytes: ciphertext followed by the 16-byte tag.
+import { concatBytes } from '@webfabric/protocol'
 
 /** A chunk key as this platform's cipher takes it. */
 export type ChunkKey = CryptoKey
@@ -22,10 +23,5 @@ export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array): 
 
 /** Plaintext of a ciphertext and tag that arrived in `pieces` (joined in order, here for WebCrypto), as pieces. */
 export async function openPieces (key: ChunkKey, iv: Uint8Array, pieces: readonly Uint8Array[]): Promise<Uint8Array[]> {
-  let length = 0
-  for (const p of pieces) length += p.byteLength
-  const all = new Uint8Array(length)
-  let at = 0
-  for (const p of pieces) { all.set(p, at); at += p.byteLength }
-  return [await open(key, iv, all)]
+  return [await open(key, iv, concatBytes(...pieces))]
 }
