@@ -1,7 +1,8 @@
 // Assembly of the libp2p 3 host a fabric node runs on: TCP (writes coalesced
 // per turn, tcp-writes.ts) and WebSockets,
-// noise, yamux, identify, ping, gossipsub, and circuit relay (client always,
-// server on rendezvous nodes).
+// noise (ChaCha20-Poly1305 keyed once per session, noise-crypto.ts), yamux,
+// identify, ping, gossipsub, and circuit relay (client always, server on
+// rendezvous nodes).
 import { noise } from '@chainsafe/libp2p-noise'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -12,6 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { fabricServices } from './host-services.ts'
+import { nodeNoiseCrypto } from './noise-crypto.ts'
 import { coalescingTcp } from './tcp-writes.ts'
 
 /** The libp2p services every fabric node runs. */
@@ -49,7 +51,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [coalescingTcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: nodeNoiseCrypto })],
     streamMuxers: [yamux()],
     connectionManager: init.allowLoopback === true
       ? { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] }
