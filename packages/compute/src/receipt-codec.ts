@@ -151,3 +151,90 @@ export function encodeReceiptBytes (r: Receipt, bodyBytes: Uint8Array = encodeRe
   }
   return out
 }
+
+// fatal: invalid UTF-8 is refused; ignoreBOM: a leading U+FEFF is part of the string, as it is re-encoded
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** A receipt read by its layout, and where its body's bytes lie in what it was read from. */
+export interface LaidReceipt { receipt: Receipt, bodyStart: number, bodyEnd: number }
+
+/**
+ * Reads a receipt from bytes in its canonical layout only — exactly as encodeReceiptBytes writes
+ * one: its keys in canonical order, a v1 body's sixteen fields, every head in its shortest form,
+ * strings in valid UTF-8 — so that the bytes it reads are the canonical encoding of the receipt it
+ * returns; undefined at the first byte that differs from that layout (the caller then takes the
+ * general decoder, which decides). It checks no values beyond their kind: the caller validates them.
+ * About a tenth of the general decoder's cost, and no re-encoding to check canonical form.
+ */
+export function readReceiptBytes (bytes: Uint8Array): LaidReceipt | undefined {
+  let at = 0
+  const end = bytes.length
+  // a head of major type `major` in its shortest form: its argument, or -1
+  const head = (major: number): number => {
+    if (at >= end || bytes[at] >> 5 !== major) return -1
+    const info = bytes[at++] & 0x1f
+    if (info < 24) return info
+    const n = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
+    if (n === 0 || at + n > end) return -1
+    let v = 0
+    for (let i = 0; i < n; i++) v = v * 256 + bytes[at++]
+    const shortest = n === 1 ? v >= 24 : n === 2 ? v >= 0x100 : n === 4 ? v >= 0x10000 : v >= 0x100000000
+    return shortest && Number.isSafeInteger(v) ? v : -1
+  }
+  const key = (k: Uint8Array): boolean => {
+    if (at + k.length > end) return false
+    for (let i = 0; i < k.length; i++) if (bytes[at + i] !== k[i]) return false
+    at += k.length
+    return true
+  }
+  const byteString = (): Uint8Array | undefined => {
+    const n = head(2)
+    if (n < 0 || at + n > end) return undefined
+    at += n
+    return bytes.slice(at - n, at)
+  }
+  const text = (): string | undefined => {
+    const n = head(3)
+    if (n < 0 || at + n > end) return undefined
+    at += n
+    const t = bytes.subarray(at - n, at)
+    // ASCII (every CID, did and id a receipt holds) is its own UTF-8: one call, without the decoder's overhead
+    let ascii = true
+    for (let i = 0; i < n; i++) if (t[i] > 0x7f) { ascii = false; break }
+    if (ascii) return String.fromCharCode.apply(null, t as unknown as number[])
+    try { return utf8Strict.decode(t) } catch { return undefined }
+  }
+  const entries = head(5)
+  if (entries !== 2 && entries !== 3) return undefined
+  if (!key(KEY_BYTES.get('sig') as Uint8Array)) return undefined
+  const sig = byteString()
+  if (sig == null || !key(KEY_BYTES.get('body') as Uint8Array)) return undefined
+  const bodyStart = at
+  if (head(5) !== BODY_KEYS.length) return undefined
+  const body: Record<string, string | number> = {}
+  for (let j = 0; j < BODY_KEYS.length; j++) {
+    if (!key(BODY_KEY_BYTES[j])) return undefined
+    const v = BODY_KEY_INT[j] ? head(0) : text()
+    if (v == null || v === -1) return undefined
+    body[BODY_KEYS[j]] = v
+  }
+  const bodyEnd = at
+  const receipt: Receipt = { body: body as unknown as ReceiptBody, sig }
+  if (entries === 3) {
+    if (!key(KEY_BYTES.get('proof') as Uint8Array) || head(5) !== 3 || !key(KEY_BYTES.get('i') as Uint8Array)) return undefined
+    const i = head(0)
+    if (i < 0 || !key(KEY_BYTES.get('n') as Uint8Array)) return undefined
+    const n = head(0)
+    if (n < 0 || !key(KEY_BYTES.get('path') as Uint8Array)) return undefined
+    const len = head(4)
+    if (len < 0 || len > 8) return undefined
+    const path: Uint8Array[] = []
+    for (let k = 0; k < len; k++) {
+      const h = byteString()
+      if (h == null) return undefined
+      path.push(h)
+    }
+    receipt.proof = { n, i, path }
+  }
+  return at === end ? { receipt, bodyStart, bodyEnd } : undefined
+}

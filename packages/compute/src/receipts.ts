@@ -7,7 +7,7 @@
 // each receipt then carries its path to that root, so it stays verifiable on
 // its own. A countersignature covers a batch of receipts. Pure and browser-safe.
 import { sha256 } from 'multiformats/hashes/sha2'
-import { encodeReceiptBodyBytes, encodeReceiptBytes } from './receipt-codec.ts'
+import { type LaidReceipt, encodeReceiptBodyBytes, encodeReceiptBytes, readReceiptBytes } from './receipt-codec.ts'
 import {
   type Identity,
   MalformedError,
@@ -171,14 +171,33 @@ export class VerifiedRoots {
 export async function verifyReceipt (r: Receipt, roots?: VerifiedRoots): Promise<ReceiptBody> {
   const body = validateReceiptBody(r?.body)
   if (!(r.sig instanceof Uint8Array)) throw new MalformedError('a receipt signature is bytes', { field: 'sig' })
+  return await verifyParts(body, encodeReceiptBodyBytes(body), r.sig, r.proof == null ? undefined : validateProof(r.proof), roots)
+}
+
+/**
+ * decodeReceipt and verifyReceipt in one, from a receipt's encoded bytes: the same checks, the same
+ * errors, but the body is hashed as it lies in the (canonical) bytes instead of encoded again.
+ */
+export async function verifyReceiptBytes (bytes: Uint8Array, roots?: VerifiedRoots): Promise<{ receipt: Receipt, body: ReceiptBody }> {
+  const laid = readLaid(bytes)
+  if (laid == null) {
+    const receipt = decodeReceipt(bytes)
+    return { receipt, body: await verifyReceipt(receipt, roots) }
+  }
+  const { receipt } = laid
+  return { receipt, body: await verifyParts(receipt.body, bytes.subarray(laid.bodyStart, laid.bodyEnd), receipt.sig, receipt.proof, roots) }
+}
+
+/** The signature check of a validated receipt whose body encodes to `bodyBytes`. */
+async function verifyParts (body: ReceiptBody, bodyBytes: Uint8Array, sig: Uint8Array, proof: ReceiptProof | undefined, roots?: VerifiedRoots): Promise<ReceiptBody> {
   let ok: boolean
-  if (r.proof == null) {
-    ok = await verifySignature(publicKeyFromDid(body.worker), receiptSigningInput(body), r.sig)
+  if (proof == null) {
+    ok = await verifySignature(publicKeyFromDid(body.worker), concatBytes(RECEIPT_PREFIX, bodyBytes), sig)
   } else {
-    const { n, i, path } = validateProof(r.proof)
-    const root = await rootFromPath(await leafHash(body), i, n, path)
+    const { n, i, path } = proof
+    const root = await rootFromPath(await hash(0, RECEIPT_PREFIX, bodyBytes), i, n, path)
     if (root == null) throw new InvalidSignatureError('receipt path does not lead to a root of its batch: it was altered or forged')
-    ok = roots != null ? await roots.check(body.worker, n, root, r.sig) : await verifySignature(publicKeyFromDid(body.worker), signingInput(RECEIPT_BATCH_DOMAIN, { n, root }), r.sig)
+    ok = roots != null ? await roots.check(body.worker, n, root, sig) : await verifySignature(publicKeyFromDid(body.worker), signingInput(RECEIPT_BATCH_DOMAIN, { n, root }), sig)
   }
   if (!ok) throw new InvalidSignatureError('receipt signature does not verify under its worker\'s key: it was altered or forged')
   return body
@@ -193,6 +212,8 @@ export function encodeReceipt (r: Receipt): Uint8Array {
 
 /** Decode (shape only; call verifyReceipt to check the signature). Refuses bytes that are not the receipt's canonical encoding. */
 export function decodeReceipt (bytes: Uint8Array): Receipt {
+  const laid = readLaid(bytes)
+  if (laid != null) return laid.receipt
   const x = decode(bytes, { maxBytes: MAX_RECEIPT_BYTES, canonical: false }) as { body?: unknown, sig?: unknown, proof?: unknown }
   if (x == null || typeof x !== 'object' || !(x.sig instanceof Uint8Array) || Object.keys(x).length !== (x.proof === undefined ? 2 : 3)) {
     throw new MalformedError('a receipt is { body, sig } or { body, sig, proof }', { field: 'receipt' })
@@ -204,6 +225,24 @@ export function decodeReceipt (bytes: Uint8Array): Receipt {
     throw new MalformedError('DAG-CBOR is not in canonical form (key order, integer width or float width): re-encode it canonically', { field: 'bytes' })
   }
   return r
+}
+
+/**
+ * The common case of decodeReceipt: a valid receipt in its canonical layout, read without the general
+ * decoder or a re-encoding (readReceiptBytes accepts canonical bytes only). Undefined for anything
+ * else — too long, another layout, an invalid value — which the general path then decides, with its errors.
+ */
+function readLaid (bytes: Uint8Array): LaidReceipt | undefined {
+  if (bytes.byteLength > MAX_RECEIPT_BYTES) return undefined
+  const laid = readReceiptBytes(bytes)
+  if (laid == null) return undefined
+  try {
+    validateReceiptBody(laid.receipt.body)
+    if (laid.receipt.proof !== undefined) validateProof(laid.receipt.proof)
+  } catch {
+    return undefined
+  }
+  return laid
 }
 
 function validateProof (x: unknown): ReceiptProof {

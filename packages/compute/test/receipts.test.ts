@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { Identity, decode, encode } from '@webfabric/protocol'
-import { encodeReceiptBodyBytes, encodeReceiptBytes } from '../src/receipt-codec.ts'
+import { encodeReceiptBodyBytes, encodeReceiptBytes, readReceiptBytes } from '../src/receipt-codec.ts'
 import {
   type Receipt,
   type ReceiptBody,
@@ -18,7 +18,8 @@ import {
   signReceipts,
   verdictOf,
   verifyAcceptance,
-  verifyReceipt
+  verifyReceipt,
+  verifyReceiptBytes
 } from '../src/receipts.ts'
 
 const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n)
@@ -216,6 +217,73 @@ describe('the receipt\'s own encoder', () => {
         assert.deepEqual(encodeReceiptBytes(r, encodeReceiptBodyBytes(b)), general)
       }
     ), { numRuns: 500 })
+  })
+
+  it('reads back by its layout every receipt it writes, and decodes it as the general decoder does', async () => {
+    const { body } = await fixture()
+    fc.assert(fc.property(
+      fc.record({ origin: text, job: text, task: text, assignment: text, module: text, input: text, output: text, status: text, commitment: text, lease: text, fuel: integer, wallMs: integer, at: integer }),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.option(fc.record({ n: fc.integer({ min: 2, max: 256 }), i: fc.nat({ max: 255 }), path: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 8 }) }), { nil: undefined }),
+      (fields, sig, proof) => {
+        const b: ReceiptBody = { ...body, ...fields }
+        const r: Receipt = proof == null ? { body: b, sig } : { body: b, sig, proof: { ...proof } }
+        const bytes = encodeReceiptBytes(r)
+        const laid = readReceiptBytes(bytes)
+        assert.ok(laid != null)
+        assert.deepEqual(laid.receipt, r)
+        assert.deepEqual(laid.receipt, decode(bytes))
+        assert.deepEqual(bytes.subarray(laid.bodyStart, laid.bodyEnd), encodeReceiptBodyBytes(b))
+      }
+    ), { numRuns: 500 })
+  })
+
+  it('decodeReceipt accepts only canonical encodings of valid receipts, whatever bytes it is given', async () => {
+    const { worker, body } = await fixture()
+    const rs = await signReceipts(worker, [body, { ...body, task: 't1', fuel: 2 ** 40 }, { ...body, task: 't2', status: 'trap' }])
+    const valid = [encodeReceipt(await signReceipt(worker, body)), ...rs.map(encodeReceipt)]
+    // every byte changed, dropped or duplicated somewhere (the layout's heads and keys included)
+    fc.assert(fc.property(
+      fc.constantFrom(...valid), fc.nat(), fc.nat({ max: 255 }), fc.constantFrom('set', 'drop', 'dup', 'cut'),
+      (bytes, where, value, how) => {
+        const at = where % bytes.length
+        const m = how === 'set' ? bytes.slice() : how === 'drop' ? new Uint8Array([...bytes.subarray(0, at), ...bytes.subarray(at + 1)])
+          : how === 'dup' ? new Uint8Array([...bytes.subarray(0, at + 1), ...bytes.subarray(at)]) : bytes.subarray(0, at)
+        if (how === 'set') m[at] = value
+        // the layout reader alone: whatever it reads, these bytes are its canonical encoding
+        const laid = readReceiptBytes(m)
+        if (laid != null) assert.deepEqual(encodeReceiptBytes(laid.receipt), m)
+        let r: Receipt
+        try { r = decodeReceipt(m) } catch (err) { assert.equal((err as Error).name, 'MalformedError'); return }
+        // accepted: then it is the general decoder's reading of canonical bytes
+        assert.deepEqual(encode(r), m)
+        assert.deepEqual(r, decode(m))
+      }
+    ), { numRuns: 3000 })
+  })
+
+  it('verifyReceiptBytes verifies what decodeReceipt and verifyReceipt verify, and refuses what they refuse', async () => {
+    const { worker, body } = await fixture()
+    const single = await signReceipt(worker, body)
+    const batch = await signReceipts(worker, [body, { ...body, task: 't1' }, { ...body, task: 't2' }])
+    for (const r of [single, ...batch]) {
+      const bytes = encodeReceipt(r)
+      for (const roots of [undefined, new VerifiedRoots()]) {
+        const { receipt, body: checked } = await verifyReceiptBytes(bytes, roots)
+        assert.deepEqual(receipt, decodeReceipt(bytes))
+        assert.deepEqual(checked, await verifyReceipt(receipt))
+      }
+    }
+    // any one byte changed: both refuse it (by name), or both accept the same receipt
+    const bytes = encodeReceipt(batch[1])
+    for (let at = 0; at < bytes.length; at++) {
+      const m = bytes.slice()
+      m[at] ^= 1 + (at % 7)
+      const general = await (async () => { try { return await verifyReceipt(decodeReceipt(m)) } catch (err) { return (err as Error).name } })()
+      const direct = await (async () => { try { return (await verifyReceiptBytes(m)).body } catch (err) { return (err as Error).name } })()
+      assert.deepEqual(direct, general, `byte ${at}`)
+      assert.equal(typeof direct, 'string', `byte ${at} changed and still verified`)
+    }
   })
 
   it('decoding still refuses a valid encoding that is not the canonical one', async () => {
