@@ -19,11 +19,10 @@ import {
   MAX_ACCEPTANCE_RECEIPTS,
   VerifiedRoots,
   acceptReceipts,
-  decodeReceipt,
   encodeAcceptance,
   receiptCidOfBytes,
   loadModule,
-  verifyReceipt
+  verifyReceiptBytes
 } from '@webfabric/compute'
 import { type Identity, MalformedError } from '@webfabric/protocol'
 import { rawCid } from './compute-worker.ts'
@@ -34,11 +33,12 @@ import {
   MAX_MEMORY_BYTES,
   MAX_INPUT_BYTES,
   MAX_MODULE_BYTES,
-  MAX_OUTPUT_BYTES,
   MAX_RUNS_PER_FRAME,
+  MAX_WORKER_FRAME,
   type AcceptFrame,
   type CancelFrame,
   type ResultFrame,
+  type ResultsFrame,
   type RunFrame,
   type RunsFrame,
   type WorkerFrame,
@@ -50,6 +50,7 @@ import type { Host } from './host.ts'
 import type { MemberView } from './membership-service.ts'
 import { didOfPeer } from './peer-identity.ts'
 import { PipelineDepths } from './compute-pipeline.ts'
+import { sharedTimeout } from './shared-timeout.ts'
 
 /** What `submit` takes: one module, one input per task. */
 export interface JobSpec {
@@ -171,6 +172,8 @@ interface WorkerLink {
   /** frames waiting for the write in flight to finish; they go out together */
   outbox: Array<{ frame: OutFrame, done: PromiseWithResolvers<void> }>
   flushQueued: boolean
+  /** the deadline of a write (FRAME_TIMEOUT_MS × 6), one timer a second for all of them */
+  writeDeadline: () => AbortSignal
   pending: Set<string>
   /** receipts (by CID) waiting to be countersigned in one batch */
   verdicts: { accepted: string[], rejected: string[], timer?: ReturnType<typeof setTimeout> }
@@ -579,7 +582,7 @@ export class ComputeCoordinator {
   private async link (peer: string): Promise<WorkerLink> {
     let link = this.links.get(peer)
     if (link == null) {
-      link = { peer, did: didOfPeer(peer), sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, pending: new Set(), verdicts: { accepted: [], rejected: [] } }
+      link = { peer, did: didOfPeer(peer), sentCredential: false, writes: Promise.resolve(), outbox: [], flushQueued: false, writeDeadline: sharedTimeout(FRAME_TIMEOUT_MS * 6), pending: new Set(), verdicts: { accepted: [], rejected: [] } }
       this.links.set(peer, link)
     }
     if (link.lp == null) {
@@ -592,7 +595,7 @@ export class ComputeCoordinator {
   private async open (link: WorkerLink): Promise<void> {
     const stream = await this.host.dialProtocol(peerIdFromString(link.peer), COMPUTE_PROTOCOL, { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })
     link.stream = stream
-    link.lp = lpStream(stream, { maxDataLength: MAX_OUTPUT_BYTES + 64 * 1024 })
+    link.lp = lpStream(stream, { maxDataLength: MAX_WORKER_FRAME })
     link.sentCredential = false
     void this.readLoop(link, link.lp, stream)
   }
@@ -614,7 +617,7 @@ export class ComputeCoordinator {
     try {
       if (link.lp == null) throw new Error('stream closed')
       if (!link.sentCredential) batch[0].frame.c = this.init.credential
-      await link.lp.writeV(batch.map(b => encodeFrame(b.frame)), { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
+      await link.lp.writeV(batch.map(b => encodeFrame(b.frame)), { signal: link.writeDeadline() })
       link.sentCredential = true
       for (const b of batch) b.done.resolve()
     } catch (err) {
@@ -627,7 +630,8 @@ export class ComputeCoordinator {
       for (;;) {
         const data = await lp.read()
         const frame = decodeWorkerFrame(data.subarray())
-        void this.onFrame(link, frame)
+        if (frame.k === 'results') for (const r of frame.r) void this.onFrame(link, { k: 'result', ...r })
+        else void this.onFrame(link, frame)
       }
     } catch (err) {
       if (link.stream === stream) {
@@ -641,7 +645,7 @@ export class ComputeCoordinator {
     }
   }
 
-  private async onFrame (link: WorkerLink, f: WorkerFrame): Promise<void> {
+  private async onFrame (link: WorkerLink, f: Exclude<WorkerFrame, ResultsFrame>): Promise<void> {
     const a = this.assignments.get(f.a)
     if (a == null || a.worker !== link.peer) return // late, cancelled, or not theirs
     if (f.k === 'need-module') {
@@ -664,14 +668,13 @@ export class ComputeCoordinator {
     // about this very result; anything else is a lie and is voted as one
     let commitment = f.cm
     try {
-      const receipt = decodeReceipt(f.rc)
-      const body = await verifyReceipt(receipt, this.roots)
+      const { body } = await verifyReceiptBytes(f.rc, this.roots)
       if (body.worker !== link.did || body.assignment !== a.id || body.commitment !== f.cm || body.output !== f.oc ||
         body.fuel !== f.fuel || body.status !== f.st || body.coordinator !== this.init.identity.did) {
         throw new MalformedError('the receipt does not describe this result', { field: 'rc' })
       }
       if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
-      // decodeReceipt refuses non-canonical bytes: the receipt's CID is that of the bytes received
+      // verifyReceiptBytes (as decodeReceipt) refuses non-canonical bytes: the receipt's CID is that of the bytes received
       a.receipt = await receiptCidOfBytes(f.rc)
       this.outputs.set(f.oc, f.o)
       this.outcomes.set(`${a.job} ${a.task} ${f.cm}`, { status: f.st, message: f.msg })

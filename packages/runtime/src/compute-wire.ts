@@ -2,10 +2,10 @@
 // keeps one long-lived stream per worker; it sends `run` frames, or `runs`
 // frames carrying several assignments of one job (the first frame carries its
 // capability), and `accept` frames (countersigned receipts); the worker
-// answers each assignment with `result`, `need-module` or `error`, in any
-// order — the results of one `runs` frame together, their receipts signed as
-// one batch. Every frame is DAG-CBOR, size-limited, and shape-checked here
-// before anything else looks at it.
+// answers each assignment with a result, `need-module` or `error`, in any
+// order — the results of one `runs` frame together in a `results` frame, their
+// receipts signed as one batch. Every frame is DAG-CBOR, size-limited, and
+// shape-checked here before anything else looks at it.
 import { MalformedError, decode, encode } from '@webfabric/protocol'
 import { frameChecks } from './frame-check.ts'
 
@@ -21,6 +21,15 @@ export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 export const MAX_COMPUTE_FRAME = MAX_MODULE_BYTES + MAX_INPUT_BYTES + 64 * 1024
 /** Most assignments one `runs` frame carries. */
 export const MAX_RUNS_PER_FRAME = 256
+/** Most results one `results` frame carries. */
+export const MAX_RESULTS_PER_FRAME = 64
+/**
+ * What a `results` frame's entries may add up to, by resultBytes(): a worker starts another frame
+ * beyond it (one result alone always fits), so no frame exceeds MAX_WORKER_FRAME.
+ */
+export const MAX_RESULTS_BYTES = MAX_OUTPUT_BYTES + 32 * 1024
+/** Largest frame a coordinator reads from a worker. */
+export const MAX_WORKER_FRAME = MAX_OUTPUT_BYTES + 64 * 1024
 /**
  * Most assignments per sandbox domain a coordinator keeps in flight at a worker (short tasks;
  * compute-pipeline.ts). A worker queues at least that many per domain before it answers busy.
@@ -81,7 +90,7 @@ export interface CancelFrame { k: 'cancel', c?: Uint8Array, a: string }
 /** coordinator → worker: a countersignature over a batch of the worker's receipts (encoded Acceptance). */
 export interface AcceptFrame { k: 'accept', c?: Uint8Array, ac: Uint8Array }
 
-/** worker → coordinator: an execution's result and the worker's signed receipt. */
+/** worker → coordinator: an execution's result and the worker's signed receipt (one result; see ResultsFrame). */
 export interface ResultFrame {
   k: 'result'
   a: string
@@ -97,6 +106,15 @@ export interface ResultFrame {
   ms: number
 }
 
+/** One result in a results frame: a result frame's fields but its kind. */
+export type ResultEntry = Omit<ResultFrame, 'k'>
+
+/**
+ * worker → coordinator: several results at once (those answered together, their receipts usually one
+ * batch): one frame to write, read and decode instead of one per result.
+ */
+export interface ResultsFrame { k: 'results', r: ResultEntry[] }
+
 /** worker → coordinator: send the module bytes (it is not cached here). */
 export interface NeedModuleFrame { k: 'need-module', a: string, m: string }
 
@@ -104,7 +122,7 @@ export interface NeedModuleFrame { k: 'need-module', a: string, m: string }
 export interface ErrorFrame { k: 'error', a: string, name: string, message: string }
 
 export type CoordinatorFrame = RunFrame | RunsFrame | AcceptFrame | CancelFrame
-export type WorkerFrame = ResultFrame | NeedModuleFrame | ErrorFrame
+export type WorkerFrame = ResultFrame | ResultsFrame | NeedModuleFrame | ErrorFrame
 
 const MAX_ID = 128
 const MAX_TEXT = 1024
@@ -159,25 +177,44 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
   throw new MalformedError('a compute frame to a worker is a run, runs, a cancel or an accept', { field: 'k' })
 }
 
+/** A result's fields, shape-checked (`f`: the map, its keys already checked). */
+function resultEntry (f: Record<string, unknown>, prefix: string): ResultEntry {
+  const r: ResultEntry = {
+    a: str(f.a, `${prefix}a`),
+    st: str(f.st, `${prefix}st`, 32),
+    fuel: int(f.fuel, `${prefix}fuel`, MAX_FUEL),
+    cm: str(f.cm, `${prefix}cm`, 256),
+    oc: str(f.oc, `${prefix}oc`, 256),
+    o: bytes(f.o, `${prefix}o`, MAX_OUTPUT_BYTES),
+    rc: bytes(f.rc, `${prefix}rc`, 4096),
+    ms: int(f.ms, `${prefix}ms`, 2 ** 40)
+  }
+  if (f.msg !== undefined) r.msg = str(f.msg, `${prefix}msg`, MAX_TEXT)
+  return r
+}
+
+const RESULT_KEYS = ['a', 'st', 'msg', 'fuel', 'cm', 'oc', 'o', 'rc', 'ms']
+
+/**
+ * An upper bound of the bytes a result adds to a results frame (its fields' lengths plus their
+ * keys and headers): how a worker decides when to start another frame.
+ */
+export function resultBytes (r: ResultEntry): number {
+  return r.o.byteLength + r.rc.byteLength + r.a.length * 3 + r.st.length * 3 + r.cm.length * 3 + r.oc.length * 3 + (r.msg?.length ?? 0) * 3 + 96
+}
+
 /** Decode and shape-check a frame a coordinator received; throws MalformedError. */
 export function decodeWorkerFrame (data: Uint8Array): WorkerFrame {
-  const x = decode(data, { maxBytes: MAX_OUTPUT_BYTES + 64 * 1024, canonical: false }) as { k?: unknown }
+  const x = decode(data, { maxBytes: MAX_WORKER_FRAME, canonical: false }) as { k?: unknown }
   switch (x?.k) {
-    case 'result': {
-      const f = map(x, ['k', 'a', 'st', 'msg', 'fuel', 'cm', 'oc', 'o', 'rc', 'ms'])
-      const r: ResultFrame = {
-        k: 'result',
-        a: str(f.a, 'a'),
-        st: str(f.st, 'st', 32),
-        fuel: int(f.fuel, 'fuel', MAX_FUEL),
-        cm: str(f.cm, 'cm', 256),
-        oc: str(f.oc, 'oc', 256),
-        o: bytes(f.o, 'o', MAX_OUTPUT_BYTES),
-        rc: bytes(f.rc, 'rc', 4096),
-        ms: int(f.ms, 'ms', 2 ** 40)
-      }
-      if (f.msg !== undefined) r.msg = str(f.msg, 'msg', MAX_TEXT)
-      return r
+    case 'result':
+      return { k: 'result', ...resultEntry(map(x, ['k', ...RESULT_KEYS]), '') }
+    case 'results': {
+      const f = map(x, ['k', 'r'])
+      if (!Array.isArray(f.r) || f.r.length === 0 || f.r.length > MAX_RESULTS_PER_FRAME) throw new MalformedError(`compute frame field r must list 1..${MAX_RESULTS_PER_FRAME} results`, { field: 'r' })
+      const r = (f.r as unknown[]).map(e => resultEntry(map(e, RESULT_KEYS), 'r.'))
+      if (new Set(r.map(e => e.a)).size !== r.length) throw new MalformedError('compute frame field r names an assignment twice', { field: 'r' })
+      return { k: 'results', r }
     }
     case 'need-module': {
       const f = map(x, ['k', 'a', 'm'])
@@ -188,13 +225,18 @@ export function decodeWorkerFrame (data: Uint8Array): WorkerFrame {
       return { k: 'error', a: str(f.a, 'a'), name: str(f.name, 'name'), message: str(f.message, 'message', MAX_TEXT) }
     }
   }
-  throw new MalformedError('a compute frame to a coordinator is a result, need-module or error', { field: 'k' })
+  throw new MalformedError('a compute frame to a coordinator is a result, results, need-module or error', { field: 'k' })
 }
 
-/** Encode any compute frame (fields left undefined are omitted, in a runs frame's assignments too). */
+/** Encode any compute frame (fields left undefined are omitted, in a runs or results frame's entries too). */
 export function encodeFrame (frame: CoordinatorFrame | WorkerFrame): Uint8Array {
   const clean: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(frame)) if (v !== undefined) clean[k] = v
   if (frame.k === 'runs') clean.r = frame.r.map(e => e.s === undefined ? { a: e.a, t: e.t, i: e.i } : e)
+  if (frame.k === 'results') clean.r = frame.r.map(e => e.msg === undefined ? withoutMsg(e) : e)
   return encode(clean)
+}
+
+function withoutMsg (e: ResultEntry): ResultEntry {
+  return { a: e.a, st: e.st, fuel: e.fuel, cm: e.cm, oc: e.oc, o: e.o, rc: e.rc, ms: e.ms }
 }

@@ -27,17 +27,22 @@ import {
   DEFAULT_TASK_MEMORY_BYTES,
   MAX_COMPUTE_FRAME,
   MAX_PIPELINE,
+  MAX_RESULTS_BYTES,
+  MAX_RESULTS_PER_FRAME,
   type AcceptFrame,
+  type ResultEntry,
   type RunFrame,
   type WorkerFrame,
   decodeCoordinatorFrame,
-  encodeFrame
+  encodeFrame,
+  resultBytes
 } from './compute-wire.ts'
 import { FRAME_TIMEOUT_MS } from './constants.ts'
 import type { CredentialVerifier } from './credentials.ts'
 import { disconnect } from './guard.ts'
 import type { Host } from './host.ts'
 import { didOfPeer } from './peer-identity.ts'
+import { sharedTimeout } from './shared-timeout.ts'
 import { isTransportFailure } from './stream-errors.ts'
 
 /** Where a worker keeps modules it was sent, by CID (it also caches the recent ones in memory). */
@@ -182,18 +187,20 @@ export class ComputeWorker {
     // replies queued while a write is in flight leave together in one write
     let writes: Promise<void> = Promise.resolve()
     const outbox: WorkerFrame[] = []
+    const writeDeadline = sharedTimeout(FRAME_TIMEOUT_MS * 6)
     const reply = (frame: WorkerFrame): void => {
       outbox.push(frame)
       if (outbox.length > 1) return
       writes = writes.then(async () => {
         const batch = outbox.splice(0).map(encodeFrame)
         for (const b of batch) this.bytesOut += b.byteLength
-        await lp.writeV(batch, { signal: AbortSignal.timeout(FRAME_TIMEOUT_MS * 6) })
+        await lp.writeV(batch, { signal: writeDeadline() })
       }).catch(err => { this.init.log?.(`compute reply to ${from} failed: ${(err as Error).message}`) })
     }
+    const idle = sharedTimeout(STREAM_IDLE_MS)
     try {
       for (;;) {
-        const signal = AbortSignal.timeout(credential == null ? FRAME_TIMEOUT_MS : STREAM_IDLE_MS)
+        const signal = credential == null ? AbortSignal.timeout(FRAME_TIMEOUT_MS) : idle()
         let data: Awaited<ReturnType<typeof lp.read>>
         try {
           data = await lp.read({ signal })
@@ -262,7 +269,7 @@ export class ComputeWorker {
     }
   }
 
-  /** Sign the receipts of executions together, log them, and send each result. Never throws. */
+  /** Sign the receipts of executions together, log them, and send the results together. Never throws. */
   private async answer (executed: Executed[], reply: (frame: WorkerFrame) => void): Promise<void> {
     const fail = (a: string, err: unknown): void => reply({ k: 'error', a, name: (err as Error).name ?? 'Error', message: String((err as Error).message).slice(0, 1000) })
     let receipts: Receipt[]
@@ -272,27 +279,36 @@ export class ComputeWorker {
       for (const e of executed) fail(e.f.a, err)
       return
     }
-    await Promise.all(executed.map(async ({ f, result }, i) => {
+    const entries = await Promise.all(executed.map(async ({ f, result }, i): Promise<ResultEntry | undefined> => {
       try {
         const rc = encodeReceipt(receipts[i])
         await this.init.receipts.append(receipts[i], rc)
         this.runs++
-        reply({
-          k: 'result',
-          a: f.a,
-          st: result.status,
-          msg: result.message?.slice(0, 1000),
-          fuel: result.fuel,
-          cm: result.commitment,
-          oc: result.outputCid,
-          o: result.output,
-          rc,
-          ms: Math.round(result.wallMs)
-        })
+        const entry: ResultEntry = { a: f.a, st: result.status, fuel: result.fuel, cm: result.commitment, oc: result.outputCid, o: result.output, rc, ms: Math.round(result.wallMs) }
+        if (result.message != null) entry.msg = result.message.slice(0, 1000)
+        return entry
       } catch (err) {
         fail(f.a, err)
+        return undefined
       }
     }))
+    // one results frame for them all, unless their outputs need more (a result alone always fits)
+    let frame: ResultEntry[] = []
+    let bytes = 0
+    const send = (): void => {
+      if (frame.length === 1) reply({ k: 'result', ...frame[0] })
+      else if (frame.length > 1) reply({ k: 'results', r: frame })
+      frame = []
+      bytes = 0
+    }
+    for (const e of entries) {
+      if (e == null) continue
+      const n = resultBytes(e)
+      if (frame.length >= MAX_RESULTS_PER_FRAME || (frame.length > 0 && bytes + n > MAX_RESULTS_BYTES)) send()
+      frame.push(e)
+      bytes += n
+    }
+    send()
   }
 
   /** Execute one assignment; a failure is answered here (undefined), a result returned with its receipt's body, unsigned. */

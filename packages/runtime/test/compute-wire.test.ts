@@ -1,10 +1,25 @@
-// The compute protocol's frames as a worker decodes them: a runs frame (several
-// assignments of one job) survives encoding, and one malformed assignment
-// refuses the whole frame, naming the field, before anything runs.
+// The compute protocol's frames as a worker and a coordinator decode them: a
+// runs frame (several assignments of one job) and a results frame (several
+// results) survive encoding, and one malformed entry refuses the whole frame,
+// naming the field, before anything uses it.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { encode } from '@webfabric/protocol'
-import { MAX_INPUT_BYTES, MAX_RUNS_PER_FRAME, type RunsFrame, decodeCoordinatorFrame, encodeFrame } from '../src/compute-wire.ts'
+import {
+  MAX_INPUT_BYTES,
+  MAX_OUTPUT_BYTES,
+  MAX_RESULTS_BYTES,
+  MAX_RESULTS_PER_FRAME,
+  MAX_RUNS_PER_FRAME,
+  MAX_WORKER_FRAME,
+  type ResultEntry,
+  type ResultsFrame,
+  type RunsFrame,
+  decodeCoordinatorFrame,
+  decodeWorkerFrame,
+  encodeFrame,
+  resultBytes
+} from '../src/compute-wire.ts'
 
 const runs = (r: unknown[], extra: Record<string, unknown> = {}): Uint8Array => encode({ k: 'runs', j: 'job-1', m: 'bafkmodule', f: 1000, mem: 65536, r, ...extra })
 const ok = { a: 'a1', t: 't1', i: new Uint8Array([1, 2, 3]) }
@@ -44,5 +59,39 @@ describe('compute frames: runs', () => {
     const big = new Uint8Array(MAX_INPUT_BYTES)
     assert.equal((decodeCoordinatorFrame(runs([{ ...ok, i: big }])) as RunsFrame).r[0].i.byteLength, MAX_INPUT_BYTES)
     refused(runs([{ ...ok, i: new Uint8Array(MAX_INPUT_BYTES + 1) }]), 'r.i')
+  })
+})
+
+describe('compute frames: results', () => {
+  const entry = (a: string, extra: Record<string, unknown> = {}): ResultEntry => ({ a, st: 'ok', fuel: 12, cm: 'bafkcommit', oc: 'bafkout', o: new Uint8Array([4, 5]), rc: new Uint8Array([6]), ms: 0, ...extra })
+  const refusedByCoordinator = (bytes: Uint8Array, field: string): void => {
+    assert.throws(() => decodeWorkerFrame(bytes), (e: Error & { field?: string }) => e.name === 'MalformedError' && e.field === field, `field ${field}`)
+  }
+
+  it('several results survive encoding; an absent message stays absent', () => {
+    const frame: ResultsFrame = { k: 'results', r: [entry('a1'), entry('a2', { st: 'trap', msg: 'unreachable' })] }
+    assert.deepEqual(decodeWorkerFrame(encodeFrame(frame)), frame)
+    assert.deepEqual(decodeWorkerFrame(encodeFrame({ k: 'results', r: [{ ...entry('a1'), msg: undefined }] })), { k: 'results', r: [entry('a1')] })
+  })
+
+  it('refuses the whole frame when one result is malformed, a list too long, or an assignment twice', () => {
+    const results = (r: unknown[]): Uint8Array => encode({ k: 'results', r })
+    refusedByCoordinator(results([entry('a1'), { ...entry('a2'), fuel: -1 }]), 'r.fuel')
+    refusedByCoordinator(results([entry('a1'), { ...entry('a2'), rc: 'receipt' }]), 'r.rc')
+    refusedByCoordinator(results([entry('a1'), { ...entry('a2'), k: 'result' }]), 'k')
+    refusedByCoordinator(results([]), 'r')
+    refusedByCoordinator(results(Array.from({ length: MAX_RESULTS_PER_FRAME + 1 }, (_, n) => entry(`a${n}`))), 'r')
+    refusedByCoordinator(results([entry('a1'), entry('a1')]), 'r')
+  })
+
+  it('resultBytes bounds what a result adds to its frame, so frames packed by it stay readable', () => {
+    const one = entry('a'.repeat(128), { st: 'x'.repeat(32), cm: 'é'.repeat(256), oc: '€'.repeat(256), msg: '😀'.repeat(512), fuel: 2 ** 50, ms: 2 ** 40, rc: new Uint8Array(4096) })
+    const empty = encodeFrame({ k: 'results', r: [] }).byteLength
+    const two = encodeFrame({ k: 'results', r: [one, { ...one, a: 'b' }] }).byteLength
+    assert.ok(two - empty <= 2 * resultBytes(one), `${two - empty} > ${2 * resultBytes(one)}`)
+    assert.ok(MAX_RESULTS_BYTES + 64 < MAX_WORKER_FRAME)
+    // the largest single result (an output at the limit) is still read as one frame
+    const big = entry('a1', { o: new Uint8Array(MAX_OUTPUT_BYTES), rc: new Uint8Array(4096), msg: 'm'.repeat(1024) })
+    assert.ok(resultBytes(big) < MAX_WORKER_FRAME)
   })
 })
