@@ -275,6 +275,11 @@ export class StoreSession implements PositionStore {
   private ackedCount = 0
   private readonly sizes: number[] = []
   private failed?: Error
+  /** block frames being written, and when the last one was: wait() keeps quiet meanwhile */
+  private sending = 0
+  private lastSent = 0
+  /** set once `end` is sent: nothing follows it on the stream */
+  private ending = false
   private wake?: () => void
   private readonly done = Promise.withResolvers<void>()
 
@@ -322,16 +327,28 @@ export class StoreSession implements PositionStore {
     if (this.failed != null) throw this.failed
     this.sizes.push(bytes.length)
     this.sent += bytes.length
-    await this.call.sendBlock(bytes)
+    this.sending++
+    try {
+      await this.call.sendBlock(bytes)
+    } finally {
+      this.sending--
+      this.lastSent = performance.now()
+    }
   }
 
-  /** Tells the holder the writer is still there (while it works on another position). */
+  /**
+   * Tells the holder the writer is still there (while it works on another position, or waits on a
+   * slower holder of the same stripe). Skipped while a block frame is in flight or was sent within
+   * KEEPALIVE_MS: the holder's read is alive then anyway.
+   */
   async wait (): Promise<void> {
-    if (this.failed == null) await this.call.send({ k: 'wait' })
+    if (this.failed != null || this.ending || this.sending > 0 || performance.now() - this.lastSent < KEEPALIVE_MS) return
+    await this.call.send({ k: 'wait' })
   }
 
   /** Sends the root and record, and waits until the holder has stored everything durably. */
   async end (root: Uint8Array, rec: PlacementRecord): Promise<void> {
+    this.ending = true
     try {
       if (this.failed != null) throw this.failed
       await this.call.send({ k: 'end', root, rec })
@@ -362,6 +379,8 @@ export class StorageService {
   /** false when holdings.json could not be read: nothing is deleted until holdings are known again */
   private holdingsKnown: boolean
   private activeStores = 0
+  /** inbound requests being served, by stream: stop() cuts and awaits them */
+  private readonly serving = new Map<Stream, Promise<void>>()
   private readonly storesBy = new Map<string, number>()
   private started = false
   private saving: Promise<void> = Promise.resolve()
@@ -382,10 +401,12 @@ export class StorageService {
     if (this.init.store == null) return
     await this.init.store.open()
     await this.host.handle(STORAGE_PROTOCOL, (stream, conn) => {
-      this.onStream(stream, conn).catch(err => {
+      const served = this.onStream(stream, conn).catch(err => {
         this.init.log?.(`storage: a request from ${conn.remotePeer.toString()} failed: ${(err as Error)?.message}`)
         stream.abort(err instanceof Error ? err : new Error(String(err)))
       })
+      this.serving.set(stream, served)
+      void served.finally(() => this.serving.delete(stream))
     }, { maxInboundStreams: MAX_INBOUND_STREAMS })
     this.started = true
   }
@@ -395,6 +416,10 @@ export class StorageService {
     if (!this.started) return
     this.started = false
     await this.host.unhandle(STORAGE_PROTOCOL)
+    // requests still being served are cut (a store in progress is never acknowledged, so nothing
+    // acknowledged is lost) and waited for: no block may be written after the store is closed
+    for (const stream of this.serving.keys()) stream.abort(new Error('the storage service stopped'))
+    await Promise.allSettled([...this.serving.values()])
     await this.saving
     await this.init.store?.close()
   }
@@ -926,7 +951,7 @@ export class StorageService {
     const failures: string[] = []
     const refusals: RemoteStorageError[] = []
     const fail = (peer: string, err: Error): void => {
-      failures.push(`${peer.slice(-8)}: ${err.message}`)
+      failures.push(`${peer.slice(-8)}: ${err instanceof Error ? err.message : String(err)}`)
       if (err instanceof RemoteStorageError) refusals.push(err)
     }
     // when every refusal is the same (e.g. QuotaExceededError), the put fails with that name
@@ -944,6 +969,10 @@ export class StorageService {
       return session
     }
     let rootCid: string | undefined
+    // Every open store hears from the writer at least every KEEPALIVE_MS, even while the stripe waits
+    // on a slower holder's window or a failed position is rebuilt: one slow disk must not make the
+    // healthy holders give the put up for idle (STORE_IDLE_MS) and fail it as a whole.
+    const keepalive = setInterval(() => { for (const s of sessions) void s?.wait().catch(() => {}) }, KEEPALIVE_MS)
     try {
       await Promise.all(Array.from({ length: n }, async (_, p) => {
         try {
@@ -985,10 +1014,9 @@ export class StorageService {
       await ship(done.chunks)
       const root = done.rootValue
       const holders = ranked.slice(0, n)
-      // positions whose holder failed: rebuild them on the next candidates from the others,
-      // while the healthy holders hear that the writer is still there
-      const keepalive = setInterval(() => { for (const s of sessions) void s?.wait().catch(() => {}) }, KEEPALIVE_MS)
-      try {
+      // positions whose holder failed: rebuild them on the next candidates from the others
+      // (the healthy holders keep hearing from the writer: the keepalive above)
+      {
         let next = n
         for (let p = 0; p < n; p++) {
           while (sessions[p] == null) {
@@ -1005,8 +1033,6 @@ export class StorageService {
             }
           }
         }
-      } finally {
-        clearInterval(keepalive)
       }
       opts.signal?.throwIfAborted()
       const record: PlacementRecord = { root: rootCid, redundancy: writer.redundancy, holders, version: 1, shareBytes: shareBytes(root) }
@@ -1025,6 +1051,8 @@ export class StorageService {
       const committed = opened.filter(s => s.ended).map(s => s.peer)
       if (rootCid != null && committed.length > 0) await Promise.allSettled(committed.map(async peer => { await this.abandon(peer, rootCid!) }))
       throw err
+    } finally {
+      clearInterval(keepalive)
     }
   }
 

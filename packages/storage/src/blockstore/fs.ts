@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { type FileHandle, lstat, mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { blockId, checkPut, cidOfKey, KEY_CHARS, maxBlockBytesOf, putMismatch, safeString, verifyBlockBytes } from './block.ts'
+import { type BlockId, blockId, checkPut, cidOfKey, KEY_CHARS, maxBlockBytesOf, putMismatch, safeString, verifyBlockBytes } from './block.ts'
 import { BlockNotFoundError, BlockstoreLockedError, CorruptBlockError } from './errors.ts'
 import { type AbortOptions, type Blockstore, type BlockstoreInit, type BlockstoreStat, type GetOptions, MAX_BLOCK_BYTES, type PutOptions, type ScrubFinding, type ScrubOptions } from './interface.ts'
 import { KeyedMutex } from './mutex.ts'
@@ -206,14 +206,19 @@ export class FsBlockstore implements Blockstore {
     const id = checkPut(cid, bytes, this.#maxBlockBytes)
     // Copy before any await (the caller may reuse its buffer while we hash and write), unless it handed them over.
     const copy = options.owned === true ? bytes : new Uint8Array(bytes)
+    // tracked from here, so close() waits for it: a put must not write after the store let its lock go
+    await this.#track(this.#put(id, copy, options))
+    return cid
+  }
+
+  async #put (id: BlockId, copy: Uint8Array, options: PutOptions): Promise<void> {
     await this.open(options)
     if (this.#verifyOnPut) {
       // (a block already held is not hashed again; #write checks once more under the key's lock)
-      if (await exists(this.#file(id.key))) return cid
+      if (await exists(this.#file(id.key))) return
       await verifyBlockBytes(id, copy, putMismatch(id.cid))
     }
-    await this.#track(this.#keys.run(id.key, () => this.#write(id.key, copy, options)))
-    return cid
+    await this.#keys.run(id.key, () => this.#write(id.key, copy, options))
   }
 
   async #write (key: string, bytes: Uint8Array, options: AbortOptions): Promise<void> {
