@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { compileTask } from '@webfabric/sdk'
-import { AHEAD_MAX_FUEL } from '../src/sandbox/domain-base.ts'
+import { AHEAD_MAX_FUEL, MAX_AHEAD } from '../src/sandbox/domain-base.ts'
 import { type DomainResult, SandboxDomain, SandboxPool } from '../src/sandbox/domain.ts'
 import { execute, loadModule } from '../src/vm/index.ts'
 
@@ -254,18 +254,22 @@ describe('sandbox domains: a short task handed over behind the running one', () 
   it('runs after it with the same results as alone; a long task is never handed over', async () => {
     const d = new SandboxDomain({ sliceFuel: SLICE })
     try {
+      const ns = Array.from({ length: MAX_AHEAD + 1 }, (_, i) => i + 1)
       const alone: DomainResult[] = []
-      for (const n of [1, 2]) alone.push(await d.run({ module, input: u32(n), fuelLimit: 1e6 }))
-      // a run measures the module short (little fuel); only then does the domain take one ahead
+      for (const n of ns) alone.push(await d.run({ module, input: u32(n), fuelLimit: 1e6 }))
+      // a run measures the module short (little fuel); only then does the domain take runs ahead
       await warm(d)
-      const a = d.run({ module, moduleId: 'spin', input: u32(1), fuelLimit: 1e6 })
-      assert.equal(d.canTakeAhead({ module, moduleId: 'spin', input: u32(2), fuelLimit: 1e6 }), true)
-      const b = d.run({ module, moduleId: 'spin', input: u32(2), fuelLimit: 1e6 })
-      // one behind at most, and only for the module measured
+      const runs = [d.run({ module, moduleId: 'spin', input: u32(1), fuelLimit: 1e6 })]
+      for (const n of ns.slice(1)) {
+        assert.equal(d.canTakeAhead({ module, moduleId: 'spin', input: u32(n), fuelLimit: 1e6 }), true)
+        runs.push(d.run({ module, moduleId: 'spin', input: u32(n), fuelLimit: 1e6 }))
+      }
+      // MAX_AHEAD behind at most, and only for the module measured
+      assert.equal(d.queued, MAX_AHEAD + 1)
       assert.equal(d.canTakeAhead({ module, moduleId: 'spin', input: u32(3), fuelLimit: 1e6 }), false)
-      const [ra, rb] = await Promise.all([a, b])
-      assert.equal(d.aheadRuns, 1)
-      assert.deepEqual([ra.commitment, rb.commitment], [alone[0].commitment, alone[1].commitment])
+      const results = await Promise.all(runs)
+      assert.equal(d.aheadRuns, MAX_AHEAD)
+      assert.deepEqual(results.map(r => r.commitment), alone.map(r => r.commitment))
       assert.equal(d.canTakeAhead({ module, moduleId: 'other', input: u32(3), fuelLimit: 1e6 }), false)
       // a run that used more fuel than AHEAD_MAX_FUEL: nothing waits behind the next one
       assert.ok((await d.run({ module, moduleId: 'spin', input: u32(3_000_000), fuelLimit: 1e10 })).fuel > AHEAD_MAX_FUEL)
@@ -317,15 +321,33 @@ describe('sandbox domains: a short task handed over behind the running one', () 
     }
   })
 
-  it('when the running one hits the watchdog, the one behind runs on the restarted worker', async () => {
+  it('stopping one of several behind leaves the others to their results', async () => {
+    const d = new SandboxDomain({ sliceFuel: SLICE })
+    try {
+      await warm(d)
+      const expected = (await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })).commitment
+      const running = d.run({ module, moduleId: 'spin', input: u32(50_000), fuelLimit: 1e9 })
+      const stops = Array.from({ length: 4 }, () => new AbortController())
+      const behind = stops.map(ac => d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 }, { signal: ac.signal }))
+      stops[1].abort()
+      await assert.rejects(behind[1], { name: 'DomainAbortedError' })
+      assert.equal((await running).status, 'ok')
+      for (const i of [0, 2, 3]) assert.equal((await behind[i]).commitment, expected)
+      assert.equal((await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })).commitment, expected)
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('when the running one hits the watchdog, the ones behind run on the restarted worker', async () => {
     const d = new SandboxDomain({ sliceFuel: SLICE, watchdogMs: 300 })
     try {
       await warm(d)
       const ok = await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
       const stuck = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 })
-      const behind = d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+      const behind = [1, 2, 3].map(() => d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 }))
       await assert.rejects(stuck, { name: 'WatchdogTimeoutError' })
-      assert.equal((await behind).commitment, ok.commitment)
+      for (const b of behind) assert.equal((await b).commitment, ok.commitment)
       assert.equal(d.restarts, 1)
     } finally {
       await d.close()

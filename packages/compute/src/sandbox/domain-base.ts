@@ -12,6 +12,8 @@ import {
   CTRL_STATE,
   type DomainExecution,
   type DomainMessage,
+  type DomainResults,
+  type RunBatch,
   type RunRequest,
   STATE_ABORT,
   STATE_PAUSE,
@@ -21,13 +23,13 @@ import { DomainAbortedError, DomainClosedError, DomainCrashedError, WatchdogTime
 
 /** A started worker, as the domain sees it. */
 export interface DomainWorker {
-  postMessage (req: RunRequest): void
+  postMessage (req: RunRequest | RunBatch): void
   terminate (): unknown
 }
 
 /** What a platform calls back with: the worker's messages, its crash, its exit. */
 export interface DomainWorkerEvents {
-  message (m: DomainMessage | { type: 'ready' }): void
+  message (m: DomainMessage | DomainResults | { type: 'ready' }): void
   error (err: Error): void
   exit (): void
 }
@@ -92,6 +94,12 @@ const HELD_IDS = 8
  * on every machine and under any load.
  */
 export const AHEAD_MAX_FUEL = 5_000_000
+/**
+ * Most runs handed to a domain behind its running one. Those handed in one turn cross to the
+ * domain's thread in one message, and it answers the runs it had queued in one message: at eight,
+ * a batch of short tasks costs each thread two messages instead of sixteen.
+ */
+export const MAX_AHEAD = 7
 
 /**
  * The bytes in a buffer of their own. postMessage copies a view's whole underlying buffer: an
@@ -130,8 +138,10 @@ export class SandboxDomainBase {
   private alive = false
   private readonly control = new Int32Array(new SharedArrayBuffer(CTRL_LENGTH * 4))
   private current?: Pending
-  /** a run handed to the worker behind the current one (short tasks): it starts as that one ends */
-  private next?: Pending
+  /** runs handed to the worker behind the current one (short tasks), in order: each starts as the one before ends */
+  private ahead: Pending[] = []
+  /** runs handed over this turn, not yet posted: they leave together at the end of the turn */
+  private outgoing: Pending[] = []
   /** fuel of the last completed run, and its module id */
   private last?: { moduleId?: string, fuel: number }
   /** module ids whose bytes this domain's worker was sent (it keeps the last few) */
@@ -153,11 +163,11 @@ export class SandboxDomainBase {
   }
 
   get busy (): boolean { return this.current != null }
-  /** Runs in the domain: the current one and one handed over behind it. */
-  get queued (): number { return (this.current != null ? 1 : 0) + (this.next != null ? 1 : 0) }
-  /** Whether a run of `task` may be handed over now, behind the running one (see AHEAD_MAX_FUEL). */
+  /** Runs in the domain: the current one and those handed over behind it. */
+  get queued (): number { return (this.current != null ? 1 : 0) + this.ahead.length }
+  /** Whether a run of `task` may be handed over now, behind the running one (see AHEAD_MAX_FUEL, MAX_AHEAD). */
   canTakeAhead (task: DomainTask, opts: RunOptions = {}): boolean {
-    return this.current?.posted === true && this.next == null && !this.closed && this.alive &&
+    return this.current?.posted === true && this.ahead.length < MAX_AHEAD && !this.closed && this.alive &&
       task.moduleId != null && this.last?.moduleId === task.moduleId && this.last.fuel < (this.init.aheadMaxFuel ?? AHEAD_MAX_FUEL) &&
       (task.profile ?? 'task') === 'task' && opts.onStdout == null && opts.onStderr == null && opts.onPublish == null &&
       Atomics.load(this.control, CTRL_STATE) === STATE_RUN
@@ -189,7 +199,7 @@ export class SandboxDomainBase {
     Atomics.notify(this.control, CTRL_STATE)
   }
 
-  /** Stop the running execution, and one handed over behind it, at the next slice boundary (DomainAbortedError). */
+  /** Stop the running execution, and those handed over behind it, at the next slice boundary (DomainAbortedError). */
   abort (): void {
     // a run still waiting for its worker to start would otherwise lose this: posting resets the state
     if (this.current != null && this.current.posted !== true) this.current.aborted = true
@@ -261,9 +271,18 @@ export class SandboxDomainBase {
     this.startWatchdog(p)
     p.posted = true
     this.worker.postMessage(this.request(p))
+    // runs that were behind it on a worker that failed follow it to this one
+    if (this.ahead.length > 0) {
+      this.outgoing = []
+      const runs = this.ahead
+      this.worker.postMessage(runs.length === 1 ? this.request(runs[0]) : { type: 'runs', runs: runs.map(r => this.request(r)) })
+    }
   }
 
-  /** Hand `task` to the busy worker, to run as soon as the current run ends. */
+  /**
+   * Hand `task` to the busy worker, to run as soon as the runs before it end. It is posted at the end
+   * of this turn, with any others handed over in it: one message for them all.
+   */
   private async postAhead (task: DomainTask, opts: RunOptions, held: boolean): Promise<DomainResult> {
     const { promise, resolve, reject } = Promise.withResolvers<DomainResult>()
     promise.catch(() => {})
@@ -272,11 +291,20 @@ export class SandboxDomainBase {
       p.onAbort = () => this.abortRun(p)
       opts.signal.addEventListener('abort', p.onAbort, { once: true })
     }
-    this.next = p
+    this.ahead.push(p)
     this.aheadRuns++
     p.posted = true
-    this.worker!.postMessage(this.request(p))
+    this.outgoing.push(p)
+    if (this.outgoing.length === 1) queueMicrotask(() => this.postOutgoing())
     return await promise
+  }
+
+  /** Post the runs handed over this turn (those still behind the current one on this worker). */
+  private postOutgoing (): void {
+    const runs = this.outgoing.filter(p => this.ahead.includes(p))
+    this.outgoing = []
+    if (runs.length === 0 || this.worker == null) return
+    this.worker.postMessage(runs.length === 1 ? this.request(runs[0]) : { type: 'runs', runs: runs.map(p => this.request(p)) })
   }
 
   private request (p: Pending): RunRequest {
@@ -314,8 +342,8 @@ export class SandboxDomainBase {
    * rejected now and stopped before it starts (if the worker still runs it, its answer is ignored).
    */
   private abortRun (p: Pending): void {
-    if (p !== this.current && p !== this.next) return
-    if (p === this.next) p.reject(new DomainAbortedError())
+    if (p !== this.current && !this.ahead.includes(p)) return
+    if (p !== this.current) p.reject(new DomainAbortedError())
     Atomics.store(this.control, CTRL_ABORT_ID, p.id)
     Atomics.notify(this.control, CTRL_STATE)
   }
@@ -339,7 +367,7 @@ export class SandboxDomainBase {
     const worker: DomainWorker = this.spawner(this.control.buffer as SharedArrayBuffer, this.init, {
       message: m => {
         if (m?.type === 'ready') { if (this.worker === worker) this.alive = true; ready.resolve(); return }
-        if (this.worker === worker) this.onMessage(m as DomainMessage)
+        if (this.worker === worker) this.onMessage(m as DomainMessage | DomainResults)
       },
       error: err => {
         ready.reject(err)
@@ -376,7 +404,11 @@ export class SandboxDomainBase {
     return w
   }
 
-  private onMessage (m: DomainMessage): void {
+  private onMessage (m: DomainMessage | DomainResults): void {
+    if (m?.type === 'results') {
+      for (const one of m.messages) this.onMessage(one)
+      return
+    }
     const p = this.current
     if (p == null || m == null || m.id !== p.id) return
     switch (m.type) {
@@ -404,39 +436,42 @@ export class SandboxDomainBase {
     }
   }
 
-  /** The current run ended: the one handed over behind it (already started in the worker) becomes current. */
+  /** The current run ended: the first handed over behind it (already in the worker) becomes current. */
   private settle (): void {
     const p = this.current
     if (p == null) return
     clearTimeout(p.timer)
     if (p.onAbort != null) p.opts.signal?.removeEventListener('abort', p.onAbort)
     this.busyTotal += performance.now() - p.started
-    this.current = this.next
-    this.next = undefined
+    this.current = this.ahead.shift()
     if (this.current != null) this.startWatchdog(this.current)
   }
 
   /**
-   * The current run failed with `err` (watchdog, crash, close). One handed over behind it never
-   * started: it is handed to the restarted worker — or, when the domain closes (`all`), fails too.
+   * The current run failed with `err` (watchdog, crash, close). Those handed over behind it never
+   * started: they are handed to the restarted worker — or, when the domain closes (`all`), fail too.
    */
   private fail (err: Error, all = false): void {
     const p = this.current
     if (p == null) return
-    const behind = this.next
-    this.next = undefined
+    const behind = this.ahead
+    this.ahead = []
     this.settle()
     p.reject(err)
-    if (behind == null) return
+    if (behind.length === 0) return
     if (all || this.closed) {
-      if (behind.onAbort != null) behind.opts.signal?.removeEventListener('abort', behind.onAbort)
-      behind.reject(err)
+      for (const b of behind) {
+        if (b.onAbort != null) b.opts.signal?.removeEventListener('abort', b.onAbort)
+        b.reject(err)
+      }
       return
     }
-    // the worker is gone (or going): whatever it held is forgotten, so the bytes go again
-    behind.held = false
-    this.current = behind
-    void this.post(behind)
+    // the worker is gone (or going): whatever it held is forgotten, so the bytes go again; the
+    // first becomes current, the others go behind it once it is posted
+    for (const b of behind) b.held = false
+    this.current = behind[0]
+    this.ahead = behind.slice(1)
+    void this.post(behind[0])
   }
 }
 
@@ -473,8 +508,8 @@ export class SandboxPoolBase {
       for (;;) {
         if (this.closed) throw new DomainClosedError()
         opts.signal?.throwIfAborted()
-        // a free domain, else a busy one that takes a short task behind its current run
-        const free = this.domains.find(d => !d.busy) ?? this.domains.find(d => d.canTakeAhead(task, opts))
+        // a free domain, else the least queued busy one that takes a short task behind its runs
+        const free = this.domains.find(d => !d.busy) ?? this.leastQueued(task, opts)
         if (free != null) {
           woken = false
           const running = free.run(task, opts)
@@ -492,6 +527,12 @@ export class SandboxPoolBase {
     } finally {
       if (woken) this.queue.shift()?.()
     }
+  }
+
+  private leastQueued (task: DomainTask, opts: RunOptions): SandboxDomainBase | undefined {
+    let best: SandboxDomainBase | undefined
+    for (const d of this.domains) if ((best == null || d.queued < best.queued) && d.canTakeAhead(task, opts)) best = d
+    return best
   }
 
   /** Wait in the queue for a wakeup (true), or until `signal` aborts (rejects with its reason). */

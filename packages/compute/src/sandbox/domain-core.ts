@@ -62,6 +62,12 @@ export interface DomainExecution {
   commitment: string
 }
 
+/** Several runs at once, in the order they are to run (runs handed to a busy domain in one turn). */
+export interface RunBatch { type: 'runs', runs: RunRequest[] }
+
+/** Several answers at once, in order: those of runs that were queued together. */
+export interface DomainResults { type: 'results', messages: DomainMessage[] }
+
 /** Messages a domain sends to its parent. */
 export type DomainMessage =
   | { type: 'done', id: number, execution: DomainExecution }
@@ -212,4 +218,62 @@ function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/** A finished run's answer is sent (with those waiting) once at most this many runs are queued behind it. */
+const ANSWER_WITH_QUEUED = 2
+
+/**
+ * The domain's end of its messages, shared by the Node and the browser entry: it takes run and runs
+ * messages and runs them one at a time, in order, and it answers the runs it had queued together —
+ * an answer waits while more than ANSWER_WITH_QUEUED runs are queued behind it, then those waiting
+ * leave in one message (the parent hands a domain at most a few short runs at once). Output is
+ * handed over without a copy when it owns its whole buffer. Streamed output and publications go at
+ * once, after the answers before them.
+ */
+export class DomainPort {
+  private readonly post: (msg: DomainMessage | DomainResults, transfer: ArrayBuffer[]) => void
+  private chain: Promise<void> = Promise.resolve()
+  /** runs received and not yet finished (the one running included) */
+  private queued = 0
+  private answers: DomainMessage[] = []
+  private transfer: ArrayBuffer[] = []
+
+  constructor (post: (msg: DomainMessage | DomainResults, transfer: ArrayBuffer[]) => void) {
+    this.post = post
+  }
+
+  /** What DomainCore sends through. */
+  readonly send = (msg: DomainMessage): void => {
+    if (msg.type === 'done') {
+      const out = msg.execution.output
+      if (out.byteOffset === 0 && out.byteLength === out.buffer.byteLength && out.buffer instanceof ArrayBuffer) this.transfer.push(out.buffer)
+    }
+    this.answers.push(msg)
+    // answers wait while more than a couple of runs are still queued behind this one: the parent
+    // then hands over the next runs while the last ones run, and this thread does not idle
+    if ((msg.type === 'done' || msg.type === 'error') && this.queued - 1 > ANSWER_WITH_QUEUED) return
+    this.flush()
+  }
+
+  /** A message from the parent: a run or runs to queue (anything else is ignored). */
+  receive (core: DomainCore, m: RunRequest | RunBatch | undefined): void {
+    const runs = m?.type === 'run' ? [m] : m?.type === 'runs' && Array.isArray(m.runs) ? m.runs : []
+    for (const req of runs) {
+      if (req?.type !== 'run') continue
+      this.queued++
+      this.chain = this.chain.then(async () => {
+        try { await core.handle(req) } finally { this.queued-- }
+      })
+    }
+  }
+
+  private flush (): void {
+    if (this.answers.length === 0) return
+    const msg = this.answers.length === 1 ? this.answers[0] : { type: 'results' as const, messages: this.answers }
+    const transfer = this.transfer
+    this.answers = []
+    this.transfer = []
+    this.post(msg, transfer)
+  }
 }
