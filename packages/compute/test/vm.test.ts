@@ -7,7 +7,7 @@ import {
   ChaCha20Stream, type CommitmentRecord, execute, instrument, loadModule, rawCid, replay, STACK_BUDGET_UNITS, VM_VERSION
 } from '../src/vm/index.ts'
 import { AS_PRELUDE, compileAS } from './fixtures/asc.ts'
-import { F64, funcType, I32, s32, section, taskModule, u32, vec } from './fixtures/wasm.ts'
+import { F64, funcType, I32, I64, s32, section, taskModule, u32, vec } from './fixtures/wasm.ts'
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
@@ -135,7 +135,7 @@ describe('WebDeterministicVM: execution', () => {
       assert.equal(e.fuel, runs[0].fuel)
       assert.equal(e.commitment.toString(), runs[0].commitment.toString())
     }
-    assert.ok(runs[0].fuel >= 2 * (3 + 4), `${runs[0].fuel} fuel`)
+    assert.equal(runs[0].fuel, 10_000) // an abort is charged its limit (VM_VERSION 6)
     const short = await execute(mod, { input: new Uint8Array(0), fuelLimit: 9, sliceFuel: 1 })
     assert.equal(short.status, 'out-of-fuel')
     assert.equal(short.fuel, 9)
@@ -177,6 +177,62 @@ describe('WebDeterministicVM: execution', () => {
     const huge = await execute(await loadModule(tree(60), { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 100_000 })
     assert.equal(huge.status, 'out-of-fuel')
     assert.equal(huge.fuel, 100_000)
+  })
+
+  it('charges a run that traps its whole fuel limit, whatever the slice size (VM_VERSION 6)', async () => {
+    // run: if 0 { call 1; call 1 } unreachable — two call sites, so run checks fuel at entry; function 1 loops.
+    // Version 5 wrote the counter back only when that check ended a slice, so the trap's fuel depended on the slice size.
+    const bytes = taskModule({
+      funcs: [{ type: 0, code: [0x41, 0x00, 0x04, 0x40, 0x10, 0x01, 0x10, 0x01, 0x0b, 0x00] }, { type: 0, code: [0x03, 0x40, 0x0b] }]
+    })
+    const mod = await loadModule(bytes, { profile: 'task' })
+    const runs = await Promise.all([1, 2, 3, 5, 8, 1e7].map(sliceFuel => execute(mod, { input: new Uint8Array(0), fuelLimit: 1000, sliceFuel })))
+    for (const e of runs) {
+      assert.equal(e.status, 'trap')
+      assert.equal(e.trapKind, 'unreachable')
+      assert.equal(e.fuel, 1000)
+      assert.equal(e.commitment.toString(), runs[0].commitment.toString())
+    }
+    const short = await execute(mod, { input: new Uint8Array(0), fuelLimit: 1, sliceFuel: 1 })
+    assert.equal(short.status, 'out-of-fuel')
+    assert.equal(short.fuel, 1)
+  })
+
+  it('passes the fuel counter through internal calls: parameters, locals and results keep their values', async () => {
+    // helper(p0: i32, p1: i64, p2: f64) -> (i32, f64), locals l3: i32, l4: f64:
+    //   loop { l3 = l3 + 1; br_if l3 < p0 } l4 = p2 * 2; return (l3 + wrap(p1), l4)
+    // run: [0] = helper(7, 100, 1.5).0, [8] = .1; output 16 bytes
+    const f64 = (x: number): number[] => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, x, true); return [0x44, ...b] }
+    const bytes = taskModule({
+      types: [funcType([], []), funcType([I32, I32], []), funcType([I32, I64, F64], [I32, F64])],
+      imports: [['wf', 'output_write', 1]],
+      funcs: [
+        {
+          type: 0,
+          locals: [F64],
+          code: [0x41, 0x00, 0x41, 0x07, 0x42, 0xe4, 0x00, ...f64(1.5), 0x10, 0x02, 0x21, 0x00, 0x36, 0x02, 0x00,
+            0x41, 0x08, 0x20, 0x00, 0x39, 0x03, 0x00, 0x41, 0x00, 0x41, 0x10, 0x10, 0x00]
+        },
+        {
+          type: 2,
+          locals: [I32, F64],
+          code: [0x03, 0x40, 0x20, 0x03, 0x41, 0x01, 0x6a, 0x22, 0x03, 0x20, 0x00, 0x49, 0x0d, 0x00, 0x0b,
+            0x20, 0x02, ...f64(2), 0xa2, 0x21, 0x04, 0x20, 0x03, 0x20, 0x01, 0xa7, 0x6a, 0x20, 0x04]
+        }
+      ]
+    })
+    // the helper's instrumented type: the counter added as its last parameter and its last result
+    const { bytes: out } = instrument(bytes, { profile: 'task' })
+    assert.ok(Buffer.from(out).includes(Buffer.from([0x60, 0x04, I32, I64, F64, I64, 0x03, I32, F64, I64])))
+    const mod = await loadModule(bytes, { profile: 'task' })
+    const runs = await Promise.all([1, 3, 1e7].map(sliceFuel => execute(mod, { input: new Uint8Array(0), fuelLimit: 10_000, sliceFuel })))
+    for (const e of runs) {
+      assert.equal(e.status, 'ok')
+      const o = new DataView(e.output.buffer, e.output.byteOffset, e.output.length)
+      assert.equal(o.getUint32(0, true), 107)
+      assert.equal(o.getFloat64(8, true), 3)
+      assert.equal(e.commitment.toString(), runs[0].commitment.toString())
+    }
   })
 
   it('caps memory: memory.grow past the cap returns -1, and an AS allocation bomb aborts', async () => {
@@ -413,20 +469,39 @@ export function run(): void {
     return b
   }
 
-  it('gives the same commitment for every fuel limit and slice size, completed, out of fuel or trapped', async () => {
+  it('gives the same commitment for every slice size, completed, out of fuel or trapped; a trap is charged its limit', async () => {
     const mod = await loadModule(await compileAS(PREPAID), { profile: 'task' })
+    let traps = 0
     for (const [n, m, lim] of [[10, 100, 0], [20, 50, 100000], [5, -3, 0], [12, 5000, 1]]) {
       const inp = input(n, m, lim)
       const full = await execute(mod, { input: inp, fuelLimit: 1e12 })
-      for (const limit of [1, 1000, 12345, Math.floor(full.fuel / 2), full.fuel - 1, full.fuel, full.fuel + 1]) {
+      // a completed run: every limit at or above its fuel gives its commitment; a trapped one has fuel = limit,
+      // and the point to look around is the least limit at which it traps rather than stops out-of-fuel
+      let point = full.fuel
+      if (full.status === 'trap') {
+        traps++
+        assert.equal(full.fuel, 1e12)
+        let lo = 0
+        while (lo < point) {
+          const mid = Math.floor((lo + point) / 2)
+          if ((await execute(mod, { input: inp, fuelLimit: mid })).status === 'trap') point = mid
+          else lo = mid + 1
+        }
+      }
+      for (const limit of [1, 1000, 12345, Math.floor(point / 2), point - 1, point, point + 1]) {
         const ref = await execute(mod, { input: inp, fuelLimit: limit })
-        if (limit >= full.fuel) assert.equal(ref.commitment.toString(), full.commitment.toString())
+        if (limit >= point && full.status === 'ok') assert.equal(ref.commitment.toString(), full.commitment.toString())
+        if (full.status === 'trap') {
+          assert.equal(ref.status, limit >= point ? 'trap' : 'out-of-fuel')
+          assert.equal(ref.fuel, limit)
+        }
         for (const sliceFuel of [1, 97, 65536, 1e7]) {
           const e = await execute(mod, { input: inp, fuelLimit: limit, sliceFuel })
           assert.equal(e.commitment.toString(), ref.commitment.toString(), `n=${n} m=${m} lim=${lim} limit=${limit} slice=${sliceFuel}`)
         }
       }
     }
+    assert.ok(traps > 0)
   })
 
   it('charges a counted loop whose bound is below its start as one that does not iterate (its head once)', async () => {

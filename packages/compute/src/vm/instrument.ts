@@ -103,6 +103,8 @@ interface Ctx {
   blockTypeFor: (results: number[]) => number
   /** a call to f needs no write-back or reload of the fuel counter around it (f is fuel-transparent and never returns from the host) */
   quiet: (f: number) => boolean
+  /** f takes the fuel counter as its last parameter and returns it as its last result (see `threaded`) */
+  threaded: (f: number) => boolean
 }
 
 function valType (r: Reader, what: string): number {
@@ -439,9 +441,11 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
     fuelGlobal,
     depthGlobal,
     blockTypeFor: results => findType({ params: [], results }),
-    quiet: () => false
+    quiet: () => false,
+    threaded: () => false
   }
   const codeOut = new Writer(codeRaw === null ? 16 : codeRaw.length * 2 + 64)
+  let functionOut: Writer | null = null
   {
     const n = definedTypeIdx.length
     if (codeRaw === null) {
@@ -486,13 +490,32 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       }
 
       ctx.quiet = f => f >= importedFuncs && transparent[f - importedFuncs] === 1
+      // A function only ever called directly (not exported, not the start function, its reference never taken),
+      // not fuel-transparent and with no tail call on either side, takes the fuel counter from its caller as an
+      // extra last parameter and hands it back as an extra last result: a call to it costs no write-back,
+      // reload, entry load or exit store of the global. The global is exact only where something reads it: at
+      // slice ends, host calls, indirect calls and calls into (or returns from) functions the host can enter.
+      const tailTargets = new Set<number>()
+      for (const d of decoded) for (const f of d.tailCallees) tailTargets.add(f)
+      const threaded = new Uint8Array(n)
+      for (let i = 0; i < n; i++) {
+        const f = i + importedFuncs
+        if (transparent[i] === 0 && !referenced.has(f) && !entered.has(f) && !decoded[i].tailCalls && !tailTargets.has(f)) threaded[i] = 1
+      }
+      ctx.threaded = f => f >= importedFuncs && threaded[f - importedFuncs] === 1
+      functionOut = new Writer()
+      functionOut.u32(n)
+      for (let i = 0; i < n; i++) {
+        const t = types[definedTypeIdx[i]]
+        functionOut.u32(threaded[i] === 1 ? findType({ params: [...t.params, I64], results: [...t.results, I64] }) : definedTypeIdx[i])
+      }
       // A function with two or more call sites of charging functions of the module checks fuel at entry (if it
       // does not already): without it, a tree of loop-free functions each calling the next twice runs 2^depth
       // calls with no check between them. With it, the work between two checks is at most one such function's
       // body with the calls of a single call site at each level below it (a chain, as deep as the stack allows).
       const fans = (d: Decoded): boolean => d.callees.filter(f => f >= importedFuncs && transparent[f - importedFuncs] === 0).length >= 2
       for (let i = 0; i < n; i++) {
-        const out = decoded[i].emit(units[i], fans(decoded[i]))
+        const out = decoded[i].emit(units[i], fans(decoded[i]), threaded[i] === 1)
         codeOut.u32(out.length)
         codeOut.bytes(out)
       }
@@ -521,7 +544,7 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
     w.name(SLICE_END_MODULE); w.name(SLICE_END_NAME); w.u8(0); w.u32(sliceEndType)
     section(2, w)
   }
-  if (functionRaw !== null) { const w = new Writer(); w.bytes(functionRaw); section(3, w) }
+  if (functionOut !== null) section(3, functionOut)
   if (tables.length > 0) {
     const w = new Writer()
     w.u32(tables.length)
@@ -750,12 +773,16 @@ interface Decoded {
   refs: number[]
   /** it calls a host function that can return to it (so the host may change the fuel counter under it) */
   hostReturns: boolean
+  /** it makes a tail call (return_call, return_call_indirect) */
+  tailCalls: boolean
+  /** functions it tail-calls directly */
+  tailCallees: number[]
   /** the most fuel any path through it takes, and the least any path that returns takes, its calls costing `calleeCost` more (most: Infinity if it loops or charges by size) */
   paths: (calleeCost: (f: number) => number) => { most: number, least: number }
   /** makes it fuel-transparent: no charge, check or counter access of its own (its callers prepay maxPath) */
   makeTransparent: () => void
   /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry); `entryCheck`: it checks fuel at entry anyway */
-  emit: (units: number, entryCheck: boolean) => Uint8Array
+  emit: (units: number, entryCheck: boolean, threaded: boolean) => Uint8Array
   /** adds the entry cost of each directly called function (by index) to the block holding the call */
   chargeCallees: (entryCost: (f: number) => number) => void
   /** stops charging the entry block (its callers pay it) and returns its cost */
@@ -836,7 +863,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     decls.push({ n, t })
   }
   const nLocals = type.params.length + locals
-  const T64 = nLocals
   const T32 = nLocals + 1
   const TF32 = nLocals + 2
   const TF64 = nLocals + 3
@@ -1035,8 +1061,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   let indirect = false
   let bulk = false
   let hostReturns = false
+  let tailCalls = false
+  const tailCallees: number[] = []
   for (let i = 0; i < kinds.length; i++) {
     const k = kinds[i]
+    if (k === K_RETURN_CALL || k === K_RETURN_CALL_INDIRECT) tailCalls = true
+    if (k === K_RETURN_CALL) tailCallees.push(args[i])
     if (k === K_CALL || k === K_RETURN_CALL) {
       callees.push(args[i])
       // a host call that can return here (one followed by `unreachable`, like AssemblyScript's abort, cannot)
@@ -1060,11 +1090,13 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     indirect,
     refs,
     hostReturns,
+    tailCalls,
+    tailCallees,
     paths: calleeCost => hasLoop || bulk || indirect
       ? { most: Infinity, least: 0 }
       : { most: pathCost(body, starts, kinds, args, costs, calleeCost, true), least: pathCost(body, starts, kinds, args, costs, calleeCost, false) },
     makeTransparent: () => { blockCost.fill(0) },
-    emit: (units, entryCheck) => emitBody(units, entryCheck),
+    emit: (units, entryCheck, threaded) => emitBody(units, entryCheck, threaded),
     chargeCallees: entryCost => {
       let c = 0
       for (let i = 0; i < kinds.length; i++) {
@@ -1075,12 +1107,15 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   }
 
   // pass 2: emit
-  function emitBody (units: number, entryCheck: boolean): Uint8Array {
+  function emitBody (units: number, entryCheck: boolean, threaded: boolean): Uint8Array {
   const counted = units > 0
   const w = new Writer(body.length * 2 + 64)
-  w.u32(decls.length + (prepaid.size > 0 ? 5 : 4))
+  // A threaded function's counter is its added last parameter, so its own locals move up by one; the scratch
+  // locals after them keep their indices.
+  const T64 = threaded ? type.params.length : nLocals
+  w.u32(decls.length + (prepaid.size > 0 ? 4 : 3) + (threaded ? 0 : 1))
   for (const d of decls) { w.u32(d.n); w.u8(d.t) }
-  w.u32(1); w.u8(I64)
+  if (!threaded) { w.u32(1); w.u8(I64) }
   w.u32(1); w.u8(I32)
   w.u32(1); w.u8(F32)
   w.u32(1); w.u8(F64)
@@ -1094,10 +1129,13 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     const k = kinds[i]
     loud[i + 1] = loud[i] + ((k === K_CALL && !ctx.quiet(args[i])) || k === K_CALL_INDIRECT ? 1 : 0)
   }
-  // Every function that charges keeps the fuel counter in a local (T64) and writes it back to the global
-  // before every call, at each loop-head check and on exit: a charge is then a register operation, not a load
-  // and a store of the global, which would also chain every charge of the run through one memory location.
-  const cached = hasLoop || blockCost.some(c => c !== 0)
+  // Every function that charges, or calls a threaded function, keeps the fuel counter in a local (T64; a
+  // threaded function's is its added parameter, handed back as its added result): a charge is then a register
+  // operation, not a load and a store of the global, which would also chain every charge of the run through one
+  // memory location. The global is written back where something reads it: before calls other than to threaded
+  // functions and prepaid helpers, before ending a slice, and on exit from a function that is not threaded. A
+  // run that traps is charged its whole limit (vm.ts), so nothing else needs the global exact.
+  const cached = hasLoop || blockCost.some(c => c !== 0) || threaded || callees.some(f => ctx.threaded(f))
   const wrapped = counted || cached
   const writeBack = (): void => { if (cached) { w.u8(0x20); w.u32(T64); w.u8(0x24); w.u32(F) } }
   const reload = (): void => { if (cached) { w.u8(0x23); w.u32(F); w.u8(0x21); w.u32(T64) } }
@@ -1109,13 +1147,13 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     if (!checked) { w.u8(cached ? 0x21 : 0x24); w.u32(cached ? T64 : F); return }
     check()
   }
-  const check = (): void => { // the counter minus the charges is on the stack: store it, end the slice if below 0
+  const check = (): void => { // the counter minus the charges is on the stack: keep it, end the slice if below 0
     w.u8(0x22); w.u32(T64) // local.tee T64
-    w.u8(0x24); w.u32(F) // global.set F
-    w.u8(0x20); w.u32(T64)
+    if (!cached) { w.u8(0x24); w.u32(F); w.u8(0x20); w.u32(T64) } // global.set F
     w.u8(0x42); w.u8(0) // i64.const 0
     w.u8(0x53) // i64.lt_s
     w.u8(0x04); w.u8(0x40) // if
+    writeBack()
     w.u8(0x10); w.u32(ctx.sliceEndIdx)
     reload()
     w.u8(0x0b)
@@ -1148,10 +1186,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     w.u8(0x20); w.u32(T32); w.u8(0x41); w.u8(0); w.u8(0x48) // < 0
     w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
   }
-  reload()
+  if (!threaded) reload()
   if (!counted && entryCheck && cached) {
-    // a check of its own, not the function's: the counter is written back only when the slice ends here, so what
-    // a trap sees stays as without the check
+    // a check of its own, not the function's; like every check it writes the counter back only when it ends the slice
     w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(blockCost[0]); w.u8(0x7d) // i64.sub
     w.u8(0x22); w.u32(T64) // local.tee T64
     w.u8(0x42); w.u8(0); w.u8(0x53) // i64.lt_s 0
@@ -1196,7 +1233,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     // `if (trip <= maxTrips) { charge head × (trip + 1), check; the loop without head charges } else { the loop }`,
     // trip = n - i in i64: when n < i it is negative, so above maxTrips as unsigned, and the plain loop runs
     // its head once, which is the fuel the prepaid form would charge for trip 0
-    const operand = (j: number): void => { w.bytes(body.subarray(starts[j], starts[j + 1])) }
+    const operand = (j: number): void => { copy(j) }
     const ext = loop.unsigned ? 0xad : 0xac // i64.extend_i32_u / _s
     operand(loop.bound); w.u8(ext); operand(loop.counter); w.u8(ext); w.u8(0x7d) // n - i
     w.u8(0x22); w.u32(TRIP)
@@ -1220,6 +1257,15 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     i = loop.end
   }
   return w.finish()
+
+  /** Copies instruction j as it is, but for a threaded function's local indices (its own locals move up by one). */
+  function copy (j: number): void {
+    const op = body[starts[j]]
+    if (threaded && op >= 0x20 && op <= 0x22) {
+      const x = new Reader(body, starts[j] + 1, starts[j + 1]).u32()
+      w.u8(op); w.u32(x >= type.params.length ? x + 1 : x)
+    } else w.bytes(body.subarray(starts[j], starts[j + 1]))
+  }
 
   /** Emits instruction i; `charged`: also the charge (and check) of the block it starts, if it is a leader. */
   function emit (i: number, charged: boolean): void {
@@ -1250,7 +1296,9 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     const fixAt = (kind === K_SINK_F32 || kind === K_SINK_F64) && wraps.length > 0 ? wraps[wraps.length - 1].fixes.get(i) : undefined
     switch (kind) {
       case K_CALL:
-        if (ctx.quiet(args[i])) { w.u8(0x10); w.u32(remap(args[i], ctx)) } else { writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload() }
+        if (ctx.quiet(args[i])) { w.u8(0x10); w.u32(remap(args[i], ctx)) } else if (ctx.threaded(args[i])) {
+          w.u8(0x20); w.u32(T64); w.u8(0x10); w.u32(remap(args[i], ctx)); w.u8(0x21); w.u32(T64)
+        } else { writeBack(); w.u8(0x10); w.u32(remap(args[i], ctx)); reload() }
         break
       case K_CALL_INDIRECT: writeBack(); w.bytes(raw); reload(); break
       case K_RETURN_CALL: writeBack(); depthRelease(); w.u8(0x12); w.u32(remap(args[i], ctx)); break
@@ -1271,7 +1319,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
       }
       case K_BULK: chargeTop32(); w.bytes(raw); break
       case K_FINAL_END:
-        if (wrapped) { w.u8(0x0b); writeBack(); depthRelease() }
+        if (wrapped) { w.u8(0x0b); if (threaded) { depthRelease(); w.u8(0x20); w.u32(T64) } else { writeBack(); depthRelease() } }
         w.u8(0x0b)
         break
       default:
@@ -1282,7 +1330,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           const n = t.u32()
           w.u8(op); w.u32(n)
           for (let x = 0; x <= n; x++) w.u32(relabel(t.u32()))
-        } else w.bytes(raw)
+        } else copy(i)
     }
     if (kind === K_BLOCK || (kind === K_LEADER_UNCHECKED && op === 0x04)) open(L_MODULE)
     else if (kind === K_LOOP) open(retry || outOfLine !== undefined ? L_RETRY : L_MODULE)
@@ -1295,11 +1343,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         w.u8(0x20); w.u32(T32)
         if (f64) { w.u8(0x44); w.bytes(CANON_F64_NAN) } else { w.u8(0x43); w.bytes(CANON_F32_NAN) }
         w.bytes(body.subarray(starts[store], starts[store + 1]))
-        w.bytes(body.subarray(starts[store + 1], starts[br])) // the tail
+        for (let j = store + 1; j < br; j++) copy(j) // the tail
         w.u8(0x0c); w.u32(depthOf(wrap.retry))
       }
       if (wrap.exhausted >= 0) {
         w.u8(0x0b); close() // end $exhausted
+        writeBack()
         w.u8(0x10); w.u32(ctx.sliceEndIdx)
         reload()
         if (wrap.refund !== 0) { w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(wrap.refund); w.u8(0x7c); w.u8(0x21); w.u32(T64) }
@@ -1319,8 +1368,6 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         w.u8(0x42); w.sleb(cost)
         w.u8(0x7d)
         w.u8(0x22); w.u32(T64) // local.tee T64
-        w.u8(0x24); w.u32(F) // global.set F
-        w.u8(0x20); w.u32(T64)
         w.u8(0x42); w.u8(0)
         w.u8(0x53) // i64.lt_s
         w.u8(0x0d); w.u32(depthOf(wrap.exhausted))

@@ -14,7 +14,7 @@ import { DEFAULT_MEMORY_LIMIT_BYTES, instrument, type ModuleInfo, PAGE_BYTES, ST
 import { ChaCha20Stream } from './prng.ts'
 
 /** Version of the commitment layout and of the VM's semantics (cost model, where fuel is checked, depth budget, NaN rule). */
-export const VM_VERSION = 5
+export const VM_VERSION = 6
 /** Default size limit of a module's bytes: 8 MiB. */
 export const DEFAULT_MAX_MODULE_BYTES = 8 * 1024 * 1024
 /** Default fuel per slice between `onSlice` calls. */
@@ -108,7 +108,7 @@ export interface Execution {
   /** what happened, for people (the abort text for 'abort') */
   message?: string
   output: Uint8Array
-  /** fuel used (the limit when status is 'out-of-fuel') */
+  /** fuel used (the limit when status is 'out-of-fuel', 'trap' or 'abort') */
   fuel: number
   logs: string[]
   /** log bytes dropped past logLimitBytes */
@@ -354,7 +354,6 @@ function runSync (mod: LoadedModule, init: ExecuteInit, seed: Uint8Array): RunRe
   }
   const env = {
     abort: (msg: number, file: number, line: number, col: number): void => {
-      charge(0)
       const m = readString(msg >>> 0)
       const f = readString(file >>> 0)
       throw new Stop('abort', f === '' ? m : `${m} (${f}:${line >>> 0}:${col >>> 0})`)
@@ -395,7 +394,9 @@ function runSync (mod: LoadedModule, init: ExecuteInit, seed: Uint8Array): RunRe
       throw err
     }
   }
-  let fuel = used()
+  // A run that traps or aborts is charged its whole limit: the counter is exact only where something reads it
+  // (checks that end a slice, host calls, exits to the host), not at every instruction that may trap.
+  let fuel = status === 'trap' || status === 'abort' ? limit : used()
   if (fuel > limit) {
     status = 'out-of-fuel'
     trapKind = undefined
