@@ -205,8 +205,12 @@ export interface PositionStore {
   wait (): Promise<void>
   /** Sends the root and record, and resolves once the holder has stored everything durably. */
   end (root: Uint8Array, rec: PlacementRecord): Promise<void>
-  /** Gives up the store: the holder keeps nothing of it. */
-  abort (err: Error): void
+  /**
+   * Gives up the store: the holder keeps nothing of it. A store on this node resolves once its
+   * writes have settled and what they left is collected (its quota free again); on another holder
+   * that is the holder's business, and this returns at once.
+   */
+  abort (err: Error): void | Promise<void>
 }
 
 /** The holder's side of one store in progress. */
@@ -598,8 +602,11 @@ export class StorageService {
     if (h.pinned) this.onPinChange?.()
   }
 
-  /** A store is over (committed or not; its writes settled): unstage its blocks, free what it left unreferenced. */
-  private closeStore (s: Receiving): void {
+  /**
+   * A store is over (committed or not; its writes settled): unstage its blocks, free what it left
+   * unreferenced. Resolves when that collection is done (at once when there is nothing to free).
+   */
+  private async closeStore (s: Receiving): Promise<void> {
     if (s.closed) return
     s.closed = true
     this.activeStores--
@@ -612,7 +619,7 @@ export class StorageService {
       else this.staged.set(key, n)
     }
     // a store that never completed leaves blocks nothing references: free their quota now
-    if (!s.committed && s.received.size > 0) void this.collect().catch(() => {})
+    if (!s.committed && s.received.size > 0) await this.collect().catch(() => {})
   }
 
   private async onStore (call: Call, redundancy: Redundancy, position: number, pin: boolean, size: number | undefined, fromHolder: boolean, writer?: string): Promise<void> {
@@ -659,7 +666,7 @@ export class StorageService {
       }
     } finally {
       await acks.catch(() => {})
-      this.closeStore(s)
+      void this.closeStore(s)
     }
   }
 
@@ -677,6 +684,7 @@ export class StorageService {
     const sizes: number[] = []
     let pending = 0
     let failed: Error | undefined
+    let aborted: Promise<void> | undefined
     // refusals read as they would from another holder (the put names a common one, e.g. QuotaExceededError)
     const asRemote = (err: unknown): Error => {
       const e = err instanceof Error ? err : new Error(String(err))
@@ -708,12 +716,14 @@ export class StorageService {
           await this.commitStore(s, root, rec).catch(err => { throw asRemote(err) })
           session.ended = true
         } finally {
-          this.closeStore(s)
+          await this.closeStore(s)
         }
       },
-      abort: (err) => {
+      abort: async (err) => {
         failed ??= err
-        void settled().then(() => { this.closeStore(s) })
+        // (a put may abort a store twice: for its failing position, then with the whole put)
+        aborted ??= settled().then(async () => { await this.closeStore(s) })
+        await aborted
       }
     }
     return session
@@ -991,7 +1001,7 @@ export class StorageService {
             } catch (err) {
               sessions[p] = undefined
               fail(session.peer, err as Error)
-              session.abort(err as Error)
+              void session.abort(err as Error)
             }
           }))
           if (sessions.filter(s => s != null).length < needOf(writer.redundancy)) {
@@ -1045,9 +1055,10 @@ export class StorageService {
       }
       return { cap: formatReadCap(done.cap), root: record.root, size: root.size, redundancy: writer.redundancy, holders, chunks: root.chunks.length, wallMs: performance.now() - started }
     } catch (err) {
-      // a failed put takes back everything: open stores are cut (their blocks are collected),
-      // holders that already committed are asked to abandon what this writer stored
-      for (const s of opened) if (!s.ended) s.abort(err as Error)
+      // a failed put takes back everything: open stores are cut (their blocks are collected — on this
+      // node before the put rejects, so its quota is free again by then), holders that already
+      // committed are asked to abandon what this writer stored
+      await Promise.allSettled(opened.filter(s => !s.ended).map(async s => { await s.abort(err as Error) }))
       const committed = opened.filter(s => s.ended).map(s => s.peer)
       if (rootCid != null && committed.length > 0) await Promise.allSettled(committed.map(async peer => { await this.abandon(peer, rootCid!) }))
       throw err

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { encode } from '@webfabric/protocol'
 import { type FabricNode, STORAGE_PROTOCOL, type StorageService } from '@webfabric/runtime'
-import { anchorCid, blockId, blocksOfPosition, formatReadCap, parseReadCap, type Redundancy, rootsDigest, type SignedAnchor, verifyAnchor } from '@webfabric/storage'
+import { anchorCid, blockId, blocksOfPosition, formatReadCap, parseReadCap, type QuotaBlockstore, type Redundancy, rootsDigest, type SignedAnchor, verifyAnchor } from '@webfabric/storage'
 import { LocalAnchorLog } from '@webfabric/storage/local-log'
 import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, storageClient, waitFor } from './fixtures.ts'
 import { lengthPrefixed, sendRaw } from './raw-streams.ts'
@@ -337,9 +337,13 @@ describe('a holder that puts: the positions placement gives itself go into its o
     try {
       await waitFor('the node sees itself', () => node.storage!.service.storageMembers().length === 1)
       const svc = node.storage!.service
+      // a failed put has taken back its writes (settled, collected) by the time it rejects: the
+      // quota is free again at once, not after blocks still being written land and a later collection
+      const quotaUsed = async (): Promise<number> => (await (node.storage!.store as QuotaBlockstore).usage()).used
       // refused up front when the size is given, and block by block when it is not
       await assert.rejects(svc.put(pieces(bytesOf(3 * 2 ** 20, 4)), { redundancy: { kind: 'replicas', r: 1 }, size: 3 * 2 ** 20 }), { name: 'QuotaExceededError' })
       await assert.rejects(svc.put(pieces(bytesOf(3 * 2 ** 20, 4)), { redundancy: { kind: 'replicas', r: 1 } }), { name: 'QuotaExceededError' })
+      assert.equal(await quotaUsed(), 0)
       const ac = new AbortController()
       async function * src (): AsyncGenerator<Uint8Array> {
         yield bytesOf(2 ** 20 + 10, 1)
@@ -347,6 +351,7 @@ describe('a holder that puts: the positions placement gives itself go into its o
         yield bytesOf(1000, 2)
       }
       await assert.rejects(svc.put(src(), { redundancy: { kind: 'replicas', r: 1 }, signal: ac.signal }), /the writer went away/)
+      assert.equal(await quotaUsed(), 0)
       assert.equal(svc.held().length, 0)
       await waitFor('what the failed puts left is collected', async () => (await node.storage!.stats()).storageBlocks === 0)
       const r = await svc.put(pieces(bytesOf(100_000, 4)), { redundancy: { kind: 'replicas', r: 1 } })
