@@ -4,7 +4,7 @@
 // instantiated with a plain host implementing the same imports), on the same
 // V8 in the same process.
 //
-//   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--direct 25] [--json]
+//   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--direct 25] [--branch-hints] [--json]
 //
 // Two sets of kernels: bench/kernels/*.as (AssemblyScript, our own,
 // self-contained; their size parameter is a little-endian u32 input), and the
@@ -21,7 +21,10 @@
 // --direct N also times the wasm run alone, N rounds: the instrumented module
 // instantiated with a bare host (no execute, no hashing, fuel never running
 // out) against the plain one, sides alternating; its best-of ratio is the
-// steadiest figure of the metering itself on a loaded machine.
+// steadiest figure of the metering itself on a loaded machine. --branch-hints
+// turns on V8's reading of the instrumented module's branch hints (Node 24 has
+// it behind --experimental-wasm-branch-hinting; Chromium reads them), to see
+// what a browser's V8 makes of the metered side; the plain modules have none.
 import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -56,10 +59,12 @@ const { values } = parseArgs({
     only: { type: 'string' },
     tiering: { type: 'boolean', default: false },
     direct: { type: 'string' },
+    'branch-hints': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false }
   }
 })
 if (!values.tiering) setFlagsFromString('--no-liftoff')
+if (values['branch-hints']) setFlagsFromString('--experimental-wasm-branch-hinting')
 const rounds = Number(values.rounds)
 const warmup = Number(values.warmup)
 const log = (s: string): void => { if (!values.json) console.log(s); else console.error(s) }
@@ -237,12 +242,13 @@ for (const k of kernels) {
 
 const load = loadavg()[0]
 if (values.json) {
-  console.log(JSON.stringify({ node: process.version, goal: GOAL, rounds, tiering: values.tiering, load, results, skipped }, null, 2))
+  console.log(JSON.stringify({ node: process.version, goal: GOAL, rounds, tiering: values.tiering, branchHints: values['branch-hints'], load, results, skipped }, null, 2))
 } else {
   console.log()
   const directCols = values.direct === undefined ? [] : ['run alone (best)', 'run alone (median)']
   console.log(table(['kernel', 'param', 'plain ms', 'metered ms', 'metered/plain', 'hash ms', 'w/o hash', ...directCols, 'fuel', 'fuel/µs'],
     results.map(r => [r.kernel, String(r.param), fmt(r.plainMs, 1), fmt(r.meteredMs, 1), fmt(r.ratio, 3), fmt(r.hashMs, 1), fmt(r.runRatio, 3),
       ...(r.direct === undefined ? [] : [fmt(r.direct.best, 3), fmt(r.direct.median, 3)]), fmt(r.fuel), fmt(r.fuelPerUs, 0)])))
+  if (values['branch-hints']) console.log('\nV8 reads the branch hints (--experimental-wasm-branch-hinting)')
   console.log(`\ngoal: metered/plain <= ${GOAL} (w/o hash: less the commitment's sha256 of input and output, timed apart); medians of ${rounds} rounds; 1-minute load ${load.toFixed(2)} (2 cores: above 2, others compete for the CPU)`)
 }

@@ -3,9 +3,11 @@ import { describe, it } from 'node:test'
 import { cidOf, encode } from '@webfabric/protocol'
 import fc from 'fast-check'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { Reader } from '../src/vm/binary.ts'
 import {
   ChaCha20Stream, type CommitmentRecord, execute, instrument, loadModule, rawCid, replay, STACK_BUDGET_UNITS, VM_VERSION
 } from '../src/vm/index.ts'
+import { BRANCH_HINT_SECTION } from '../src/vm/instrument.ts'
 import { AS_PRELUDE, compileAS } from './fixtures/asc.ts'
 import { F64, funcType, I32, I64, s32, section, taskModule, u32, vec } from './fixtures/wasm.ts'
 
@@ -233,6 +235,44 @@ describe('WebDeterministicVM: execution', () => {
       assert.equal(o.getFloat64(8, true), 3)
       assert.equal(e.commitment.toString(), runs[0].commitment.toString())
     }
+  })
+
+  it('hints the branches that end a slice as unlikely, at offsets that hold those branches', async () => {
+    const bytes = await compileAS(LOOP)
+    const { bytes: out } = instrument(bytes, { profile: 'task' })
+    const mod = new WebAssembly.Module(out as Uint8Array<ArrayBuffer>)
+    assert.equal(WebAssembly.Module.customSections(mod, BRANCH_HINT_SECTION).length, 1)
+    // the sections: the hints (function → offsets in its body) and each body's start in the code section
+    const r = new Reader(out, 8)
+    const hinted = new Map<number, number[]>()
+    const bodies: number[] = []
+    let imported = 0
+    while (!r.done) {
+      const id = r.u8()
+      const size = r.u32()
+      const end = r.pos + size
+      if (id === 0 && r.name() === BRANCH_HINT_SECTION) {
+        for (let n = r.u32(); n > 0; n--) {
+          const f = r.u32()
+          const offsets: number[] = []
+          for (let k = r.u32(); k > 0; k--) { offsets.push(r.u32()); assert.equal(r.u32(), 1); assert.equal(r.u8(), 0) }
+          hinted.set(f, offsets)
+        }
+      } else if (id === 2) {
+        for (let n = r.u32(); n > 0; n--) { r.name(); r.name(); assert.equal(r.u8(), 0); r.u32(); imported++ }
+      } else if (id === 10) {
+        for (let n = r.u32(); n > 0; n--) { const len = r.u32(); bodies.push(r.pos); r.pos += len }
+      }
+      r.pos = end
+    }
+    assert.ok(hinted.size > 0)
+    for (const [f, offsets] of hinted) {
+      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b))
+      for (const at of offsets) assert.ok([0x04, 0x0d].includes(out[bodies[f - imported] + at]), `function ${f} offset ${at}`)
+    }
+    // hints change no result
+    const e = await execute(await loadModule(bytes, { profile: 'task' }), { input: u32le(1000), fuelLimit: 1e9, sliceFuel: 100 })
+    assert.equal(e.status, 'ok')
   })
 
   it('caps memory: memory.grow past the cap returns -1, and an AS allocation bomb aborts', async () => {

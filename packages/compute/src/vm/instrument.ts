@@ -58,6 +58,14 @@ export const TRANSPARENT_MAX_FUEL = 1024
 export const TRANSPARENT_SLACK_FUEL = 8
 /** Bulk memory and table operations are charged 1 fuel per 2^BULK_SHIFT bytes (or entries) on top of their static cost. */
 export const BULK_SHIFT = 4
+/**
+ * The custom section of the branch hinting proposal: it marks the branches of our checks that end a slice (and
+ * the rare paths of the depth and NaN checks) as unlikely, so an engine that reads it lays those paths out of
+ * line and spills the registers their calls clobber there, not on the hot path. Hints change no result; an
+ * engine that does not read them ignores the section (Chromium reads it; Node 24's V8 with
+ * --experimental-wasm-branch-hinting).
+ */
+export const BRANCH_HINT_SECTION = 'metadata.code.branch_hint'
 
 /** Options of `instrument`. */
 export interface InstrumentInit {
@@ -446,6 +454,7 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
   }
   const codeOut = new Writer(codeRaw === null ? 16 : codeRaw.length * 2 + 64)
   let functionOut: Writer | null = null
+  const hints: { func: number, unlikely: number[] }[] = []
   {
     const n = definedTypeIdx.length
     if (codeRaw === null) {
@@ -515,7 +524,8 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
       // body with the calls of a single call site at each level below it (a chain, as deep as the stack allows).
       const fans = (d: Decoded): boolean => d.callees.filter(f => f >= importedFuncs && transparent[f - importedFuncs] === 0).length >= 2
       for (let i = 0; i < n; i++) {
-        const out = decoded[i].emit(units[i], fans(decoded[i]), threaded[i] === 1)
+        const { bytes: out, unlikely } = decoded[i].emit(units[i], fans(decoded[i]), threaded[i] === 1)
+        if (unlikely.length > 0) hints.push({ func: remapFunc(i + importedFuncs), unlikely })
         codeOut.u32(out.length)
         codeOut.bytes(out)
       }
@@ -572,6 +582,17 @@ export function instrument (bytes: Uint8Array, init: InstrumentInit): Instrument
   }
   if (elemOut !== null) section(9, elemOut)
   if (dataCount !== null) { const w = new Writer(); w.bytes(dataCount); section(12, w) }
+  if (hints.length > 0) { // before the code section; per function, in order: (offset in its body, 1 byte, hint 0 = unlikely)
+    const w = new Writer()
+    w.name(BRANCH_HINT_SECTION)
+    w.u32(hints.length)
+    for (const h of hints) {
+      w.u32(h.func)
+      w.u32(h.unlikely.length)
+      for (const at of h.unlikely) { w.u32(at); w.u8(1); w.u8(0) }
+    }
+    section(0, w)
+  }
   if (codeRaw !== null) section(10, codeOut)
   if (dataRaw !== null) { const w = new Writer(); w.bytes(dataRaw); section(11, w) }
 
@@ -782,7 +803,7 @@ interface Decoded {
   /** makes it fuel-transparent: no charge, check or counter access of its own (its callers prepay maxPath) */
   makeTransparent: () => void
   /** emits the instrumented body; `units` > 0: it takes that many depth units while active (and checks fuel at entry); `entryCheck`: it checks fuel at entry anyway */
-  emit: (units: number, entryCheck: boolean, threaded: boolean) => Uint8Array
+  emit: (units: number, entryCheck: boolean, threaded: boolean) => { bytes: Uint8Array, unlikely: number[] }
   /** adds the entry cost of each directly called function (by index) to the block holding the call */
   chargeCallees: (entryCost: (f: number) => number) => void
   /** stops charging the entry block (its callers pay it) and returns its cost */
@@ -1107,9 +1128,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   }
 
   // pass 2: emit
-  function emitBody (units: number, entryCheck: boolean, threaded: boolean): Uint8Array {
+  function emitBody (units: number, entryCheck: boolean, threaded: boolean): { bytes: Uint8Array, unlikely: number[] } {
   const counted = units > 0
   const w = new Writer(body.length * 2 + 64)
+  const unlikely: number[] = [] // offsets in the body of the branches (if, br_if) to hint as unlikely, in order
   // A threaded function's counter is its added last parameter, so its own locals move up by one; the scratch
   // locals after them keep their indices.
   const T64 = threaded ? type.params.length : nLocals
@@ -1152,7 +1174,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     if (!cached) { w.u8(0x24); w.u32(F); w.u8(0x20); w.u32(T64) } // global.set F
     w.u8(0x42); w.u8(0) // i64.const 0
     w.u8(0x53) // i64.lt_s
-    w.u8(0x04); w.u8(0x40) // if
+    unlikely.push(w.len); w.u8(0x04); w.u8(0x40) // if
     writeBack()
     w.u8(0x10); w.u32(ctx.sliceEndIdx)
     reload()
@@ -1175,7 +1197,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     const vt = f64 ? F64 : F32
     w.u8(0x22); w.u32(t); w.u8(0x20); w.u32(t)
     w.u8(f64 ? 0x62 : 0x5c) // fNN.ne: true only for NaN
-    w.u8(0x04); w.u8(vt)
+    unlikely.push(w.len); w.u8(0x04); w.u8(vt)
     if (f64) { w.u8(0x44); w.bytes(CANON_F64_NAN) } else { w.u8(0x43); w.bytes(CANON_F32_NAN) }
     w.u8(0x05); w.u8(0x20); w.u32(t); w.u8(0x0b)
   }
@@ -1184,7 +1206,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     w.u8(0x23); w.u32(D); w.u8(0x41); w.sleb(units); w.u8(0x6b) // depth - units
     w.u8(0x22); w.u32(T32); w.u8(0x24); w.u32(D)
     w.u8(0x20); w.u32(T32); w.u8(0x41); w.u8(0); w.u8(0x48) // < 0
-    w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
+    unlikely.push(w.len); w.u8(0x04); w.u8(0x40); w.u8(0x00); w.u8(0x0b) // if unreachable end
   }
   if (!threaded) reload()
   if (!counted && entryCheck && cached) {
@@ -1192,7 +1214,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     w.u8(0x20); w.u32(T64); w.u8(0x42); w.sleb(blockCost[0]); w.u8(0x7d) // i64.sub
     w.u8(0x22); w.u32(T64) // local.tee T64
     w.u8(0x42); w.u8(0); w.u8(0x53) // i64.lt_s 0
-    w.u8(0x04); w.u8(0x40)
+    unlikely.push(w.len); w.u8(0x04); w.u8(0x40)
     writeBack()
     w.u8(0x10); w.u32(ctx.sliceEndIdx)
     reload()
@@ -1256,7 +1278,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     charge(blockCost[block], false)
     i = loop.end
   }
-  return w.finish()
+  return { bytes: w.finish(), unlikely }
 
   /** Copies instruction j as it is, but for a threaded function's local indices (its own locals move up by one). */
   function copy (j: number): void {
@@ -1313,7 +1335,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         const t = f64 ? TF64 : TF32
         w.u8(0x21); w.u32(t); w.u8(0x21); w.u32(T32) // value, address
         w.u8(0x20); w.u32(t); w.u8(0x20); w.u32(t); w.u8(f64 ? 0x62 : 0x5c) // fNN.ne: true only for NaN
-        w.u8(0x0d); w.u32(depthOf(fixAt.pos))
+        unlikely.push(w.len); w.u8(0x0d); w.u32(depthOf(fixAt.pos))
         w.u8(0x20); w.u32(T32); w.u8(0x20); w.u32(t); w.bytes(raw)
         break
       }
@@ -1370,7 +1392,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         w.u8(0x22); w.u32(T64) // local.tee T64
         w.u8(0x42); w.u8(0)
         w.u8(0x53) // i64.lt_s
-        w.u8(0x0d); w.u32(depthOf(wrap.exhausted))
+        unlikely.push(w.len); w.u8(0x0d); w.u32(depthOf(wrap.exhausted))
       } else if (charged) charge(blockCost[block], kind === K_LOOP)
     }
   }
