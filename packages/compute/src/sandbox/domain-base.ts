@@ -253,7 +253,7 @@ export class SandboxDomainBase {
 
   /** Start the worker if need be and hand it `p`, the current run: its watchdog starts now. */
   private async post (p: Pending): Promise<void> {
-    // a live worker gets the run at once (in the caller's turn, so a pool can hand it the next behind)
+    // a live worker gets the run this turn (with the runs handed over behind it in the turn, so a pool can hand them at once)
     if (!this.alive) {
       try {
         await this.start()
@@ -270,6 +270,12 @@ export class SandboxDomainBase {
     if (p.opts.signal?.aborted === true || p.aborted === true) Atomics.store(this.control, CTRL_ABORT_ID, p.id)
     this.startWatchdog(p)
     p.posted = true
+    if (this.ahead.length === 0) {
+      // it leaves at the end of this turn, with the runs handed over behind it in the turn: one message
+      this.outgoing.push(p)
+      if (this.outgoing.length === 1) queueMicrotask(() => this.postOutgoing())
+      return
+    }
     this.worker.postMessage(this.request(p))
     // runs that were behind it on a worker that failed follow it to this one
     if (this.ahead.length > 0) {
@@ -299,9 +305,9 @@ export class SandboxDomainBase {
     return await promise
   }
 
-  /** Post the runs handed over this turn (those still behind the current one on this worker). */
+  /** Post the runs handed over this turn (the current one and those behind it, still on this worker). */
   private postOutgoing (): void {
-    const runs = this.outgoing.filter(p => this.ahead.includes(p))
+    const runs = this.outgoing.filter(p => p === this.current || this.ahead.includes(p))
     this.outgoing = []
     if (runs.length === 0 || this.worker == null) return
     this.worker.postMessage(runs.length === 1 ? this.request(runs[0]) : { type: 'runs', runs: runs.map(p => this.request(p)) })
