@@ -202,6 +202,9 @@ export function readReceiptBytes (bytes: Uint8Array): LaidReceipt | undefined {
     let ascii = true
     for (let i = 0; i < n; i++) if (t[i] > 0x7f) { ascii = false; break }
     if (ascii) return String.fromCharCode.apply(null, t as unknown as number[])
+    // a leading byte-order mark: the general decoder drops it (and then refuses the bytes as not
+    // canonical), other DAG-CBOR readers may too — such a string is left to the general path
+    if (n >= 3 && t[0] === 0xef && t[1] === 0xbb && t[2] === 0xbf) return undefined
     try { return utf8Strict.decode(t) } catch { return undefined }
   }
   const entries = head(5)
