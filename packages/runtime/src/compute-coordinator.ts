@@ -127,6 +127,8 @@ export interface ComputeCoordinatorInit {
   identity: Identity
   /** the origin's `compute/assign` capability for this node (encoded) */
   credential: Uint8Array
+  /** the origin this fabric serves: a receipt naming another is refused (unset: not checked) */
+  origin?: string
   /** where spot-checks run */
   pool: () => SandboxPool
   replicas: number
@@ -672,6 +674,11 @@ export class ComputeCoordinator {
       if (body.worker !== link.did || body.assignment !== a.id || body.commitment !== f.cm || body.output !== f.oc ||
         body.fuel !== f.fuel || body.status !== f.st || body.coordinator !== this.init.identity.did) {
         throw new MalformedError('the receipt does not describe this result', { field: 'rc' })
+      }
+      // and it describes the task it was given: the countersigned receipt must not misstate what ran
+      if (body.job !== a.job || body.task !== a.task || (this.init.origin != null && body.origin !== this.init.origin) ||
+        (job != null && (body.module !== job.moduleCid || body.input !== job.inputs[Number(a.task.slice(1))]))) {
+        throw new MalformedError('the receipt names another job, task, module, input or origin than the one assigned', { field: 'rc' })
       }
       if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
       // verifyReceiptBytes (as decodeReceipt) refuses non-canonical bytes: the receipt's CID is that of the bytes received

@@ -80,9 +80,10 @@ export interface ComputeWorkerInit {
   maxQueue?: number
   /**
    * Demonstrations and tests of byzantine tolerance only: this worker lies. 'wrong' returns a
-   * corrupted output (with a matching CID and a fresh commitment) in every result.
+   * corrupted output (with a matching CID and a fresh commitment) in every result; 'misnamed'
+   * returns the true result with a receipt that names another input than the one it ran.
    */
-  saboteur?: 'wrong'
+  saboteur?: 'wrong' | 'misnamed'
   log?: (msg: string) => void
 }
 
@@ -336,7 +337,7 @@ export class ComputeWorker {
         task: f.t,
         assignment: f.a,
         module: result.moduleCid,
-        input: result.inputCid,
+        input: this.init.saboteur === 'misnamed' ? result.moduleCid : result.inputCid,
         output: result.outputCid,
         status: result.status,
         fuel: result.fuel,

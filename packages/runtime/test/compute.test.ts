@@ -78,6 +78,21 @@ describe('compute on real libp2p (in one process)', () => {
     assert.ok(coordinator.coordinator!.reputation().workers.some(w => w.peer === saboteur.peerId && w.blacklisted))
   })
 
+  it('a receipt that names another input than the one run is refused: its worker is never relied on', async () => {
+    const liar = await startNode(origin, { bootstrap: coordinator.addrs(), roles: ['compute'], compute: { slots: 1, saboteur: 'misnamed' }, membership: MEMBERSHIP })
+    try {
+      await waitFor('the coordinator sees the liar', () => coordinator.membership.view().some(m => m.peerId === liar.peerId && m.roles.includes('compute')))
+      const inputs = Array.from({ length: 24 }, (_, i) => u32(500 + i * 31))
+      const report = await coordinator.submitJob({ module, inputs, name: 'misnamed' })
+      assert.equal(report.accepted, 24)
+      // its results are right, but its receipts misstate what ran: none is counted toward a quorum
+      for (const t of report.tasks) assert.ok(!t.workers!.includes(liar.peerId), `task ${t.task} rests on a misnamed receipt`)
+      assert.ok(coordinator.coordinator!.reputation().workers.some(w => w.peer === liar.peerId && w.blacklisted), 'the liar was blacklisted')
+    } finally {
+      await liar.stop()
+    }
+  })
+
   it('workers sign a receipt per execution; the coordinator countersigns the accepted ones', async () => {
     const report = await coordinator.submitJob({ module, inputs: [u32(7), u32(8), u32(9)], name: 'receipts' })
     assert.equal(report.failed, 0)
