@@ -666,7 +666,7 @@ export class StorageService {
       }
     } finally {
       await acks.catch(() => {})
-      void this.closeStore(s)
+      await this.closeStore(s)
     }
   }
 

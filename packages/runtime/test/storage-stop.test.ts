@@ -1,0 +1,43 @@
+// A holder stopped in the middle of a store: stop() cuts the store, waits for its writes and for the
+// collection of its blocks, and only then closes the blockstore — nothing touches the store after
+// stop() resolves, and the directory is free for the next process (or the same one) to open.
+import assert from 'node:assert/strict'
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { FabricNode } from '@webfabric/runtime'
+import { FsBlockstore } from '@webfabric/storage/fs'
+import { type TestOrigin, bytesOf, holderNode, makeOrigin, pieces, sleep, storageClient, waitFor } from './fixtures.ts'
+
+describe('storage: a holder stopped during a store', () => {
+  let origin: TestOrigin
+  let client: FabricNode
+  let holder: FabricNode
+
+  before(async () => {
+    origin = await makeOrigin()
+    client = await storageClient(origin)
+    holder = await holderNode(origin, client.addrs())
+    await waitFor('the client sees the holder', () => client.storage!.service.storageMembers().length === 1)
+  })
+
+  after(async () => {
+    for (const n of [holder, client]) await n?.stop()
+    await origin?.cleanup()
+  })
+
+  it('writes and deletes nothing after stop() resolves, and leaves its blockstore unlocked', async () => {
+    const put = client.storage!.service.put(pieces(bytesOf(40 * 2 ** 20, 7)), { redundancy: { kind: 'replicas', r: 1 } })
+    put.catch(() => {})
+    await waitFor('the holder stored two blocks', async () => (await holder.storage!.stats()).storageBytes >= 2 * 2 ** 20)
+    await holder.stop()
+    await assert.rejects(put)
+    // anything still running after stop() (a collection, a late write) would reopen the store and lock it again
+    await sleep(1000)
+    const dir = join(holder.init.dataDir, 'storage')
+    await assert.rejects(access(join(dir, 'LOCK')), { code: 'ENOENT' })
+    const store = new FsBlockstore(dir)
+    await store.open()
+    await store.close()
+  })
+})
