@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { compileTask } from '@webfabric/sdk'
 import { AHEAD_MAX_FUEL, MAX_AHEAD } from '../src/sandbox/domain-base.ts'
+import { CTRL_RUN_ID } from '../src/sandbox/domain-core.ts'
 import { type DomainResult, SandboxDomain, SandboxPool } from '../src/sandbox/domain.ts'
 import { execute, loadModule } from '../src/vm/index.ts'
 
@@ -350,6 +351,76 @@ describe('sandbox domains: a short task handed over behind the running one', () 
       await assert.rejects(stuck, { name: 'WatchdogTimeoutError' })
       for (const b of behind) assert.equal((await b).commitment, ok.commitment)
       assert.equal(d.restarts, 1)
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('a run that ended is never failed by the watchdog of the one after it; that one alone is', async () => {
+    // a run's answer waits in the domain while more than two runs are queued behind it
+    const d = new SandboxDomain({ sliceFuel: SLICE, watchdogMs: 2000 })
+    try {
+      await warm(d)
+      const first = d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+      const stuck = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 })
+      const behind = [1, 2, 3].map(() => d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 }))
+      let stopped = false
+      stuck.catch(() => { stopped = true })
+      const ok = await first
+      assert.equal(ok.status, 'ok')
+      // its answer came at the end of the next one's first slice, not after that one's watchdog
+      assert.equal(stopped, false)
+      await assert.rejects(stuck, { name: 'WatchdogTimeoutError' })
+      for (const b of behind) assert.equal((await b).commitment, ok.commitment)
+      assert.equal(d.restarts, 1)
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('a watchdog or a crash is blamed on the run the domain is in, even while the answers of those before it wait', async () => {
+    // no slice ends within a run here: the answers of the runs that ended wait until the worker is gone
+    const d = new SandboxDomain({ sliceFuel: 2 ** 52, watchdogMs: 2000 })
+    const internals = d as unknown as { nextId: number, control: Int32Array, worker?: { terminate: () => unknown } }
+    const inRun = async (id: number): Promise<void> => {
+      while (Atomics.load(internals.control, CTRL_RUN_ID) !== id) await sleep(10)
+    }
+    try {
+      for (const end of ['watchdog', 'crash']) {
+        await warm(d)
+        const expected = (await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })).commitment
+        const id = internals.nextId
+        const first = d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })
+        const stuck = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 })
+        const behind = [1, 2, 3].map(() => d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 }))
+        await inRun(id + 1)
+        if (end === 'crash') void internals.worker?.terminate()
+        await assert.rejects(stuck, { name: end === 'crash' ? 'DomainCrashedError' : 'WatchdogTimeoutError' })
+        // the run that ended runs again on the restarted worker (a task's result is deterministic)
+        assert.equal((await first).commitment, expected)
+        for (const b of behind) assert.equal((await b).commitment, expected)
+      }
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('stopping the running one and then those behind it stops each of them', async () => {
+    const d = new SandboxDomain({ sliceFuel: SLICE, watchdogMs: 10_000 })
+    try {
+      for (const order of ['running first', 'running last']) {
+        await warm(d)
+        const stops = Array.from({ length: MAX_AHEAD + 1 }, () => new AbortController())
+        const running = d.run({ module, moduleId: 'spin', input: u32(0), fuelLimit: 2 ** 50 }, { signal: stops[0].signal })
+        const behind = stops.slice(1).map(ac => d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 }, { signal: ac.signal }))
+        assert.equal(d.queued, MAX_AHEAD + 1)
+        await sleep(100)
+        for (const ac of order === 'running first' ? stops : stops.toReversed()) ac.abort()
+        // the running one stops at its next slice, not at its watchdog
+        await Promise.all([running, ...behind].map(async r => await assert.rejects(r, { name: 'DomainAbortedError' })))
+        assert.equal((await d.run({ module, moduleId: 'spin', input: u32(9), fuelLimit: 1e6 })).status, 'ok')
+      }
+      assert.equal(d.restarts, 0)
     } finally {
       await d.close()
     }

@@ -4,9 +4,11 @@
 // abort at slice boundaries, and no authority beyond what each request
 // carries. How the worker is made is the platform's (domain.ts, domain-web.ts).
 import {
-  CTRL_ABORT_ID,
+  ABORT_SLOTS,
+  CTRL_ABORT_IDS,
   CTRL_DUTY,
   CTRL_LENGTH,
+  CTRL_RUN_ID,
   CTRL_SLEPT_MS,
   CTRL_SLICES,
   CTRL_STATE,
@@ -97,9 +99,11 @@ export const AHEAD_MAX_FUEL = 5_000_000
 /**
  * Most runs handed to a domain behind its running one. Those handed in one turn cross to the
  * domain's thread in one message, and it answers the runs it had queued in one message: at eight,
- * a batch of short tasks costs each thread two messages instead of sixteen.
+ * a batch of short tasks costs each thread two messages instead of sixteen. Each run the domain
+ * holds needs an abort slot of its own (ABORT_SLOTS).
  */
 export const MAX_AHEAD = 7
+if (MAX_AHEAD + 1 > ABORT_SLOTS) throw new Error('a domain holds more runs than it has abort slots')
 
 /**
  * The bytes in a buffer of their own. postMessage copies a view's whole underlying buffer: an
@@ -124,7 +128,7 @@ interface Pending {
   held: boolean
   /** handed to the worker */
   posted?: boolean
-  /** abort() came before it was handed over (the worker was starting): it stops at its first slice */
+  /** stopped (its signal, or abort() before it was handed over): it stops at its next slice, or before it starts */
   aborted?: boolean
 }
 
@@ -258,16 +262,18 @@ export class SandboxDomainBase {
       try {
         await this.start()
       } catch (err) {
-        this.fail(new DomainCrashedError(`the sandbox domain could not start: ${(err as Error).message}`, { cause: err }))
+        this.fail(new DomainCrashedError(`the sandbox domain could not start: ${(err as Error).message}`, { cause: err }), p)
         return
       }
     }
     if (this.current !== p) return // closed while starting
-    if (this.worker == null) { this.fail(new DomainCrashedError()); return }
+    if (this.worker == null) { this.fail(new DomainCrashedError(), p); return }
+    // the worker is idle or new: nothing it was told about earlier runs holds
     Atomics.store(this.control, CTRL_STATE, STATE_RUN)
-    Atomics.store(this.control, CTRL_ABORT_ID, 0)
-    // aborted while the worker was starting: the state was just reset to run
-    if (p.opts.signal?.aborted === true || p.aborted === true) Atomics.store(this.control, CTRL_ABORT_ID, p.id)
+    Atomics.store(this.control, CTRL_RUN_ID, 0)
+    for (let i = CTRL_ABORT_IDS; i < CTRL_ABORT_IDS + ABORT_SLOTS; i++) Atomics.store(this.control, i, 0)
+    // those stopped while the worker was starting (or before a restart) stop before they start
+    for (const r of [p, ...this.ahead]) if (r.opts.signal?.aborted === true || r.aborted === true) this.stopId(r.id)
     this.startWatchdog(p)
     p.posted = true
     if (this.ahead.length === 0) {
@@ -332,15 +338,36 @@ export class SandboxDomainBase {
     }
   }
 
+  /** `p` starts now (as far as the parent knows): its watchdog runs from here. */
   private startWatchdog (p: Pending): void {
+    clearTimeout(p.timer)
     p.started = performance.now()
     const watchdog = p.opts.watchdogMs ?? this.init.watchdogMs ?? DEFAULT_WATCHDOG_MS
     p.timer = setTimeout(() => {
+      p.timer = undefined
+      // the domain may be in a later run, the answers of those before it waiting (see DomainPort):
+      // `p` ended, and the watchdog of the run it is in runs from now
+      const running = this.runningRun()
+      if (running != null && running !== p) {
+        if (running.timer == null) this.startWatchdog(running)
+        return
+      }
       // the worker is let go first, so a run handed over behind this one goes to a fresh one
       const w = this.detach()
-      this.fail(new WatchdogTimeoutError(`the execution ran past its ${watchdog} ms watchdog and was stopped; give it more time or less work`))
+      this.fail(new WatchdogTimeoutError(`the execution ran past its ${watchdog} ms watchdog and was stopped; give it more time or less work`), p)
       void w?.terminate()
     }, watchdog)
+  }
+
+  private stopWatchdog (p: Pending): void {
+    clearTimeout(p.timer)
+    p.timer = undefined
+  }
+
+  /** The run the worker is in (CTRL_RUN_ID), when it is one of this domain's. */
+  private runningRun (): Pending | undefined {
+    const id = Atomics.load(this.control, CTRL_RUN_ID)
+    return this.current?.id === id ? this.current : this.ahead.find(r => r.id === id)
   }
 
   /**
@@ -349,9 +376,24 @@ export class SandboxDomainBase {
    */
   private abortRun (p: Pending): void {
     if (p !== this.current && !this.ahead.includes(p)) return
+    p.aborted = true
     if (p !== this.current) p.reject(new DomainAbortedError())
-    Atomics.store(this.control, CTRL_ABORT_ID, p.id)
+    this.stopId(p.id)
     Atomics.notify(this.control, CTRL_STATE)
+  }
+
+  /**
+   * Tell the worker to stop run `id`, in a slot that holds no other run still in the domain: there
+   * are more slots than runs a domain holds, so each stop stands until its run is gone.
+   */
+  private stopId (id: number): void {
+    let free = -1
+    for (let i = CTRL_ABORT_IDS; i < CTRL_ABORT_IDS + ABORT_SLOTS; i++) {
+      const held = Atomics.load(this.control, i)
+      if (held === id) return
+      if (free < 0 && held !== this.current?.id && !this.ahead.some(r => r.id === held)) free = i
+    }
+    Atomics.store(this.control, free, id)
   }
 
   /** Stop the worker; a running execution rejects with DomainClosedError. */
@@ -359,7 +401,7 @@ export class SandboxDomainBase {
     if (this.closed) return
     this.closed = true
     this.abort()
-    this.fail(new DomainClosedError(), true)
+    this.fail(new DomainClosedError(), undefined, true)
     const w = this.worker
     this.worker = undefined
     this.alive = false
@@ -442,42 +484,57 @@ export class SandboxDomainBase {
     }
   }
 
-  /** The current run ended: the first handed over behind it (already in the worker) becomes current. */
+  /**
+   * The current run ended: the first handed over behind it (already in the worker) becomes current,
+   * its watchdog from now unless it runs already (the worker was seen in it).
+   */
   private settle (): void {
     const p = this.current
     if (p == null) return
-    clearTimeout(p.timer)
-    if (p.onAbort != null) p.opts.signal?.removeEventListener('abort', p.onAbort)
+    this.stopWatchdog(p)
+    this.release(p)
     this.busyTotal += performance.now() - p.started
     this.current = this.ahead.shift()
-    if (this.current != null) this.startWatchdog(this.current)
+    if (this.current != null && this.current.timer == null) this.startWatchdog(this.current)
+  }
+
+  private release (p: Pending): void {
+    if (p.onAbort != null) p.opts.signal?.removeEventListener('abort', p.onAbort)
   }
 
   /**
-   * The current run failed with `err` (watchdog, crash, close). Those handed over behind it never
-   * started: they are handed to the restarted worker — or, when the domain closes (`all`), fail too.
+   * A run failed with `err` (watchdog, crash, close): `failed`, else the one the worker is in. Its
+   * answers may have been waiting (DomainPort), so the runs before it ended but are lost with the
+   * worker: they run again (a task's result is deterministic), and those behind it never started;
+   * all go to the restarted worker, in order — or, when the domain closes (`all`), fail too.
    */
-  private fail (err: Error, all = false): void {
+  private fail (err: Error, failed?: Pending, all = false): void {
     const p = this.current
     if (p == null) return
-    const behind = this.ahead
+    const queue = [p, ...this.ahead]
+    const culprit = all ? p : (failed ?? this.runningRun() ?? p)
+    if (!queue.includes(culprit)) return // settled already (a start that failed after a crash was handled)
+    this.current = undefined
     this.ahead = []
-    this.settle()
-    p.reject(err)
-    if (behind.length === 0) return
+    for (const r of queue) this.stopWatchdog(r)
+    this.busyTotal += performance.now() - p.started
+    this.release(culprit)
+    culprit.reject(err)
+    const again = queue.filter(r => r !== culprit)
+    if (again.length === 0) return
     if (all || this.closed) {
-      for (const b of behind) {
-        if (b.onAbort != null) b.opts.signal?.removeEventListener('abort', b.onAbort)
-        b.reject(err)
+      for (const r of again) {
+        this.release(r)
+        r.reject(err)
       }
       return
     }
     // the worker is gone (or going): whatever it held is forgotten, so the bytes go again; the
     // first becomes current, the others go behind it once it is posted
-    for (const b of behind) b.held = false
-    this.current = behind[0]
-    this.ahead = behind.slice(1)
-    void this.post(behind[0])
+    for (const r of again) r.held = false
+    this.current = again[0]
+    this.ahead = again.slice(1)
+    void this.post(again[0])
   }
 }
 

@@ -16,12 +16,21 @@ export const CTRL_SLICES = 2
 /** Milliseconds the domain slept to hold its duty cycle (written by the domain). */
 export const CTRL_SLEPT_MS = 3
 /**
- * Id of one run to stop (at its next slice, or before it starts): how the parent stops a run that
- * may be queued behind another without touching that one. STATE_ABORT stops whatever runs.
+ * First of ABORT_SLOTS slots, each the id of a run to stop (at its next slice, or before it starts):
+ * how the parent stops runs that may be queued behind another without touching the others. A slot
+ * of its own for each run a domain holds, so stopping one never undoes the stop of another.
+ * STATE_ABORT stops whatever runs.
  */
-export const CTRL_ABORT_ID = 4
+export const CTRL_ABORT_IDS = 4
+/** Abort slots: at least the most runs a domain holds (the running one and MAX_AHEAD behind it). */
+export const ABORT_SLOTS = 8
+/**
+ * Id of the run the domain is in (written by the domain as it takes the run up): the runs before it
+ * ended, even while their answers wait (DomainPort), so a watchdog or a crash is this run's.
+ */
+export const CTRL_RUN_ID = CTRL_ABORT_IDS + ABORT_SLOTS
 /** Length of the control block in Int32 slots. */
-export const CTRL_LENGTH = 5
+export const CTRL_LENGTH = CTRL_RUN_ID + 1
 
 /** Values of CTRL_STATE. */
 export const STATE_RUN = 0
@@ -95,8 +104,12 @@ export class DomainCore {
     this.now = now
   }
 
-  /** Run one request to completion; never throws (errors become messages). */
-  async handle (req: RunRequest): Promise<void> {
+  /**
+   * Run one request to completion; never throws (errors become messages). `atSlice` is called at
+   * the end of each of its fuel slices, before any rest.
+   */
+  async handle (req: RunRequest, atSlice?: () => void): Promise<void> {
+    Atomics.store(this.control, CTRL_RUN_ID, req.id)
     try {
       // a run queued behind another may have been stopped before it starts
       this.checkState(req.id)
@@ -108,6 +121,7 @@ export class DomainCore {
       // sleep not yet added to the whole-ms meter
       let sleptFraction = 0
       const onSlice = (): void => {
+        atSlice?.()
         Atomics.add(this.control, CTRL_SLICES, 1)
         const duty = Math.min(1000, Math.max(1, Atomics.load(this.control, CTRL_DUTY)))
         if (duty < 1000) {
@@ -151,7 +165,8 @@ export class DomainCore {
   private checkState (id: number): void {
     for (;;) {
       const state = Atomics.load(this.control, CTRL_STATE)
-      if (state === STATE_ABORT || Atomics.load(this.control, CTRL_ABORT_ID) === id) throw new DomainAbortedError()
+      if (state === STATE_ABORT) throw new DomainAbortedError()
+      for (let i = CTRL_ABORT_IDS; i < CTRL_ABORT_IDS + ABORT_SLOTS; i++) if (Atomics.load(this.control, i) === id) throw new DomainAbortedError()
       if (state !== STATE_PAUSE) return
       Atomics.wait(this.control, CTRL_STATE, STATE_PAUSE)
     }
@@ -227,7 +242,9 @@ const ANSWER_WITH_QUEUED = 2
  * The domain's end of its messages, shared by the Node and the browser entry: it takes run and runs
  * messages and runs them one at a time, in order, and it answers the runs it had queued together —
  * an answer waits while more than ANSWER_WITH_QUEUED runs are queued behind it, then those waiting
- * leave in one message (the parent hands a domain at most a few short runs at once). Output is
+ * leave in one message (the parent hands a domain at most a few short runs at once). Answers never
+ * wait past the end of a fuel slice: the parent starts a run's watchdog when the answer before it
+ * arrives, so a run that takes more than a slice frees those before it at its first. Output is
  * handed over without a copy when it owns its whole buffer. Streamed output and publications go at
  * once, after the answers before them.
  */
@@ -263,10 +280,13 @@ export class DomainPort {
       if (req?.type !== 'run') continue
       this.queued++
       this.chain = this.chain.then(async () => {
-        try { await core.handle(req) } finally { this.queued-- }
+        try { await core.handle(req, this.atSlice) } finally { this.queued-- }
       })
     }
   }
+
+  /** A run's fuel slice ended: the answers waiting go now (the run may be a long one). */
+  private readonly atSlice = (): void => { if (this.answers.length > 0) this.flush() }
 
   private flush (): void {
     if (this.answers.length === 0) return
