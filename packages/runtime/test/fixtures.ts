@@ -124,6 +124,16 @@ export async function storageClient (origin: TestOrigin, opts: Partial<FabricNod
   return await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: STORAGE_MEMBERSHIP, ...opts })
 }
 
+/** A fresh origin, a storage client (the rendezvous) and `n` holders, once the client sees them all. */
+export async function storageFabric (n: number): Promise<{ origin: TestOrigin, client: FabricNode, holders: FabricNode[] }> {
+  const origin = await makeOrigin()
+  const client = await storageClient(origin)
+  const holders: FabricNode[] = []
+  for (let i = 0; i < n; i++) holders.push(await holderNode(origin, client.addrs()))
+  await waitFor(`the client sees ${n} storage members`, () => client.storage!.service.storageMembers().length === n)
+  return { origin, client, holders }
+}
+
 /** A storage holder (storage/hold + get) with repair timing short enough for tests. */
 export async function holderNode (origin: TestOrigin, bootstrap: string[], opts: Partial<FabricNodeInit> = {}): Promise<FabricNode> {
   const dataDir = join(origin.dir, `holder-${Math.random().toString(36).slice(2, 8)}`)

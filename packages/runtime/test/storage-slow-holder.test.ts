@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { FabricNode } from '@webfabric/runtime'
 import type { Blockstore } from '@webfabric/storage'
-import { type TestOrigin, bytesOf, holderNode, makeOrigin, pieces, readAll, storageClient, waitFor } from './fixtures.ts'
+import { type TestOrigin, bytesOf, pieces, readAll, storageFabric } from './fixtures.ts'
 
 /**
  * The slow holder's disk comes back once the healthy holders have had nothing to store for this long:
@@ -17,14 +17,11 @@ const QUIET_MS = 33_000
 describe('storage: a put that waits on one slow holder', () => {
   let origin: TestOrigin
   let client: FabricNode
-  const holders: FabricNode[] = []
+  let holders: FabricNode[] = []
   let release: (() => void) | undefined
 
   before(async () => {
-    origin = await makeOrigin()
-    client = await storageClient(origin)
-    for (let i = 0; i < 6; i++) holders.push(await holderNode(origin, client.addrs()))
-    await waitFor('the client sees 6 storage members', () => client.storage!.service.storageMembers().length === 6)
+    ;({ origin, client, holders } = await storageFabric(6))
   })
 
   after(async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { FabricNode } from '@webfabric/runtime'
 import { FsBlockstore } from '@webfabric/storage/fs'
-import { type TestOrigin, bytesOf, holderNode, makeOrigin, pieces, sleep, storageClient, waitFor } from './fixtures.ts'
+import { type TestOrigin, bytesOf, pieces, sleep, storageFabric, waitFor } from './fixtures.ts'
 
 describe('storage: a holder stopped during a store', () => {
   let origin: TestOrigin
@@ -15,10 +15,7 @@ describe('storage: a holder stopped during a store', () => {
   let holder: FabricNode
 
   before(async () => {
-    origin = await makeOrigin()
-    client = await storageClient(origin)
-    holder = await holderNode(origin, client.addrs())
-    await waitFor('the client sees the holder', () => client.storage!.service.storageMembers().length === 1)
+    ;({ origin, client, holders: [holder] } = await storageFabric(1))
   })
 
   after(async () => {

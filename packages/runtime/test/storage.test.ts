@@ -11,7 +11,7 @@ import { encode } from '@webfabric/protocol'
 import { type FabricNode, STORAGE_PROTOCOL, type StorageService } from '@webfabric/runtime'
 import { anchorCid, blockId, blocksOfPosition, formatReadCap, parseReadCap, type QuotaBlockstore, type Redundancy, rootsDigest, type SignedAnchor, verifyAnchor } from '@webfabric/storage'
 import { LocalAnchorLog } from '@webfabric/storage/local-log'
-import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, storageClient, waitFor } from './fixtures.ts'
+import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, holderNode, makeOrigin, pieces, readAll, startNode, storageFabric, waitFor } from './fixtures.ts'
 import { lengthPrefixed, sendRaw } from './raw-streams.ts'
 
 const MEMBERSHIP = STORAGE_MEMBERSHIP
@@ -22,10 +22,7 @@ describe('storage on real libp2p (in one process)', () => {
   let holders: FabricNode[] = []
 
   before(async () => {
-    origin = await makeOrigin()
-    client = await storageClient(origin)
-    for (let i = 0; i < 6; i++) holders.push(await holderNode(origin, client.addrs()))
-    await waitFor('the client sees 6 storage members', () => client.storage!.service.storageMembers().length === 6)
+    ;({ origin, client, holders } = await storageFabric(6))
   })
 
   after(async () => {
