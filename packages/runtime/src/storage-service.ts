@@ -194,6 +194,8 @@ export interface PositionStore {
   readonly peer: string
   /** True once the holder acknowledged the whole store. */
   ended: boolean
+  /** True once the root was sent: the holder may have committed the store even if its answer was lost. */
+  readonly endSent?: boolean
   /**
    * Stores one block once there is room (throws the holder's refusal if it gave one). `cid`, when
    * given, was computed by this node from these bytes (or checked against them): a local store
@@ -283,7 +285,7 @@ export class StoreSession implements PositionStore {
   private sending = 0
   private lastSent = 0
   /** set once `end` is sent: nothing follows it on the stream */
-  private ending = false
+  endSent = false
   private wake?: () => void
   private readonly done = Promise.withResolvers<void>()
 
@@ -346,15 +348,15 @@ export class StoreSession implements PositionStore {
    * KEEPALIVE_MS: the holder's read is alive then anyway.
    */
   async wait (): Promise<void> {
-    if (this.failed != null || this.ending || this.sending > 0 || performance.now() - this.lastSent < KEEPALIVE_MS) return
+    if (this.failed != null || this.endSent || this.sending > 0 || performance.now() - this.lastSent < KEEPALIVE_MS) return
     await this.call.send({ k: 'wait' })
   }
 
   /** Sends the root and record, and waits until the holder has stored everything durably. */
   async end (root: Uint8Array, rec: PlacementRecord): Promise<void> {
-    this.ending = true
     try {
       if (this.failed != null) throw this.failed
+      this.endSent = true
       await this.call.send({ k: 'end', root, rec })
       await this.done.promise
       this.ended = true
@@ -1056,10 +1058,11 @@ export class StorageService {
       return { cap: formatReadCap(done.cap), root: record.root, size: root.size, redundancy: writer.redundancy, holders, chunks: root.chunks.length, wallMs: performance.now() - started }
     } catch (err) {
       // a failed put takes back everything: open stores are cut (their blocks are collected — on this
-      // node before the put rejects, so its quota is free again by then), holders that already
-      // committed are asked to abandon what this writer stored
+      // node before the put rejects, so its quota is free again by then), holders that committed —
+      // or may have: they got the root but their answer was lost — are asked to abandon what this
+      // writer stored (a holder that holds nothing of it answers ok)
       await Promise.allSettled(opened.filter(s => !s.ended).map(async s => { await s.abort(err as Error) }))
-      const committed = opened.filter(s => s.ended).map(s => s.peer)
+      const committed = opened.filter(s => s.ended || s.endSent === true).map(s => s.peer)
       if (rootCid != null && committed.length > 0) await Promise.allSettled(committed.map(async peer => { await this.abandon(peer, rootCid!) }))
       throw err
     } finally {

@@ -1,6 +1,7 @@
 // A holder stopped in the middle of a store: stop() cuts the store, waits for its writes and for the
 // collection of its blocks, and only then closes the blockstore — nothing touches the store after
-// stop() resolves, and the directory is free for the next process (or the same one) to open.
+// stop() resolves, and the directory is free for the next process (or the same one) to open. And a
+// holder that committed a store whose answer never reached the writer: the failed put takes it back.
 import assert from 'node:assert/strict'
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,6 +9,36 @@ import { after, before, describe, it } from 'node:test'
 import type { FabricNode } from '@webfabric/runtime'
 import { FsBlockstore } from '@webfabric/storage/fs'
 import { type TestOrigin, bytesOf, pieces, sleep, storageFabric, waitFor } from './fixtures.ts'
+
+describe('storage: a store committed whose answer was lost', () => {
+  let origin: TestOrigin
+  let client: FabricNode
+  let holder: FabricNode
+
+  before(async () => {
+    ;({ origin, client, holders: [holder] } = await storageFabric(1))
+  })
+
+  after(async () => {
+    for (const n of [holder, client]) await n?.stop()
+    await origin?.cleanup()
+  })
+
+  it('the put fails, and the writer has the holder abandon what it committed', async () => {
+    // fault injection: the holder commits, then its stream breaks before the writer hears 'stored'
+    const service = holder.storage!.service as unknown as { commitStore: (...args: unknown[]) => Promise<void> }
+    const commit = service.commitStore.bind(service)
+    let committed = 0
+    service.commitStore = async (...args: unknown[]) => {
+      await commit(...args)
+      committed++
+      throw Object.assign(new Error('the connection dropped before the answer went out'), { name: 'StreamResetError' })
+    }
+    await assert.rejects(client.storage!.service.put(pieces(bytesOf(3 * 2 ** 20, 8)), { redundancy: { kind: 'replicas', r: 1 } }))
+    assert.equal(committed, 1)
+    await waitFor('the holder holds nothing of the failed put', () => holder.storage!.service.held().length === 0)
+  })
+})
 
 describe('storage: a holder stopped during a store', () => {
   let origin: TestOrigin
