@@ -189,13 +189,22 @@ export class StorageRuntime {
     if (this.anchors == null || this.anchorTimer != null) return
     this.anchorTimer = setTimeout(() => {
       this.anchorTimer = undefined
-      this.anchoring = this.anchoring.then(async () => { await this.anchorNow() }).catch(err => this.init.log?.(`storage: could not anchor the pinned roots: ${(err as Error).message}`))
+      this.anchorNow().catch(err => this.init.log?.(`storage: could not anchor the pinned roots: ${(err as Error).message}`))
     }, ANCHOR_DEBOUNCE_MS)
     this.anchorTimer.unref?.()
   }
 
-  /** Publish a commitment to the pinned roots now, unless it would repeat the last one. */
+  /**
+   * Publish a commitment to the pinned roots now, unless it would repeat the last one. Calls run one
+   * after another (each signs the seq after the one before it; two at once would sign the same seq).
+   */
   async anchorNow (): Promise<AnchorReceipt | undefined> {
+    const run = this.anchoring.then(async () => await this.anchorOnce())
+    this.anchoring = run.catch(() => {})
+    return await run
+  }
+
+  private async anchorOnce (): Promise<AnchorReceipt | undefined> {
     if (this.anchors == null) return undefined
     const roots = this.service.pinnedRoots()
     const digest = (await rootsDigest(roots)).toString()

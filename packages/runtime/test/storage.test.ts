@@ -164,6 +164,17 @@ describe('storage on real libp2p (in one process)', () => {
     await verifyAnchor(after)
   })
 
+  it('anchors asked for at once are published one after the other, each chained to the one before', async () => {
+    // a new pinned root on every holder: each has something new to anchor (its debounced anchor is due too)
+    await svc().put(pieces(bytesOf(20_000, 42)), { redundancy: { kind: 'replicas', r: 6 } })
+    const h = holders[0]
+    const [a, b, c] = await Promise.all([h.storage!.anchorNow(), h.storage!.anchorNow(), h.storage!.anchorNow()])
+    assert.ok(a != null && b != null && c != null)
+    const latest = (await readLatest(h))!
+    assert.equal(latest.body.roots.toString(), (await rootsDigest(h.storage!.service.pinnedRoots())).toString())
+    await verifyAnchor(latest)
+  })
+
   it('puts with 2 MiB and 4 MiB chunks (blocks larger than a quarter of the flow-control window)', async () => {
     for (const chunkSize of [2 * 2 ** 20, 4 * 2 ** 20]) {
       const data = bytesOf(10 * 2 ** 20 + 3, chunkSize)
