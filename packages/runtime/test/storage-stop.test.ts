@@ -5,21 +5,22 @@
 import assert from 'node:assert/strict'
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { afterEach, beforeEach, describe, it } from 'node:test'
 import type { FabricNode } from '@webfabric/runtime'
 import { FsBlockstore } from '@webfabric/storage/fs'
 import { type TestOrigin, bytesOf, pieces, sleep, storageFabric, waitFor } from './fixtures.ts'
 
-describe('storage: a store committed whose answer was lost', () => {
+// each test gets a fabric of its own: a client and one holder (the second test stops it)
+describe('storage: a holder that stops or loses its answer during a store', () => {
   let origin: TestOrigin
   let client: FabricNode
   let holder: FabricNode
 
-  before(async () => {
+  beforeEach(async () => {
     ;({ origin, client, holders: [holder] } = await storageFabric(1))
   })
 
-  after(async () => {
+  afterEach(async () => {
     for (const n of [holder, client]) await n?.stop()
     await origin?.cleanup()
   })
@@ -37,21 +38,6 @@ describe('storage: a store committed whose answer was lost', () => {
     await assert.rejects(client.storage!.service.put(pieces(bytesOf(3 * 2 ** 20, 8)), { redundancy: { kind: 'replicas', r: 1 } }))
     assert.equal(committed, 1)
     await waitFor('the holder holds nothing of the failed put', () => holder.storage!.service.held().length === 0)
-  })
-})
-
-describe('storage: a holder stopped during a store', () => {
-  let origin: TestOrigin
-  let client: FabricNode
-  let holder: FabricNode
-
-  before(async () => {
-    ;({ origin, client, holders: [holder] } = await storageFabric(1))
-  })
-
-  after(async () => {
-    for (const n of [holder, client]) await n?.stop()
-    await origin?.cleanup()
   })
 
   it('writes and deletes nothing after stop() resolves, and leaves its blockstore unlocked', async () => {
