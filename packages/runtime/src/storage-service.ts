@@ -31,7 +31,8 @@ import {
   positionsOf,
   rankHolders,
   shareBytes,
-  verifyBlock
+  verifyBlock,
+  verifyBlockJoined
 } from '@webfabric/storage'
 import { CID } from 'multiformats/cid'
 import { FRAME_TIMEOUT_MS } from './constants.ts'
@@ -985,6 +986,7 @@ export class StorageService {
     // on a slower holder's window or a failed position is rebuilt: one slow disk must not make the
     // healthy holders give the put up for idle (STORE_IDLE_MS) and fail it as a whole.
     const keepalive = setInterval(() => { for (const s of sessions) void s?.wait().catch(() => {}) }, KEEPALIVE_MS)
+    let shipping: Promise<void> | undefined
     try {
       await Promise.all(Array.from({ length: n }, async (_, p) => {
         try {
@@ -1015,10 +1017,18 @@ export class StorageService {
       for await (const piece of source) {
         opts.signal?.throwIfAborted()
         if (!(piece instanceof Uint8Array)) throw new TypeError('put reads Uint8Array chunks')
-        await ship(await writer.write(piece))
-        total += piece.length
-        opts.onProgress?.({ type: 'storage:put:bytes', bytes: total })
+        // the piece is read before write returns; its chunks are sealed (off the main thread in Node)
+        // while the previous piece's blocks ship and the next piece is read — blocks ship in order
+        const sealed = writer.write(piece)
+        sealed.catch(() => {})
+        if (shipping != null) await shipping
+        shipping = sealed.then(ship).then(() => {
+          total += piece.length
+          opts.onProgress?.({ type: 'storage:put:bytes', bytes: total })
+        })
+        shipping.catch(() => {})
       }
+      if (shipping != null) await shipping
       // an aborted put never reaches its root: nothing half-written is ever acknowledged
       opts.signal?.throwIfAborted()
       const done = await writer.finish()
@@ -1057,6 +1067,8 @@ export class StorageService {
       }
       return { cap: formatReadCap(done.cap), root: record.root, size: root.size, redundancy: writer.redundancy, holders, chunks: root.chunks.length, wallMs: performance.now() - started }
     } catch (err) {
+      // (a piece still shipping when the put failed gets no further: wait for it before cutting stores)
+      await shipping?.catch(() => {})
       // a failed put takes back everything: open stores are cut (their blocks are collected — on this
       // node before the put rejects, so its quota is free again by then), holders that committed —
       // or may have: they got the root but their answer was lost — are asked to abandon what this
@@ -1155,20 +1167,20 @@ export class StorageService {
             const part = cids.slice(i, i + perCall)
             const call = await this.open(src.peer, signal)
             const asked = performance.now()
+            // each block is verified (off the main thread in Node) while the next ones are read
+            const checks: Array<Promise<void>> = []
             try {
               await call.send({ k: 'fetch', c: cred, root: rootCid.toString(), cids: part.map(x => x.toString()) })
               for (const [j, cid] of part.entries()) {
                 const r = await call.fetchReply()
                 if (r.k !== 'block') continue
-                try {
-                  await verifyBlock(cid, r.b)
-                } catch {
-                  continue // a holder serving bad bytes: another holder will do
-                }
-                out.get(cs[i + j])![src.position] = r.b
+                checks.push(verifyBlockJoined(cid, r.b).then(bytes => {
+                  out.get(cs[i + j])![src.position] = bytes
+                }, () => {})) // a holder serving bad bytes: another holder will do
               }
               this.observe(src.peer, (performance.now() - asked) / part.length)
             } finally {
+              await Promise.all(checks)
               await call.close()
             }
           }
@@ -1245,10 +1257,12 @@ export class StorageService {
         // fetch the next window while this one is decrypted and handed out
         next = first + FETCH_WINDOW < root.chunks.length ? windowAt(first + FETCH_WINDOW) : undefined
         next?.catch(() => {})
-        for (const [c, blocks] of got) {
-          // fetchChunks verified every block against the root already
-          // (in the pieces the block arrived in: a chunk may come as several)
-          for (const plain of await reader.chunkPieces(c, blocks, { verified: true })) {
+        // fetchChunks verified every block against the root already, and its blocks are ours to hand
+        // over; the window's chunks are decrypted together (off the main thread in Node), yielded in order
+        const plains = [...got].map(([c, blocks]) => reader.chunkPieces(c, blocks, { verified: true, handOver: true }))
+        for (const p of plains) p.catch(() => {})
+        for (const p of plains) {
+          for (const plain of await p) {
             bytes += plain.length
             yield plain
           }

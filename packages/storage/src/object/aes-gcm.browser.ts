@@ -16,8 +16,14 @@ export async function seal (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): P
   return new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer> }, key, plain as Uint8Array<ArrayBuffer>))
 }
 
-/** Plaintext of `cipher` (ciphertext and tag); rejects (OperationError) when the bytes, key or iv are wrong. */
-export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array): Promise<Uint8Array> {
+/** seal, and the SHA-256 digest of the ciphertext and tag (its block's hash). */
+export async function sealAndDigest (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): Promise<{ cipher: Uint8Array, digest: Uint8Array }> {
+  const cipher = await seal(key, iv, plain)
+  return { cipher, digest: new Uint8Array(await crypto.subtle.digest('SHA-256', cipher as Uint8Array<ArrayBuffer>)) }
+}
+
+/** Plaintext of `cipher` (ciphertext and tag); rejects (OperationError) when the bytes, key or iv are wrong. (`handOver` is Node's: nothing is taken here.) */
+export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array, _handOver = false): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer> }, key, cipher as Uint8Array<ArrayBuffer>))
 }
 

@@ -4,7 +4,7 @@ import { bytesEqual, concatBytes } from '@webfabric/protocol'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { sha256Pieces } from '#sha256'
+import { joinAndDigest, sha256Pieces } from '#sha256'
 import { TamperedBlockError } from './errors.ts'
 
 /** A block: its CID and bytes. */
@@ -23,6 +23,18 @@ export async function verifyBlock (cid: CID, bytes: BlockBytes): Promise<void> {
   if (cid.multihash.code !== sha256.code) throw new TamperedBlockError(cid.toString(), `block ${cid} is not addressed by sha2-256: refuse it`)
   const digest = bytes instanceof Uint8Array ? (await sha256.digest(bytes)).digest : await sha256Pieces(bytes)
   if (!bytesEqual(digest, cid.multihash.digest)) throw new TamperedBlockError(cid.toString())
+}
+
+/**
+ * verifyBlock for a block that is to be kept: resolves to its bytes as one buffer (pieces joined
+ * once; hashed off the main thread in Node). With `handOver`, a block given as one whole buffer may
+ * be taken (detached in Node) rather than copied — only for bytes nothing else reads.
+ */
+export async function verifyBlockJoined (cid: CID, bytes: BlockBytes, handOver = false): Promise<Uint8Array> {
+  if (cid.multihash.code !== sha256.code) throw new TamperedBlockError(cid.toString(), `block ${cid} is not addressed by sha2-256: refuse it`)
+  const joined = await joinAndDigest(bytes instanceof Uint8Array ? [bytes] : bytes, handOver)
+  if (!bytesEqual(joined.digest, cid.multihash.digest)) throw new TamperedBlockError(cid.toString())
+  return joined.bytes
 }
 
 /** The bytes of a block as one buffer (pieces joined; one buffer as it is). */

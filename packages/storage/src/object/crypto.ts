@@ -1,7 +1,7 @@
 // Chunk encryption: AES-256-GCM (node:crypto in Node, WebCrypto in browsers:
 // see aes-gcm.ts). The IV of chunk i is its index (the key is fresh per object, so
 // an IV never repeats under one key), which also binds every chunk to its place.
-import { type ChunkKey, importAesKey, open, openPieces, seal } from '#aes-gcm'
+import { type ChunkKey, importAesKey, open, openPieces, seal, sealAndDigest } from '#aes-gcm'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { KEY_BYTES } from './capability.ts'
 
@@ -39,9 +39,17 @@ export async function encryptChunk (key: ChunkKey, index: number, plain: Uint8Ar
   return await seal(key, ivOf(index), plain)
 }
 
-/** Plaintext of chunk `index`; rejects when the ciphertext or key is wrong (nothing of it is released then). */
-export async function decryptChunk (key: ChunkKey, index: number, cipher: Uint8Array): Promise<Uint8Array> {
-  return await open(key, ivOf(index), cipher)
+/** Ciphertext of chunk `index` and its SHA-256 digest (the block's hash), off the main thread where the platform can. */
+export async function encryptChunkAndDigest (key: ChunkKey, index: number, plain: Uint8Array): Promise<{ cipher: Uint8Array, digest: Uint8Array }> {
+  return await sealAndDigest(key, ivOf(index), plain)
+}
+
+/**
+ * Plaintext of chunk `index`; rejects when the ciphertext or key is wrong (nothing of it is released then).
+ * With `handOver`, `cipher`'s buffer may be taken (detached in Node): only for bytes nothing else reads.
+ */
+export async function decryptChunk (key: ChunkKey, index: number, cipher: Uint8Array, handOver = false): Promise<Uint8Array> {
+  return await open(key, ivOf(index), cipher, handOver)
 }
 
 /**

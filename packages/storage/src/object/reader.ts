@@ -46,9 +46,11 @@ export class ObjectReader {
 
   /**
    * As chunk, as pieces of plaintext in order: a copy that arrived in pieces (off the network) is
-   * verified and decrypted where its pieces lie, and nothing is joined (shards are joined to decode).
+   * verified and decrypted where its pieces lie (in Node, a large one is joined once and decrypted on a
+   * crypto worker). With `handOver`, the blocks given are this call's: a block's buffer may be taken
+   * (detached in Node) rather than copied — only for bytes nothing else reads.
    */
-  async chunkPieces (index: number, blocks: Array<BlockBytes | undefined>, opts: { verified?: boolean } = {}): Promise<Uint8Array[]> {
+  async chunkPieces (index: number, blocks: Array<BlockBytes | undefined>, opts: { verified?: boolean, handOver?: boolean } = {}): Promise<Uint8Array[]> {
     const check = opts.verified === true ? async (): Promise<void> => {} : verifyBlock
     const c = this.root.chunks[index]
     if (c == null) throw new RangeError(`chunk ${index} is outside 0..${this.root.chunks.length - 1}`)
@@ -74,7 +76,9 @@ export class ObjectReader {
       cipher = joinShards(all.slice(0, this.codec.k), this.codec.k, c.cipherLength)
     }
     try {
-      return cipher instanceof Uint8Array ? [await decryptChunk(this.cryptoKey, index, cipher)] : await decryptChunkPieces(this.cryptoKey, index, cipher)
+      // (shards joined here are this call's own bytes)
+      const mine = opts.handOver === true || this.codec != null
+      return cipher instanceof Uint8Array ? [await decryptChunk(this.cryptoKey, index, cipher, mine)] : await decryptChunkPieces(this.cryptoKey, index, cipher)
     } catch (err) {
       throw new CorruptObjectError(undefined, { cause: err })
     }
