@@ -21,6 +21,7 @@ import {
   type Redundancy,
   TooFewSharesError,
   blockCid,
+  blockOf,
   blocksOfPosition,
   createErasureCodec,
   decodeRoot,
@@ -645,7 +646,8 @@ export class StorageService {
         }
         if (frame.k === 'block') {
           // the block's CID is computed here from the bytes received: what is stored is what it names
-          const put = this.receiveBlock(s, await blockCid(frame.b), frame.b)
+          // (hashed off the main thread in Node while the next frames are read; the frame is ours to hand over)
+          const put = blockOf(frame.b, true).then(async b => { await this.receiveBlock(s, b.cid, b.bytes) })
           put.catch(() => {}) // settled in the ack chain below; never an unhandled rejection meanwhile
           acks = acks.then(async () => {
             try {

@@ -3,6 +3,7 @@
 import { bytesEqual, concatBytes } from '@webfabric/protocol'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { joinAndDigest, sha256Pieces } from '#sha256'
 import { TamperedBlockError } from './errors.ts'
@@ -23,6 +24,15 @@ export async function verifyBlock (cid: CID, bytes: BlockBytes): Promise<void> {
   if (cid.multihash.code !== sha256.code) throw new TamperedBlockError(cid.toString(), `block ${cid} is not addressed by sha2-256: refuse it`)
   const digest = bytes instanceof Uint8Array ? (await sha256.digest(bytes)).digest : await sha256Pieces(bytes)
   if (!bytesEqual(digest, cid.multihash.digest)) throw new TamperedBlockError(cid.toString())
+}
+
+/**
+ * A block of `bytes` with its CID computed (off the main thread in Node, for large ones). With
+ * `handOver`, `bytes` may be taken (detached in Node) when they are a whole buffer: use the block's.
+ */
+export async function blockOf (bytes: Uint8Array, handOver = false): Promise<Block> {
+  const r = await joinAndDigest([bytes], handOver)
+  return { cid: CID.createV1(raw.code, createDigest(sha256.code, r.digest)), bytes: r.bytes }
 }
 
 /**

@@ -1,5 +1,5 @@
 // Objects: chunking, encryption, the root DAG node and read capabilities.
-export { type Block, type BlockBytes, blockCid, joinBlock, verifyBlock, verifyBlockJoined } from './block.ts'
+export { type Block, type BlockBytes, blockCid, blockOf, joinBlock, verifyBlock, verifyBlockJoined } from './block.ts'
 export { formatReadCap, KEY_BYTES, parseReadCap, parseRoot, type ReadCapability } from './capability.ts'
 export { decryptChunk, decryptChunkPieces, encryptChunk, importChunkKey, keyCheckOf, newObjectKey } from './crypto.ts'
 export { CorruptObjectError, MalformedCapabilityError, MalformedRootError, StorageOptionsError, TamperedBlockError, TooFewSharesError, WrongKeyError } from './errors.ts'
