@@ -20,12 +20,10 @@ parentPort!.on('message', (m: OffloadJob & { id: number }) => {
       return
     }
     const bytes = ownBuffer(m.op === 'seal' ? sealNow(m.key, m.iv, m.plain) : openNow(m.key, m.iv, m.cipher), true)
-    if (m.op === 'seal' && m.digest === true) {
-      const digest = sha256(bytes)
-      parentPort!.postMessage({ id: m.id, bytes, digest }, [bytes.buffer, digest.buffer])
-      return
-    }
-    parentPort!.postMessage({ id: m.id, bytes }, [bytes.buffer])
+    // the input goes back too, as a spare for the main thread's next copy of its size
+    const spare = (m.op === 'seal' ? m.plain : m.cipher).buffer
+    const digest = m.op === 'seal' && m.digest === true ? sha256(bytes) : undefined
+    parentPort!.postMessage({ id: m.id, bytes, digest, spare }, digest == null ? [bytes.buffer, spare] : [bytes.buffer, digest.buffer, spare])
   } catch (err) {
     parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) })
   }

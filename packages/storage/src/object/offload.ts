@@ -48,7 +48,8 @@ class CryptoWorker {
   constructor (onDead: (w: CryptoWorker) => void) {
     this.worker = new Worker(new URL('./offload-worker.ts', import.meta.url), { name: 'webfabric-storage-crypto', env: {}, stdout: false, stderr: false })
     this.worker.unref()
-    this.worker.on('message', (m: { id: number, bytes?: Uint8Array<ArrayBuffer>, digest?: Uint8Array<ArrayBuffer>, error?: string }) => {
+    this.worker.on('message', (m: { id: number, bytes?: Uint8Array<ArrayBuffer>, digest?: Uint8Array<ArrayBuffer>, spare?: ArrayBuffer, error?: string }) => {
+      if (m.spare != null) keepSpare(m.spare)
       const p = this.pending.get(m.id)
       if (p == null) return
       this.pending.delete(m.id)
@@ -106,10 +107,30 @@ export async function stopCryptoWorkers (): Promise<void> {
   await Promise.all(workers.splice(0).map(async w => { await w.stop() }))
 }
 
+// Inputs a worker has consumed (a sealed plaintext, an opened ciphertext) come back as spares, and the
+// next copy of the same size goes into one: fresh megabytes cost page faults and, as external memory,
+// garbage collections — both on the main thread. A spare is always overwritten whole before use.
+const spares: ArrayBuffer[] = []
+const MAX_SPARES = 16
+
+function keepSpare (buffer: ArrayBuffer): void {
+  if (buffer.byteLength < OFFLOAD_MIN_BYTES || buffer.detached) return
+  if (spares.length >= MAX_SPARES) spares.shift()
+  spares.push(buffer)
+}
+
+/** A buffer of exactly `size` bytes for a copy that fills it: a spare of that size, or a fresh one. */
+function bufferFor (size: number): Uint8Array<ArrayBuffer> {
+  for (let i = spares.length - 1; i >= 0; i--) {
+    if (spares[i].byteLength === size) return new Uint8Array(spares.splice(i, 1)[0])
+  }
+  return new Uint8Array(size)
+}
+
 /** `bytes` as a whole ArrayBuffer of its own: itself when it already is one and may be taken, else a copy. */
 export function ownBuffer (bytes: Uint8Array, mayTake: boolean): Uint8Array<ArrayBuffer> {
   if (mayTake && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes as Uint8Array<ArrayBuffer>
-  const copy = new Uint8Array(bytes.byteLength)
+  const copy = bufferFor(bytes.byteLength)
   copy.set(bytes)
   return copy
 }
@@ -119,7 +140,7 @@ export function joinOwned (pieces: readonly Uint8Array[], mayTake: boolean): Uin
   if (pieces.length === 1) return ownBuffer(pieces[0], mayTake)
   let length = 0
   for (const p of pieces) length += p.byteLength
-  const out = new Uint8Array(length)
+  const out = bufferFor(length)
   let at = 0
   for (const p of pieces) { out.set(p, at); at += p.byteLength }
   return out
