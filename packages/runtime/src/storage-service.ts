@@ -85,6 +85,12 @@ const LOCAL_STORE_WINDOW_BYTES = 24 * 2 ** 20
 const HAS_CONCURRENCY = 16
 /** How long a store may sit between two frames before the holder gives up on it. */
 const STORE_IDLE_MS = FRAME_TIMEOUT_MS * 6
+/**
+ * How long a holder remembers a root its writer abandoned before holding it (a store still committing
+ * when the abandon came), and how many such roots at most: far longer than a store's end takes.
+ */
+const ABANDONED_MEMORY_MS = 2 * STORE_IDLE_MS
+const MAX_ABANDONED = 1024
 
 /** An object this node holds: its position, placement record and retention. */
 export interface Holding {
@@ -390,6 +396,8 @@ export class StorageService {
   /** inbound requests being served, by stream: stop() cuts and awaits them */
   private readonly serving = new Map<Stream, Promise<void>>()
   private readonly storesBy = new Map<string, number>()
+  /** roots abandoned by their writer before this node held them, by root: that writer's commit of one is refused */
+  private readonly abandoned = new Map<string, { writer: string, until: number }>()
   private started = false
   private saving: Promise<void> = Promise.resolve()
   /** requests refused (bad capability, malformed frames) */
@@ -590,6 +598,12 @@ export class StorageService {
       writer: fromHolder ? (prev?.writer ?? s.writer) : s.peer,
       expiresAt: s.expiresAt,
       storedAt: Date.now()
+    }
+    // a writer that abandoned this root before it was held here does not get it held after all
+    // (checked with no wait before the holding is set: an abandon after this finds the holding)
+    const gone = fromHolder ? undefined : this.abandoned.get(rec.root)
+    if (gone != null && gone.writer === s.peer && gone.until > Date.now()) {
+      throw new RemoteStorageError('AbandonedError', `the writer abandoned ${rec.root} before this holder committed it`)
     }
     // the holding is durable (and the repair core told) before the writer hears `stored`
     this.holdings.set(rec.root, h)
@@ -817,7 +831,14 @@ export class StorageService {
   /** A writer whose put failed takes back what it stored here (version-1 holdings it created only). */
   private async abandonHere (from: string, root: string): Promise<void> {
     const h = this.holdings.get(root)
-    if (h == null) return
+    if (h == null) {
+      // the writer's store of it may still be committing here (its end frame came on another stream,
+      // or is still behind the writes): remember the abandon, so that commit does not stand
+      this.abandoned.delete(root)
+      this.abandoned.set(root, { writer: from, until: Date.now() + ABANDONED_MEMORY_MS })
+      for (const [r, a] of this.abandoned) if (this.abandoned.size > MAX_ABANDONED || a.until <= Date.now()) this.abandoned.delete(r)
+      return
+    }
     if (h.writer !== from || h.record.version !== 1) throw new RemoteStorageError('NotAuthorizedError', `only the writer of ${root} may abandon it, and only before repair moved it`)
     await this.release(root)
   }
