@@ -3,9 +3,10 @@
 // worker neither hangs its jobs nor the ones after it.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { describe, it } from 'node:test'
+import { availableParallelism } from 'node:os'
+import { after, before, describe, it } from 'node:test'
 import { importAesKey, open, openNow, openPieces, seal, sealAndDigest, sealNow } from '../src/object/aes-gcm.ts'
-import { OFFLOAD_MIN_BYTES, offload, stopCryptoWorkers } from '../src/object/offload.ts'
+import { OFFLOAD_MIN_BYTES, offload, offloads, setCryptoWorkers, stopCryptoWorkers } from '../src/object/offload.ts'
 import { joinAndDigest } from '../src/object/sha256.ts'
 import { ObjectWriter } from '../src/object/writer.ts'
 
@@ -15,6 +16,10 @@ const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }
 const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest())
 
 describe('chunk crypto off the main thread', () => {
+  // (one worker even on a one-core machine, where none runs by default)
+  before(() => { setCryptoWorkers(1) })
+  after(() => { setCryptoWorkers(Math.max(0, Math.min(4, availableParallelism() - 1))) })
+
   it('seals, hashes and opens a large chunk to the very bytes the inline path makes', async () => {
     const k = await importAesKey(key)
     const plain = bytes(OFFLOAD_MIN_BYTES * 4 + 3)
@@ -100,5 +105,25 @@ describe('chunk crypto off the main thread', () => {
     const [x, y] = [await a.finish(), await b.finish()]
     assert.equal(y.root.cid.toString(), x.root.cid.toString())
     assert.deepEqual(y.rootValue.chunks.map(c => c.blocks.map(String)), x.rootValue.chunks.map(c => c.blocks.map(String)))
+  })
+
+  it('with no workers (one core) works everything inline: same bytes, nothing taken', async () => {
+    setCryptoWorkers(0)
+    try {
+      assert.equal(offloads(OFFLOAD_MIN_BYTES * 4), false)
+      const k = await importAesKey(key)
+      const plain = bytes(OFFLOAD_MIN_BYTES * 4)
+      const sealed = await seal(k, ivOf(5), plain)
+      assert.deepEqual(sealed, sealNow(k, ivOf(5), plain))
+      const given = sealed.slice()
+      assert.deepEqual(await open(k, ivOf(5), given, true), plain)
+      assert.equal(given.byteLength, sealed.byteLength, 'inline, nothing needs taking')
+      const lone = sealed.slice()
+      assert.deepEqual((await joinAndDigest([lone], true)).digest, sha(sealed))
+      assert.equal(lone.byteLength, sealed.byteLength)
+      assert.throws(() => { setCryptoWorkers(-1) }, RangeError)
+    } finally {
+      setCryptoWorkers(1)
+    }
   })
 })

@@ -4,7 +4,7 @@
 // condition). Both produce and accept the same bytes: ciphertext followed by
 // the 16-byte tag.
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject } from 'node:crypto'
-import { joinOwned, OFFLOAD_MIN_BYTES, offload, OffloadJobError, ownBuffer } from './offload.ts'
+import { joinOwned, offload, OffloadJobError, offloads, ownBuffer } from './offload.ts'
 
 /** A chunk key as this platform's cipher takes it. */
 export type ChunkKey = KeyObject
@@ -18,13 +18,13 @@ export async function importAesKey (key: Uint8Array): Promise<ChunkKey> {
 
 /** Ciphertext and tag of `plain` under `key` and the 12-byte `iv`; `plain` is read before this returns (the caller may reuse it). */
 export async function seal (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): Promise<Uint8Array> {
-  if (plain.byteLength < OFFLOAD_MIN_BYTES) return sealNow(key, iv, plain)
+  if (!offloads(plain.byteLength)) return sealNow(key, iv, plain)
   return (await offload({ op: 'seal', key, iv, plain: ownBuffer(plain, false) })).bytes
 }
 
 /** seal, and the SHA-256 digest of the ciphertext and tag (its block's hash), in one trip to a crypto worker. */
 export async function sealAndDigest (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): Promise<{ cipher: Uint8Array, digest: Uint8Array }> {
-  if (plain.byteLength < OFFLOAD_MIN_BYTES) {
+  if (!offloads(plain.byteLength)) {
     const cipher = sealNow(key, iv, plain)
     const d = createHash('sha256').update(cipher).digest()
     return { cipher, digest: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) }
@@ -39,7 +39,7 @@ export async function sealAndDigest (key: ChunkKey, iv: Uint8Array, plain: Uint8
  * With `handOver`, `cipher` may be taken (its buffer detached): pass it only for bytes nothing else reads.
  */
 export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array, handOver = false): Promise<Uint8Array> {
-  if (cipher.byteLength < OFFLOAD_MIN_BYTES) return openNow(key, iv, cipher)
+  if (!offloads(cipher.byteLength)) return openNow(key, iv, cipher)
   return await offloadOpen(key, iv, ownBuffer(cipher, handOver))
 }
 
@@ -51,7 +51,7 @@ export async function open (key: ChunkKey, iv: Uint8Array, cipher: Uint8Array, h
 export async function openPieces (key: ChunkKey, iv: Uint8Array, pieces: readonly Uint8Array[]): Promise<Uint8Array[]> {
   let length = 0
   for (const p of pieces) length += p.byteLength
-  if (length < OFFLOAD_MIN_BYTES) return openPiecesNow(key, iv, pieces)
+  if (!offloads(length)) return openPiecesNow(key, iv, pieces)
   return [await offloadOpen(key, iv, joinOwned(pieces, false))]
 }
 

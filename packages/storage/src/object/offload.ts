@@ -81,8 +81,20 @@ class CryptoWorker {
 }
 
 const workers: CryptoWorker[] = []
-const size = Math.max(1, Math.min(4, availableParallelism() - 1))
+/** Crypto workers to run: one per core beside the main thread's, at most four — none on one core, where a worker only adds its messages. */
+let size = Math.max(0, Math.min(4, availableParallelism() - 1))
 let nextId = 0
+
+/** True when `bytes` of work go to a crypto worker (large enough, and workers run on this machine). */
+export function offloads (bytes: number): boolean {
+  return size > 0 && bytes >= OFFLOAD_MIN_BYTES
+}
+
+/** Sets how many crypto workers may run (0: everything inline); for tests and hosts that know better. */
+export function setCryptoWorkers (n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new RangeError(`crypto workers: an integer 0..64, not ${n}`)
+  size = n
+}
 
 /**
  * Runs `job` on a crypto worker (the least busy; started on first use), taking each input's
@@ -93,7 +105,7 @@ export async function offload (job: OffloadJob): Promise<OffloadResult> {
   const input = job.op === 'seal' ? job.plain : job.op === 'open' ? job.cipher : job.bytes
   if (input.byteOffset !== 0 || input.byteLength !== input.buffer.byteLength) throw new RangeError('an offloaded input must be a whole ArrayBuffer (it is transferred)')
   let w: CryptoWorker | undefined
-  if (workers.length < size) {
+  if (workers.length < Math.max(1, size)) {
     w = new CryptoWorker(dead => { workers.splice(workers.indexOf(dead), 1) })
     workers.push(w)
   } else {
