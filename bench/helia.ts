@@ -37,8 +37,11 @@
 // adding node and only the fetch crosses the network. What still differs:
 // our add encrypts every chunk and writes it to disk with fsync (Helia's
 // nodes keep blocks in memory), our blocks are verified twice and decrypted on
-// the way out. All nodes of a side share this process's one main thread, as
-// both Helia nodes do. End-to-end = add + fetch; the figures are medians over
+// the way out, and our chunk crypto runs on a worker thread (storage's Node
+// crypto workers: a core beside the main thread), where Helia hashes on its
+// main thread — hence the CPU row: CPU per MiB of every thread of the process.
+// All nodes of a side share this process's one main thread, as both Helia
+// nodes do. End-to-end = add + fetch; the figures are medians over
 // rounds, and ratios are ours ÷ Helia (≥ 1 meets the goal).
 import { createCipheriv, createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -84,8 +87,11 @@ function * source (bytes: number): Generator<Uint8Array> {
 
 async function * asAsync (it: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> { yield * it }
 
-/** Seconds of one add and one fetch, and what the fetch returned. */
-interface Timing { addS: number, fetchS: number, sha: string, got: number }
+/** Seconds of one add and one fetch (wall clock, and CPU of the whole process: every thread), and what the fetch returned. */
+interface Timing { addS: number, fetchS: number, addCpuS: number, fetchCpuS: number, sha: string, got: number }
+
+/** CPU seconds this process (all its threads) spent since `from` (a process.cpuUsage() reading). */
+const cpuSince = (from: NodeJS.CpuUsage): number => { const d = process.cpuUsage(from); return (d.user + d.system) / 1e6 }
 
 /** A Helia node that speaks only TCP on loopback (noise, yamux) and asks no one outside. */
 async function heliaNode (): Promise<ReturnType<typeof createHelia>> {
@@ -110,14 +116,17 @@ async function heliaRound (bytes: number): Promise<Timing> {
   try {
     await b.libp2p.dial(a.libp2p.getMultiaddrs()[0])
     let t = performance.now()
+    let c = process.cpuUsage()
     const cid = await unixfs(a).addByteStream(asAsync(source(bytes)))
     const addS = (performance.now() - t) / 1000
+    const addCpuS = cpuSince(c)
     t = performance.now()
+    c = process.cpuUsage()
     const h = createHash('sha256')
     let got = 0
     for await (const piece of unixfs(b).cat(cid)) { h.update(piece); got += piece.length }
     const fetchS = (performance.now() - t) / 1000
-    return { addS, fetchS, sha: h.digest('hex'), got }
+    return { addS, fetchS, addCpuS, fetchCpuS: cpuSince(c), sha: h.digest('hex'), got }
   } finally {
     await b.stop()
     await a.stop()
@@ -150,17 +159,20 @@ async function startFabric (): Promise<Fabric> {
 /** An add by the holder into its own store (`writer` = holder) or by the client to the holder, then the reader's fetch. */
 async function oursRound (f: Fabric, writer: FabricNode, bytes: number): Promise<Timing> {
   let t = performance.now()
+  let c = process.cpuUsage()
   const put = await writer.storage!.service.put(asAsync(source(bytes)), { redundancy: { kind: 'replicas', r: 1 }, size: bytes })
   const addS = (performance.now() - t) / 1000
+  const addCpuS = cpuSince(c)
   if (put.holders[0] !== f.holder.peerId) throw new Error('the object was not placed on the holder')
   try {
     t = performance.now()
+    c = process.cpuUsage()
     const { chunks } = await f.reader.storage!.service.get(parseReadCap(put.cap))
     const h = createHash('sha256')
     let got = 0
     for await (const piece of chunks) { h.update(piece); got += piece.length }
     const fetchS = (performance.now() - t) / 1000
-    return { addS, fetchS, sha: h.digest('hex'), got }
+    return { addS, fetchS, addCpuS, fetchCpuS: cpuSince(c), sha: h.digest('hex'), got }
   } finally {
     // the next round starts from an empty holder (the default quota is 1 GiB)
     await f.holder.storage!.service.release(put.root)
@@ -186,16 +198,17 @@ async function main (): Promise<void> {
   if (only !== 'helia') say('starting our client, holder and reader…')
   const fabric = only === 'helia' ? undefined : await startFabric()
   type Side = 'helia' | 'ours' | 'remote'
-  const per: Record<Side, Array<{ add: number, fetch: number, e2e: number }>> = { helia: [], ours: [], remote: [] }
+  const per: Record<Side, Array<{ add: number, fetch: number, e2e: number, cpuMsPerMiB: number }>> = { helia: [], ours: [], remote: [] }
   try {
     for (let r = 0; r < rounds; r++) {
       const order: Side[] = r % 2 === 0 ? ['helia', 'ours', 'remote'] : ['remote', 'ours', 'helia']
       for (const side of order.filter(s => only == null || s === only)) {
         const t = side === 'helia' ? await heliaRound(bytes) : await oursRound(fabric!, side === 'ours' ? fabric!.holder : fabric!.client, bytes)
         if (t.got !== bytes || t.sha !== sha) throw new Error(`${side}: the fetch returned different bytes (${t.got} of ${bytes})`)
-        const row = { add: mib / t.addS, fetch: mib / t.fetchS, e2e: mib / (t.addS + t.fetchS) }
+        // CPU: milliseconds of CPU (all threads of this process) per MiB, end to end
+        const row = { add: mib / t.addS, fetch: mib / t.fetchS, e2e: mib / (t.addS + t.fetchS), cpuMsPerMiB: 1000 * (t.addCpuS + t.fetchCpuS) / mib }
         per[side].push(row)
-        say(`round ${r + 1} ${side.padEnd(6)}: add ${fmt(row.add)} MiB/s (${fmt(t.addS, 2)} s), fetch ${fmt(row.fetch)} MiB/s (${fmt(t.fetchS, 2)} s), end-to-end ${fmt(row.e2e)} MiB/s; sha256 ok; load ${load()}`)
+        say(`round ${r + 1} ${side.padEnd(6)}: add ${fmt(row.add)} MiB/s (${fmt(t.addS, 2)} s), fetch ${fmt(row.fetch)} MiB/s (${fmt(t.fetchS, 2)} s), end-to-end ${fmt(row.e2e)} MiB/s; CPU add ${fmt(t.addCpuS, 2)} s, fetch ${fmt(t.fetchCpuS, 2)} s; sha256 ok; load ${load()}`)
       }
     }
   } finally {
@@ -204,10 +217,11 @@ async function main (): Promise<void> {
       await fabric.origin.cleanup()
     }
   }
-  const med = (side: Side): { add: number, fetch: number, e2e: number } => ({
+  const med = (side: Side): { add: number, fetch: number, e2e: number, cpuMsPerMiB: number } => ({
     add: median(per[side].map(x => x.add)),
     fetch: median(per[side].map(x => x.fetch)),
-    e2e: median(per[side].map(x => x.e2e))
+    e2e: median(per[side].map(x => x.e2e)),
+    cpuMsPerMiB: median(per[side].map(x => x.cpuMsPerMiB))
   })
   const helia = med('helia')
   const ours = med('ours')
@@ -221,7 +235,8 @@ async function main (): Promise<void> {
     console.log(table(['median MiB/s', 'helia', 'ours', 'ours/helia', 'remote', 'remote/helia'], [
       ['add', fmt(helia.add), fmt(ours.add), fmt(ratio.add, 2), fmt(remote.add), fmt(remoteRatio.add, 2)],
       ['fetch', fmt(helia.fetch), fmt(ours.fetch), fmt(ratio.fetch, 2), fmt(remote.fetch), fmt(remoteRatio.fetch, 2)],
-      ['end-to-end', fmt(helia.e2e), fmt(ours.e2e), fmt(ratio.e2e, 2), fmt(remote.e2e), fmt(remoteRatio.e2e, 2)]
+      ['end-to-end', fmt(helia.e2e), fmt(ours.e2e), fmt(ratio.e2e, 2), fmt(remote.e2e), fmt(remoteRatio.e2e, 2)],
+      ['CPU ms/MiB (all threads)', fmt(helia.cpuMsPerMiB, 1), fmt(ours.cpuMsPerMiB, 1), fmt(ours.cpuMsPerMiB / helia.cpuMsPerMiB, 2), fmt(remote.cpuMsPerMiB, 1), fmt(remote.cpuMsPerMiB / helia.cpuMsPerMiB, 2)]
     ]))
     console.log(`load (1 min): ${loadBefore} before, ${result.load.after} after`)
   }
