@@ -53,7 +53,7 @@ function alive (pid: number): boolean {
  * Connect to a node of the fabric: the named one (name or peer id), else the
  * first live non-rendezvous node, else the rendezvous.
  */
-export async function connectNode (dir: string, which?: string, nodeDir?: string): Promise<{ api: AdminClient, close: () => void, node: FabricNodeEntry }> {
+export async function connectNode (dir: string, which?: string, nodeDir?: string): Promise<{ api: AdminClient, close: () => void, url: string, node: FabricNodeEntry }> {
   if (nodeDir != null) {
     const cred = await readJson<{ url: string, token: string, peerId: string, pid: number }>(join(nodeDir, 'admin.json'))
     if (cred == null) throw new Error(`${nodeDir} has no admin.json: is a node running with --dir ${nodeDir}?`)

@@ -3,12 +3,13 @@
 // unauthenticated client can reach is `AdminGate.authenticate(token)`, which
 // hands back the admin object; without the token there is nothing to call.
 import { createServer } from 'node:http'
-import type { IncomingMessage, Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { RpcTarget, newWebSocketRpcSession } from 'capnweb'
 import { WebSocketServer } from 'ws'
-import { UnauthorizedError } from './errors.ts'
+import { type IssuedTicket, TicketDesk, isLoopbackOrigin, receiveUpload, sendDownload, serveTransfer } from './admin-channel.ts'
+import { DownloadAbortedError, SessionBusyError, TicketExpiredError, UnauthorizedError, UploadAbortedError } from './errors.ts'
 import type { JobProgress, JobReport, JobSpec, JobView } from './compute-coordinator.ts'
 import type { MemberView } from './membership-service.ts'
 import type { ProcEvent, ProcInfo, ProcSpec } from './process-service.ts'
@@ -49,33 +50,183 @@ export interface AdminOps {
   storageHeld (): Promise<Holding[]>
 }
 
-/** A put in progress, held by the admin client that started it. */
+/** What the byte channel's sessions share: the server's tickets, its client wait, its counters. */
+interface Channel {
+  desk: TicketDesk
+  idleMs?: number
+  counters: { uploadBytes: number, downloadBytes: number }
+}
+
+/** A ticket's transfer, as its session sees it. */
+interface Transfer {
+  ticket: IssuedTicket
+  /** settles when the transfer does: with its bytes, or rejected with why */
+  outcome: Promise<number>
+  /** ends the transfer now (revokes its ticket, cuts its request); the outcome, if still open, rejects with `err` */
+  cancel: (err: Error) => void
+}
+
+/** Issues a ticket whose request is served by `serve`; `onFail` runs once if the transfer fails or expires. */
+function transfer (channel: Channel, kind: 'put' | 'get', serve: (req: IncomingMessage, res: ServerResponse) => Promise<number>, onFail: (err: Error) => void): Transfer {
+  const { promise, resolve, reject } = Promise.withResolvers<number>()
+  promise.catch(() => {})
+  let settled = false
+  let live: { req: IncomingMessage, res: ServerResponse } | undefined
+  const settle = (err: Error | undefined, bytes = 0): void => {
+    if (settled) return
+    settled = true
+    live = undefined
+    if (err == null) {
+      resolve(bytes)
+    } else {
+      onFail(err)
+      reject(err)
+    }
+  }
+  const ticket = channel.desk.issue(kind, (req, res) => {
+    live = { req, res }
+    serve(req, res).then(bytes => settle(undefined, bytes), err => settle(err as Error))
+  }, () => settle(new TicketExpiredError()))
+  return {
+    ticket,
+    outcome: promise,
+    cancel: err => {
+      ticket.revoke()
+      if (live != null) { live.req.destroy(); live.res.destroy() }
+      settle(err)
+    }
+  }
+}
+
+/**
+ * A put in progress, held by the admin client that started it. It takes its
+ * bytes either from write() calls or from one upload on the byte channel
+ * (`upload()` hands out the ticket), never both.
+ */
 class AdminPut extends RpcTarget {
   private readonly w: PutWriter
   private readonly release: () => void
-  constructor (w: PutWriter, release: () => void) { super(); this.w = w; this.release = release }
-  async write (bytes: Uint8Array): Promise<void> { await named(() => this.w.write(bytes)) }
+  private readonly channel: Channel
+  private readonly size?: number
+  private via: 'none' | 'write' | 'upload' = 'none'
+  private upload_?: Transfer
+  constructor (w: PutWriter, release: () => void, channel: Channel, size?: number) {
+    super()
+    this.w = w
+    this.release = release
+    this.channel = channel
+    this.size = size
+  }
+
+  async write (bytes: Uint8Array): Promise<void> {
+    if (this.via === 'upload') throw named0(new SessionBusyError('this put takes its bytes from its upload; write() is closed'))
+    this.via = 'write'
+    await named(() => this.w.write(bytes))
+  }
+
+  /**
+   * A ticket for sending the whole object as the raw body of one
+   * `PUT <path>` (with a Content-Length; the put's declared size if it has
+   * one). The put is aborted if the ticket expires unused or the upload is
+   * cut; `finish()` then rejects with why.
+   */
+  upload (): { path: string, expiresAt: number } {
+    if (this.via !== 'none') throw named0(new SessionBusyError(this.via === 'write' ? 'this put already takes write() calls; an upload would follow them' : 'this put already has its upload ticket'))
+    this.via = 'upload'
+    this.upload_ = transfer(this.channel, 'put', async (req, res) => {
+      const bytes = await receiveUpload(req, res, async piece => {
+        await this.w.write(piece)
+        this.channel.counters.uploadBytes += piece.length
+      }, { size: this.size, idleMs: this.channel.idleMs })
+      return bytes
+    }, err => { this.w.abort(err) })
+    return { path: this.upload_.ticket.path, expiresAt: this.upload_.ticket.expiresAt }
+  }
+
+  /** Ends the put (after its upload, if it has one) and returns the result once every position is stored. */
   async finish (): Promise<PutResult> {
     try {
+      if (this.upload_ != null) await named(() => this.upload_!.outcome)
       return await named(() => this.w.finish())
     } finally {
       this.release()
     }
   }
 
-  abort (reason?: string): void { this.w.abort(typeof reason === 'string' ? reason : undefined); this.release() }
-  [Symbol.dispose] (): void { this.w.abort('the client went away'); this.release() }
+  abort (reason?: string): void { this.stop(typeof reason === 'string' ? reason : 'the put was aborted') }
+  [Symbol.dispose] (): void { this.stop('the client went away') }
+
+  private stop (reason: string): void {
+    this.upload_?.cancel(new UploadAbortedError(`${reason}; the put was aborted`))
+    this.w.abort(reason)
+    this.release()
+  }
 }
 
-/** A get in progress, held by the admin client that opened it. */
+/**
+ * A get in progress, held by the admin client that opened it. It gives its
+ * bytes either to read() calls or to one download on the byte channel
+ * (`download()` hands out the ticket), never both.
+ */
 class AdminGet extends RpcTarget {
   private readonly r: GetReader
   private readonly release: () => void
-  constructor (r: GetReader, release: () => void) { super(); this.r = r; this.release = release }
+  private readonly channel: Channel
+  private via: 'none' | 'read' | 'download' = 'none'
+  private download_?: Transfer
+  private closed = false
+  constructor (r: GetReader, release: () => void, channel: Channel) {
+    super()
+    this.r = r
+    this.release = release
+    this.channel = channel
+  }
+
   /** the object's plaintext size */
   size (): number { return this.r.size }
-  async read (): Promise<Uint8Array | null> { return await named(() => this.r.read()) }
-  close (): void { this.r.close(); this.release() }
+  async read (): Promise<Uint8Array | null> {
+    if (this.via === 'download') throw named0(new SessionBusyError('this get gives its bytes to its download; read() is closed'))
+    this.via = 'read'
+    return await named(() => this.r.read())
+  }
+
+  /**
+   * A ticket for reading the whole object as the body of one `GET <path>`
+   * (`content-length`: the object's size). The get is closed when the
+   * download ends, however it ends; `finish()` says how.
+   */
+  download (): { path: string, expiresAt: number, size: number } {
+    if (this.via !== 'none' || this.closed) throw named0(new SessionBusyError(this.via === 'read' ? 'this get already gave bytes to read(); a download would miss them' : 'this get already has its download ticket'))
+    this.via = 'download'
+    this.download_ = transfer(this.channel, 'get', async (_req, res) => {
+      return await sendDownload(res, async () => {
+        const piece = await this.r.read()
+        if (piece != null) this.channel.counters.downloadBytes += piece.length
+        return piece
+      }, this.r.size, { idleMs: this.channel.idleMs })
+    }, () => {})
+    this.download_.outcome.then(() => this.close(), () => this.close())
+    return { path: this.download_.ticket.path, expiresAt: this.download_.ticket.expiresAt, size: this.r.size }
+  }
+
+  /** How the download ended: its bytes once the last one went out, else the get's (or the download's) error. */
+  async finish (): Promise<{ bytes: number }> {
+    if (this.download_ == null) throw named0(new SessionBusyError('finish() waits for a download: call download() first'))
+    try {
+      return { bytes: await named(() => this.download_!.outcome) }
+    } finally {
+      this.close()
+    }
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.download_?.cancel(new DownloadAbortedError('the get was closed before its download ended'))
+    this.r.close()
+    this.release()
+  }
+
   [Symbol.dispose] (): void { this.close() }
 }
 
@@ -102,20 +253,34 @@ async function named<T> (fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    const e = err as Error
-    if (e?.name != null && e.name !== 'Error' && !e.message.startsWith(e.name)) e.message = `${e.name}: ${e.message}`
-    throw e
+    throw named0(err as Error)
   }
+}
+
+/** `named` for an error in hand. */
+function named0 (e: Error): Error {
+  if (e?.name != null && e.name !== 'Error' && typeof e.message === 'string' && !e.message.startsWith(e.name)) e.message = `${e.name}: ${e.message}`
+  return e
 }
 
 /** The admin capability: everything an authenticated operator may do. */
 export class AdminApi extends RpcTarget {
   private readonly ops: AdminOps
-  constructor (ops: AdminOps) { super(); this.ops = ops }
+  private readonly channel: Channel
+  constructor (ops: AdminOps, channel: Channel = { desk: new TicketDesk(), counters: { uploadBytes: 0, downloadBytes: 0 } }) {
+    super()
+    this.ops = ops
+    this.channel = channel
+  }
+
   info (): unknown { return this.ops.info() }
   members (): unknown { return this.ops.members() }
   leases (): unknown { return this.ops.leases() }
-  stats (): unknown { return this.ops.stats() }
+  async stats (): Promise<unknown> {
+    const s = await this.ops.stats()
+    if (s == null || typeof s !== 'object') return s
+    return { ...s, adminUploadBytes: this.channel.counters.uploadBytes, adminDownloadBytes: this.channel.counters.downloadBytes }
+  }
   async publish (topic: string, data: Uint8Array | string): Promise<{ recipients: number }> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
     if (!(bytes instanceof Uint8Array)) throw new TypeError('data must be bytes or a string')
@@ -176,15 +341,21 @@ export class AdminApi extends RpcTarget {
   async storagePut (opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): Promise<AdminPut> {
     if (opts == null || typeof opts !== 'object') throw new TypeError('storagePut takes { redundancy, chunkSize?, pin? }')
     const cb = keep(onProgress)
-    const w = await named(() => this.ops.storagePut(opts, cb.fn == null ? undefined : p => { Promise.resolve(cb.fn!(p)).catch(() => {}) }))
-    return new AdminPut(w, cb.release)
+    try {
+      const w = await named(() => this.ops.storagePut(opts, cb.fn == null ? undefined : p => { Promise.resolve(cb.fn!(p)).catch(() => {}) }))
+      const size = Number.isSafeInteger(opts.size) && (opts.size as number) >= 0 ? opts.size : undefined
+      return new AdminPut(w, cb.release, this.channel, size)
+    } catch (err) {
+      cb.release()
+      throw err
+    }
   }
 
   async storageGet (cap: string, onProgress?: (p: StorageProgress) => void): Promise<AdminGet> {
     const cb = keep(onProgress)
     try {
       const r = await named(() => this.ops.storageGet(String(cap), cb.fn == null ? undefined : p => { Promise.resolve(cb.fn!(p)).catch(() => {}) }))
-      return new AdminGet(r, cb.release)
+      return new AdminGet(r, cb.release, this.channel)
     } catch (err) {
       cb.release()
       throw err
@@ -225,6 +396,19 @@ export interface AdminServer {
   close (): Promise<void>
 }
 
+/** Options of {@link startAdminServer}. */
+export interface AdminServerInit {
+  /** 127.0.0.1 port (0 or none: any free port) */
+  port?: number
+  token: string
+  ops: AdminOps
+  log?: (m: string) => void
+  /** how long a byte-channel ticket stays usable (default TICKET_TTL_MS) */
+  ticketTtlMs?: number
+  /** how long a transfer waits on its client (default CLIENT_IDLE_MS) */
+  clientIdleMs?: number
+}
+
 /** Largest admin RPC message accepted (bytes): a job's module and inputs travel in one. */
 const MAX_ADMIN_MESSAGE = 64 * 1024 * 1024
 
@@ -232,9 +416,14 @@ const MAX_ADMIN_MESSAGE = 64 * 1024 * 1024
  * Serve the admin API on 127.0.0.1. Browsers may only connect from loopback
  * pages (a WebSocket from any other web origin is refused at the upgrade).
  */
-export async function startAdminServer (init: { port?: number, token: string, ops: AdminOps, log?: (m: string) => void }): Promise<AdminServer> {
-  const api = new AdminApi(init.ops)
-  const server: Server = createServer((_req, res) => { res.writeHead(426).end('webfabric admin: WebSocket only\n') })
+export async function startAdminServer (init: AdminServerInit): Promise<AdminServer> {
+  const desk = new TicketDesk(init.ticketTtlMs)
+  const api = new AdminApi(init.ops, { desk, idleMs: init.clientIdleMs, counters: { uploadBytes: 0, downloadBytes: 0 } })
+  // RPC over the WebSocket; the byte channel's transfers (`/storage/…`, by ticket) as plain requests
+  const server: Server = createServer({ requestTimeout: 0 }, (req, res) => {
+    if (serveTransfer(desk, req, res)) return
+    res.writeHead(426).end('webfabric admin: WebSocket only\n')
+  })
   const wss = new WebSocketServer({
     server,
     maxPayload: MAX_ADMIN_MESSAGE,
@@ -252,25 +441,17 @@ export async function startAdminServer (init: { port?: number, token: string, op
   return {
     url: `ws://127.0.0.1:${port}/`,
     close: async () => {
+      desk.close()
       for (const c of wss.clients) c.terminate()
       wss.close()
+      server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => resolve()))
     }
   }
 }
 
-function isLoopbackOrigin (origin: string | undefined): boolean {
-  if (origin == null) return true // not a browser
-  try {
-    const host = new URL(origin).hostname
-    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]'
-  } catch {
-    return false
-  }
-}
-
 /** Connect to a node's admin API and authenticate. Dispose the stub to close. */
-export async function connectAdmin (url: string, token: string): Promise<{ api: AdminClient, close: () => void }> {
+export async function connectAdmin (url: string, token: string): Promise<{ api: AdminClient, close: () => void, url: string }> {
   const ws = new WebSocket(url)
   await new Promise<void>((resolve, reject) => {
     ws.addEventListener('open', () => resolve(), { once: true })
@@ -280,7 +461,7 @@ export async function connectAdmin (url: string, token: string): Promise<{ api: 
   const api = gate.authenticate(token) as unknown as AdminClient
   // surface a bad token now rather than on first use
   await (api as unknown as { info: () => Promise<unknown> }).info()
-  return { api, close: () => { (gate as unknown as Disposable)[Symbol.dispose](); ws.close() } }
+  return { api, url, close: () => { (gate as unknown as Disposable)[Symbol.dispose](); ws.close() } }
 }
 
 /** What `info()` returns. */
@@ -317,10 +498,29 @@ export interface AdminClient {
   procList (): Promise<ProcInfo[]>
   procKill (id: string): Promise<ProcInfo>
   procWait (id: string, onEvent?: (e: ProcEvent) => void): Promise<ProcInfo>
-  storagePut (opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): Promise<{ write (b: Uint8Array): Promise<void>, finish (): Promise<PutResult>, abort (reason?: string): Promise<void> }>
-  storageGet (cap: string, onProgress?: (p: StorageProgress) => void): Promise<{ size (): Promise<number>, read (): Promise<Uint8Array | null>, close (): Promise<void> }>
+  storagePut (opts: PutSessionOptions, onProgress?: (p: StorageProgress) => void): Promise<AdminPutClient>
+  storageGet (cap: string, onProgress?: (p: StorageProgress) => void): Promise<AdminGetClient>
   storageStat (cap: string): Promise<StatResult>
   storagePin (cap: string, pin: boolean): Promise<{ root: string, pinned: boolean, holders: number, answered: number }>
   storageScrub (): Promise<ScrubReport>
   storageHeld (): Promise<Holding[]>
 }
+
+/** A put session as its client sees it: write() pieces, or upload() once and send the body (`uploadBody`); then finish(). */
+export interface AdminPutClient {
+  write (b: Uint8Array): Promise<void>
+  upload (): Promise<{ path: string, expiresAt: number }>
+  finish (): Promise<PutResult>
+  abort (reason?: string): Promise<void>
+}
+
+/** A get session as its client sees it: read() pieces, or download() once and read the body (`downloadBody`); finish() says how it ended. */
+export interface AdminGetClient {
+  size (): Promise<number>
+  read (): Promise<Uint8Array | null>
+  download (): Promise<{ path: string, expiresAt: number, size: number }>
+  finish (): Promise<{ bytes: number }>
+  close (): Promise<void>
+}
+
+export { CLIENT_IDLE_MS, TICKET_TTL_MS, downloadBody, transferUrl, uploadBody } from './admin-channel.ts'

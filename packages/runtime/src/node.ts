@@ -72,8 +72,8 @@ export interface FabricNodeInit {
   rendezvous?: boolean
   /** Exempt loopback from inbound rate limits (local fabrics only). */
   allowLoopback?: boolean
-  /** Serve the admin API on 127.0.0.1 (port 0 = any free port). Default on. */
-  admin?: false | { port?: number }
+  /** Serve the admin API on 127.0.0.1 (port 0 = any free port; the byte channel's ticket TTL and client wait, ms). Default on. */
+  admin?: false | { port?: number, ticketTtlMs?: number, clientIdleMs?: number }
   membership?: { intervalMs?: number, ttlMs?: number }
   /**
    * Compute: sandbox domains lent to the fabric (default: cores × the manifest's cpuShare, at least 1) and their
@@ -207,7 +207,7 @@ export class FabricNode {
 
     if (this.init.admin !== false) {
       this.adminToken = newAdminToken()
-      this.admin = await startAdminServer({ port: this.init.admin?.port, token: this.adminToken, ops: this.adminOps(), log })
+      this.admin = await startAdminServer({ ...this.init.admin, token: this.adminToken, ops: this.adminOps(), log })
       this.adminUrl = this.admin.url
       await writeJson(join(dir, 'admin.json'), { url: this.adminUrl, token: this.adminToken, peerId: this.peerId, pid: process.pid }, { secret: true })
     }

@@ -17,7 +17,8 @@ export interface PutSessionOptions { redundancy: Redundancy, chunkSize?: number,
 export interface PutWriter {
   write (bytes: Uint8Array): Promise<void>
   finish (): Promise<PutResult>
-  abort (reason?: string): void
+  /** ends the put with `reason` (an Error keeps its name for whoever awaits the put) */
+  abort (reason?: string | Error): void
 }
 
 /** A get in progress. */
@@ -80,7 +81,7 @@ export function startPut (service: StorageService, opts: PutSessionOptions, onPr
       return await result
     },
     abort (reason) {
-      failed ??= new Error(reason ?? 'the put was aborted')
+      failed ??= reason instanceof Error ? reason : new Error(reason ?? 'the put was aborted')
       ac.abort(failed)
       queue.push(null)
       wakeReader?.()

@@ -1,19 +1,23 @@
 // Storage commands: `put` a file (prints its read capability), `get` it back,
 // `stat` its redundancy health, `pin`/`unpin` it, and `scrub` a node's blocks.
 // They talk to a node holding storage/put + storage/get (the rendezvous of a
-// local fabric) through its admin API; bytes stream in pieces with a progress bar.
+// local fabric) through its admin API: the session, progress and result over
+// RPC, the file's bytes as one raw HTTP body on the admin API's byte channel
+// (by a single-use ticket), with a progress bar.
 import { createReadStream, createWriteStream } from 'node:fs'
 import { rename, stat as fsStat, unlink } from 'node:fs/promises'
-import { once } from 'node:events'
+import { pipeline } from 'node:stream/promises'
 import { resolve } from 'node:path'
+import { downloadBody, uploadBody } from '@webfabric/runtime/admin'
+import type { PutResult } from '@webfabric/runtime'
 import type { Redundancy } from '@webfabric/storage'
 import { UsageError, out, parse, table } from '../cli-util.ts'
 import { connectNode, fabricDir } from '../fabric-file.ts'
 
 const common = { fabric: { type: 'string' as const }, node: { type: 'string' as const }, json: { type: 'boolean' as const } }
 
-/** Bytes per admin write: large enough to amortise the RPC, small enough to keep memory flat. */
-const PIECE = 4 * 2 ** 20
+/** Bytes per read of the file being put (the node gathers them into its own pieces). */
+const READ_PIECE = 2 ** 20
 
 /** `--replicas r` or `--erasure k+m` (default r = 3). */
 export function parseRedundancy (replicas: string | undefined, erasure: string | undefined): Redundancy {
@@ -77,22 +81,23 @@ export async function put (args: string[]): Promise<number> {
   const redundancy = parseRedundancy(values.replicas, values.erasure)
   const chunkSize = values['chunk-size'] != null ? Number(values['chunk-size']) : undefined
   const json = values.json === true
-  const { api, close, node } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
+  const { api, close, node, url } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
   const bar = progress('put', json)
   try {
-    const writer = await api.storagePut({ redundancy, ...(chunkSize != null ? { chunkSize } : {}), pin: values['no-pin'] !== true, size: info.size })
-    let sent = 0
+    // progress comes from the node (bytes shipped to the holders); the bytes go as one raw upload
+    const writer = await api.storagePut({ redundancy, ...(chunkSize != null ? { chunkSize } : {}), pin: values['no-pin'] !== true, size: info.size }, p => { bar.update(p.bytes, info.size) })
+    const { path } = await writer.upload()
+    const sent = uploadBody(url, path, createReadStream(file, { highWaterMark: READ_PIECE }), info.size).then(() => undefined, (e: Error) => e)
+    // an upload that failed on this side (the file, the connection) ends the put now, not when its ticket expires
+    void sent.then(e => { if (e != null) Promise.resolve(writer.abort(e.message)).catch(() => {}) })
+    let r: PutResult
     try {
-      for await (const piece of createReadStream(file, { highWaterMark: PIECE })) {
-        await writer.write(new Uint8Array(piece as Buffer))
-        sent += (piece as Buffer).length
-        bar.update(sent, info.size)
-      }
+      r = await writer.finish()
     } catch (err) {
-      await writer.abort((err as Error).message).catch(() => {})
-      throw err
+      // the node's account names the cause (e.g. QuotaExceededError), unless all it saw was the upload cut
+      const local = await sent
+      throw local != null && /^UploadAbortedError/.test((err as Error).message) ? local : err
     }
-    const r = await writer.finish()
     bar.end()
     out(json, { file: positionals[0], ...r }, () => [
       r.cap,
@@ -114,32 +119,32 @@ export async function get (args: string[]): Promise<number> {
   const target = values.o ?? values.output
   const json = values.json === true
   if (target == null && json) throw new UsageError('--json needs -o FILE (the file\'s bytes go to standard output otherwise)')
-  const { api, close } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
+  const { api, close, url } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
   const bar = progress('get', json || target == null)
   const started = performance.now()
   // write to a temporary name and rename at the end: a failed get never leaves half a file as FILE
   const tmp = target != null ? `${resolve(target)}.part-${process.pid}` : undefined
   try {
-    const reader = await api.storageGet(positionals[0])
-    const size = await reader.size()
-    const sink = tmp != null ? createWriteStream(tmp) : process.stdout
+    let size = 0
+    const reader = await api.storageGet(positionals[0], p => { bar.update(p.bytes, size) })
+    const d = await reader.download()
+    size = d.size
+    const done = Promise.resolve(reader.finish())
+    done.catch(() => {})
     let got = 0
     try {
-      for (;;) {
-        const piece = await reader.read()
-        if (piece == null) break
-        if (!sink.write(piece)) await once(sink, 'drain')
-        got += piece.length
-        bar.update(got, size)
-      }
-    } finally {
-      await reader.close().catch(() => {})
+      const body = await downloadBody(url, d.path)
+      body.on('data', (piece: Buffer) => { got += piece.length })
+      await pipeline(body, tmp != null ? createWriteStream(tmp) : process.stdout, { end: tmp != null })
+      await done
+    } catch (err) {
+      // a body cut short: the get's own error (from the node) says why, unless all it saw was the cut
+      void Promise.resolve(reader.close()).catch(() => {})
+      const why = await done.then(() => undefined, (e: Error) => e)
+      throw why != null && !/^DownloadAbortedError/.test(why.message) ? why : err
     }
-    if (tmp != null) {
-      sink.end()
-      await once(sink, 'finish')
-      await rename(tmp, resolve(target!))
-    }
+    if (got !== size) throw new Error(`the object is ${size} bytes but ${got} arrived`)
+    if (tmp != null) await rename(tmp, resolve(target!))
     bar.end()
     if (target != null) out(json, { file: target, size: got, wallMs: Math.round(performance.now() - started) }, () => `${human(got)} written to ${target} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   } catch (err) {
