@@ -33,6 +33,9 @@ const TICKET_RE = /^[A-Za-z0-9_-]{43}$/
 const PATH_RE = /^\/storage\/(put|get)\/([^/?#]*)$/
 /** Largest error body a client reads back. */
 const MAX_ERROR_BODY = 64 * 1024
+/** Response headers naming a refusal (its error's name, and its message URI-encoded). */
+const ERROR_HEADER = 'webfabric-error'
+const ERROR_MESSAGE_HEADER = 'webfabric-error-message'
 
 /** Which way a ticket's bytes go: `put` takes a request body, `get` gives a response body. */
 export type TransferKind = 'put' | 'get'
@@ -158,7 +161,16 @@ function refuse (res: ServerResponse, status: number, err: Error): void {
     return
   }
   const body = JSON.stringify({ error: err.name, message: err.message })
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' })
+  // the name and message ride in headers too: a client still sending its body may lose the
+  // connection before it reads ours (the headers arrive first)
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    connection: 'close',
+    [ERROR_HEADER]: err.name,
+    [ERROR_MESSAGE_HEADER]: encodeURIComponent(err.message.slice(0, 500))
+  })
   res.end(body)
 }
 
@@ -351,21 +363,36 @@ export function transferUrl (adminUrl: string, path: string): URL {
 
 /** A refusal read back from the channel: `name: message`, the name kept when it is one of ours. */
 async function refusal (res: IncomingMessage): Promise<Error> {
-  let text = ''
-  for await (const piece of res as AsyncIterable<Buffer>) {
-    if (text.length + piece.length > MAX_ERROR_BODY) break
-    text += piece.toString('utf8')
-  }
-  let name = 'Error'
+  let name = headerOf(res, ERROR_HEADER) ?? 'Error'
   let message = `the admin endpoint answered ${res.statusCode ?? '?'}`
   try {
-    const j = JSON.parse(text) as { error?: unknown, message?: unknown }
-    if (typeof j.error === 'string' && /^[A-Za-z]{1,64}Error$/.test(j.error)) name = j.error
-    if (typeof j.message === 'string') message = j.message.slice(0, 1000)
+    message = decodeURIComponent(headerOf(res, ERROR_MESSAGE_HEADER) ?? '') || message
   } catch {}
+  if (headerOf(res, ERROR_HEADER) == null) {
+    // (no headers: read the body, if the connection still gives it)
+    let text = ''
+    try {
+      for await (const piece of res as AsyncIterable<Buffer>) {
+        if (text.length + piece.length > MAX_ERROR_BODY) break
+        text += piece.toString('utf8')
+      }
+      const j = JSON.parse(text) as { error?: unknown, message?: unknown }
+      if (typeof j.error === 'string') name = j.error
+      if (typeof j.message === 'string') message = j.message
+    } catch {}
+  } else {
+    res.resume()
+  }
+  if (!/^[A-Za-z]{1,64}Error$/.test(name)) name = 'Error'
+  message = message.slice(0, 1000)
   const e = new Error(name === 'Error' ? message : `${name}: ${message}`)
   if (name !== 'Error') e.name = name
   return e
+}
+
+function headerOf (res: IncomingMessage, name: string): string | undefined {
+  const v = res.headers[name]
+  return typeof v === 'string' ? v : undefined
 }
 
 /**

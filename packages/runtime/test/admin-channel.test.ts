@@ -129,9 +129,10 @@ describe('the admin byte channel (real sockets, real holders)', () => {
     const base = transferUrl(url, `/storage/put/${'A'.repeat(43)}`)
     const at = (p: string): URL => new URL(p, base)
     const body = new Uint8Array(1000)
-    const expect = (r: { status: number, body: string }, status: number, name: string): void => {
+    const expect = (r: { status: number, body: string, headers: Record<string, unknown> }, status: number, name: string): void => {
       assert.equal(r.status, status, r.body)
       assert.equal(JSON.parse(r.body).error, name)
+      assert.equal(r.headers['webfabric-error'], name)
     }
     // no ticket, a malformed one, an unknown one of the right shape, a path with extra parts
     for (const p of ['/storage/', '/storage/put/', '/storage/put/abc', `/storage/put/${randomBytes(32).toString('base64url')}`, `/storage/put/${randomBytes(32).toString('base64url')}/x`, `/storage/put/${randomBytes(32).toString('base64url')}?a=1`]) {
