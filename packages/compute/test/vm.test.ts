@@ -89,15 +89,68 @@ describe('WebDeterministicVM: execution', () => {
     assert.equal(await fuel([0x0c, 0x00]), 203) // … br 0 (to the if's end): the same and the br
   })
 
-  it('charges a completed path exactly its instructions, through a block, an if and its arms', async () => {
-    // block (i32.const c; if (i32.const 1; drop) else (i32.const 2; drop; i32.const 3; drop) end) end; i32.const 9; drop
-    const fuel = async (c: number): Promise<number> => {
-      const code = [0x02, 0x40, 0x41, c, 0x04, 0x40, 0x41, 0x01, 0x1a, 0x05, 0x41, 0x02, 0x1a, 0x41, 0x03, 0x1a, 0x0b, 0x0b, 0x41, 0x09, 0x1a]
+  it('charges a simple if its costlier arm when its arms differ by at most 8, else each path exactly its instructions', async () => {
+    // block (i32.const c; if (k1 × (i32.const 1; drop)) else (k2 × …) end) end; i32.const 9; drop
+    const fuel = async (c: number, k1: number, k2: number): Promise<number> => {
+      const work = (k: number): number[] => Array.from({ length: k }, () => [0x41, 0x01, 0x1a]).flat()
+      const code = [0x02, 0x40, 0x41, c, 0x04, 0x40, ...work(k1), 0x05, ...work(k2), 0x0b, 0x0b, 0x41, 0x09, 0x1a]
       const bytes = taskModule({ funcs: [{ type: 0, code }] })
       return (await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 10_000 })).fuel
     }
-    assert.equal(await fuel(1), 2 + 2 + 2) // i32.const, if; then-arm; after the block
-    assert.equal(await fuel(0), 2 + 4 + 2) // i32.const, if; else-arm; after the block
+    // arms of 2 and 4 (VM_VERSION 7): i32.const, if, the costlier arm whichever runs, after the block
+    assert.equal(await fuel(1, 1, 2), 2 + 4 + 2)
+    assert.equal(await fuel(0, 1, 2), 2 + 4 + 2)
+    // arms of 2 and 12, apart by more than 8: each path pays its own arm
+    assert.equal(await fuel(1, 1, 6), 2 + 2 + 2)
+    assert.equal(await fuel(0, 1, 6), 2 + 12 + 2)
+  })
+
+  it('charges a path through nested branch-free ifs at least its instructions and at most 8 more per if it passes', async () => {
+    // a tree of work (k × (i32.const 1; drop)) and if/else on constants, with work after each if
+    interface Node { work: number, branch?: { cond: boolean, then: Node, else?: Node, after: number } }
+    const node = fc.letrec<{ node: Node }>(tie => ({
+      node: fc.record({
+        work: fc.integer({ min: 0, max: 7 }),
+        branch: fc.option(fc.record({
+          cond: fc.boolean(), then: tie('node'), else: fc.option(tie('node'), { nil: undefined }), after: fc.integer({ min: 0, max: 5 })
+        }, { requiredKeys: ['cond', 'then', 'after'] }), { nil: undefined, depthSize: 'small' })
+      }, { requiredKeys: ['work'] })
+    })).node
+    const code = (n: Node): number[] => {
+      const out = Array.from({ length: n.work }, () => [0x41, 0x01, 0x1a]).flat()
+      const b = n.branch
+      if (b === undefined) return out
+      return [...out, 0x41, b.cond ? 1 : 0, 0x04, 0x40, ...code(b.then), ...(b.else === undefined ? [] : [0x05, ...code(b.else)]), 0x0b,
+        ...Array.from({ length: b.after }, () => [0x41, 0x01, 0x1a]).flat()]
+    }
+    const path = (n: Node): { cost: number, ifs: number } => { // the instructions the run executes, and the ifs it passes
+      const b = n.branch
+      if (b === undefined) return { cost: 2 * n.work, ifs: 0 }
+      const arm = b.cond ? path(b.then) : b.else === undefined ? { cost: 0, ifs: 0 } : path(b.else)
+      return { cost: 2 * n.work + 2 + arm.cost + 2 * b.after, ifs: 1 + arm.ifs }
+    }
+    await fc.assert(fc.asyncProperty(node, async n => {
+      const mod = await loadModule(taskModule({ funcs: [{ type: 0, code: code(n) }] }), { profile: 'task' })
+      const a = await execute(mod, { input: new Uint8Array(0), fuelLimit: 1e6 })
+      const b = await execute(mod, { input: new Uint8Array(0), fuelLimit: 1e6, sliceFuel: 3 })
+      const { cost, ifs } = path(n)
+      assert.ok(a.fuel >= cost && a.fuel <= cost + 8 * ifs, `fuel ${a.fuel} for a path of ${cost} through ${ifs} ifs`)
+      assert.equal(b.commitment.toString(), a.commitment.toString())
+    }), { numRuns: 200 })
+  })
+
+  it('charges the code after a construct with the block before it only when no path leaves between them', async () => {
+    // block (i32.const c; br_if 0; i32.const 1; if (20 × work) end; 10 × work) end; i32.const 9; drop
+    const work = (k: number): number[] => Array.from({ length: k }, () => [0x41, 0x01, 0x1a]).flat()
+    const fuel = async (c: number, exit: boolean): Promise<number> => {
+      const code = [0x02, 0x40, ...(exit ? [0x41, c, 0x0d, 0x00] : []), 0x41, 0x01, 0x04, 0x40, ...work(20), 0x0b, ...work(10), 0x0b, 0x41, 0x09, 0x1a]
+      const bytes = taskModule({ funcs: [{ type: 0, code }] })
+      return (await execute(await loadModule(bytes, { profile: 'task' }), { input: new Uint8Array(0), fuelLimit: 10_000 })).fuel
+    }
+    assert.equal(await fuel(0, false), 2 + 40 + 20 + 2) // the join after the if is paid before it: same total
+    // the br_if leaves first: it pays its block up to the if (as ever, a block is charged whole), not what follows the if
+    assert.equal(await fuel(1, true), 2 + 2 + 2)
+    assert.equal(await fuel(0, true), 2 + 2 + 40 + 20 + 2)
   })
 
   it('charges a loop-free helper its costliest path at the call site when its paths differ by at most 8', async () => {

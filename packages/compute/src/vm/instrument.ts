@@ -56,6 +56,12 @@ export const PREPAY_MAX_FUEL = 65_536
 export const TRANSPARENT_MAX_FUEL = 1024
 /** … and when no path that returns takes more than this much less than the costliest: the most a call overpays. */
 export const TRANSPARENT_SLACK_FUEL = 8
+/**
+ * An `if` without loops, calls, branches or bulk operations inside, whose arms' costs differ by at most this much
+ * (an else-less one: whose then-arm costs at most this much), is charged its costlier arm with the block holding
+ * it: its arms charge nothing, and a path through the cheaper arm overpays by at most this much.
+ */
+export const SLACK_FUEL = 8
 /** Bulk memory and table operations are charged 1 fuel per 2^BULK_SHIFT bytes (or entries) on top of their static cost. */
 export const BULK_SHIFT = 4
 /**
@@ -903,7 +909,14 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // holds the `if` and refunded on the path that skips it (the else-arm, or the join when the then-arm
   // never reaches it), so the hot arm of a loop body (`loop { if c { …; br loop } }`) pays no charge.
   // `targeted`: a branch goes to the construct's label (for an `if`: to its end, the join).
-  const ctl: { isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean, loopAt: number }[] = []
+  // `leaves`: a branch (or return) inside it goes to a label outside it, so a path through it may skip its end.
+  // `exact`: no path leaves the block holding it (nor the blocks that block is joined into) before it starts.
+  // `simple`: no loop, call, branch, return or bulk operation inside; `elseFirst`: the else-arm's first block;
+  // `hoisted`: what hoisting moved from its then-arm to its parent.
+  const ctl: {
+    isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean, leaves: boolean, exact: boolean, loopAt: number,
+    simple: boolean, elseFirst: number, hoisted: number
+  }[] = []
   const loopEnd = new Map<number, number>() // a loop's instruction index → the index of its `end`
   let lastUncond = false
   let nextInit = 0
@@ -911,16 +924,57 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const refundOf = new Map<number, number>() // … → the block that refunds it
   const callBlock: number[] = [] // per direct call (call, return_call) in order: the block holding it
   const branch = (d: number): void => { // a branch to the label d constructs out
+    exit(ctl.length - 1 - d)
     const c = ctl[ctl.length - 1 - d]
     if (c !== undefined) c.targeted = true
+    for (let k = 0; k < d && k < ctl.length; k++) ctl[ctl.length - 1 - k].leaves = true
   }
-  const hoist = (c: { parent: number, thenFirst: number }): void => {
+  // The block after a construct that no branch leaves early (every path into it that does not trap reaches
+  // its end) is charged with the block holding the construct, when no path leaves that block before the
+  // construct: joinedInto maps it to that block. So every path that pays the charge runs the code it pays for.
+  const joinedInto = new Map<number, number>()
+  // per block: the outermost construct (index in ctl; -1: the function) that a branch or return in it goes to
+  const exits: number[] = []
+  const exit = (t: number): void => { const b = blockCost.length - 1; exits[b] = Math.min(exits[b] ?? ctl.length, t) }
+  /** No branch from the current block, or the blocks it is joined into, goes past a construct opened now. */
+  const exact = (): boolean => {
+    for (let b: number | undefined = blockCost.length - 1; b !== undefined; b = joinedInto.get(b)) if ((exits[b] ?? ctl.length) < ctl.length) return false
+    return true
+  }
+  let joinNext = -1
+  /** The block that pays block b's charge. */
+  const home = (b: number): number => { for (let into = joinedInto.get(b); into !== undefined; into = joinedInto.get(b)) b = into; return b }
+  const flush = (): void => { // the current block's cost so far goes to the block that pays it
+    const b = blockCost.length - 1
+    const h = home(b)
+    if (h !== b) { blockCost[h] += blockCost[b]; blockCost[b] = 0 }
+  }
+  const hoist = (c: { parent: number, thenFirst: number, hoisted: number }): void => {
     hoistedInto.set(c.thenFirst, c.parent)
     refundOf.set(c.thenFirst, blockCost.length)
     const c1 = blockCost[c.thenFirst]
-    blockCost[c.parent] += c1
+    blockCost[home(c.parent)] += c1
     blockCost[c.thenFirst] = 0
+    c.hoisted = c1
     nextInit = -c1
+  }
+  /**
+   * A simple `if` whose arms cost within SLACK_FUEL of each other (an else-less one: whose then-arm costs at most
+   * that) is charged its costlier arm with the block holding it, and its arms charge nothing: returns true. Its
+   * arms are then one block each, with what they hold (a nested `if` is simple only when it was settled too).
+   */
+  const settle = (c: (typeof ctl)[number]): boolean => {
+    if (!c.simple) return false
+    const last = blockCost.length - 1
+    let t = c.hoisted
+    let e = c.hasElse ? c.hoisted : 0
+    for (let b = c.thenFirst; b <= last; b++) { if (c.hasElse && b >= c.elseFirst) e += blockCost[b]; else t += blockCost[b] }
+    if (Math.abs(t - e) > SLACK_FUEL) return false
+    blockCost[home(c.parent)] += Math.max(t, e) - c.hoisted
+    for (let b = c.thenFirst; b <= last; b++) blockCost[b] = 0
+    hoistedInto.delete(c.thenFirst)
+    refundOf.delete(c.thenFirst)
+    return true
   }
   let hasLoop = false
   let ended = false
@@ -959,21 +1013,27 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (t < 0 || t >= nTypes) r.fail(`block type ${t} does not exist`)
         }
         open++
-        ctl.push({ isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false, loopAt: op === 0x03 ? kinds.length : -1 })
+        ctl.push({
+          isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false, leaves: false, exact: exact(),
+          loopAt: op === 0x03 ? kinds.length : -1, simple: true, elseFirst: -1, hoisted: 0
+        })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
       }
       case 0x05: {
         kind = K_LEADER_UNCHECKED
         cost = 0
+        flush()
         const c = ctl[ctl.length - 1]
         if (c === undefined || !c.isIf || c.hasElse) r.fail('else without if')
         c.hasElse = true
+        c.elseFirst = blockCost.length
         hoist(c)
         break
       }
       case 0x0b:
         cost = 0
+        flush()
         if (open === 0) { kind = K_FINAL_END; ended = true } else {
           open--
           kind = K_LEADER_UNCHECKED
@@ -981,7 +1041,17 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           if (c.loopAt >= 0) loopEnd.set(c.loopAt, kinds.length)
           // an else-less then-arm that never falls through and that no branch takes to the join (there, the
           // refund would be paid on the then path too, making the arm free)
-          if (c.isIf && !c.hasElse && lastUncond && !c.targeted) hoist(c)
+          const settled = c.isIf && settle(c)
+          if (c.isIf && !settled) for (const o of ctl) o.simple = false // an if around it charges its arms as they are
+          if (c.isIf && !c.hasElse && !settled && lastUncond && !c.targeted) hoist(c)
+          if (!c.leaves && c.exact) {
+            joinNext = c.parent
+            // A loop's last block (the one running into its end, no branch in it, not its head) runs once each
+            // time the loop is left, which is once each time it is entered: it is charged with the loop's entry.
+            // For a for-loop that is the refund of its hoisted body on the exit path, paid at entry.
+            const b = blockCost.length - 1
+            if (c.loopAt >= 0 && b !== c.thenFirst && !joinedInto.has(b) && exits[b] === undefined) { joinedInto.set(b, c.parent); flush() }
+          }
         }
         break
       case 0x0c: case 0x0d: branch(r.u32()); break
@@ -990,11 +1060,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         for (let i = 0; i <= n; i++) branch(r.u32())
         break
       }
-      case 0x0f: kind = K_RETURN; break
+      case 0x0f: kind = K_RETURN; exit(-1); for (const c of ctl) c.leaves = true; break
       case 0x10: case 0x12: {
         arg = r.u32()
         if (arg >= nFuncs) r.fail(`call to function ${arg}, which does not exist`)
         kind = op === 0x10 ? K_CALL : K_RETURN_CALL
+        if (op === 0x12) { exit(-1); for (const c of ctl) c.leaves = true }
         break
       }
       case 0x11: case 0x13: {
@@ -1002,6 +1073,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         if (t >= nTypes) r.fail(`call_indirect names type ${t}, which does not exist`)
         r.u32()
         kind = op === 0x13 ? K_RETURN_CALL_INDIRECT : K_CALL_INDIRECT
+        if (op === 0x13) { exit(-1); for (const c of ctl) c.leaves = true }
         break
       }
       case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
@@ -1064,12 +1136,20 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         }
     }
     if (kind === K_CALL || kind === K_RETURN_CALL) callBlock.push(blockCost.length - 1)
+    if (kind === K_LOOP || kind === K_CALL || kind === K_CALL_INDIRECT || kind === K_RETURN_CALL || kind === K_RETURN_CALL_INDIRECT ||
+      kind === K_RETURN || kind === K_BULK || op === 0x0c || op === 0x0d || op === 0x0e) for (const c of ctl) c.simple = false
     starts.push(at)
     kinds.push(kind)
     args.push(arg)
     costs.push(cost)
     blockCost[blockCost.length - 1] += cost
-    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) { blockCost.push(nextInit); nextInit = 0 }
+    if (kind === K_LOOP || kind === K_LEADER_UNCHECKED) {
+      flush()
+      if (joinNext >= 0) joinedInto.set(blockCost.length, joinNext)
+      blockCost.push(nextInit)
+      nextInit = 0
+      joinNext = -1
+    }
     lastUncond = op === 0x0c || op === 0x0e || op === 0x0f || op === 0x00
   }
   if (!ended) r.fail('function body has no end (truncated)')
@@ -1100,8 +1180,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   const addCost = (b: number, cost: number): void => { // as if `cost` had been in block b before hoisting
     for (;;) {
       const into = hoistedInto.get(b)
-      if (into === undefined) { blockCost[b] += cost; return }
-      blockCost[refundOf.get(b)!] -= cost
+      if (into === undefined) { blockCost[home(b)] += cost; return }
+      blockCost[home(refundOf.get(b)!)] -= cost
       b = into
     }
   }

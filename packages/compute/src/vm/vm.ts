@@ -14,7 +14,7 @@ import { DEFAULT_MEMORY_LIMIT_BYTES, instrument, type ModuleInfo, PAGE_BYTES, ST
 import { ChaCha20Stream } from './prng.ts'
 
 /** Version of the commitment layout and of the VM's semantics (cost model, where fuel is checked, depth budget, NaN rule). */
-export const VM_VERSION = 6
+export const VM_VERSION = 7
 /** Default size limit of a module's bytes: 8 MiB. */
 export const DEFAULT_MAX_MODULE_BYTES = 8 * 1024 * 1024
 /** Default fuel per slice between `onSlice` calls. */
