@@ -67,12 +67,20 @@ import {
 
 /** Chunks fetched per round of a get or a rebuild (per holder, one request). */
 const FETCH_WINDOW = 8
+/** Windows a get has in flight at once (each at most STORE_WINDOW_BYTES from one holder). */
+const FETCH_WINDOWS_AHEAD = 2
 /** Storage streams one connection may have open, and stores a holder takes at once (per peer, and in all). */
 const MAX_INBOUND_STREAMS = 16
 const MAX_STORES_PER_PEER = 4
 const MAX_STORES = 16
 /** While a put rebuilds a failed position, the healthy holders hear from it this often (they give up after STORE_IDLE_MS). */
 const KEEPALIVE_MS = 5_000
+/**
+ * Blocks a holder reads (and verifies) ahead of the one it sends: a request asks for at most a
+ * window's worth (STORE_WINDOW_BYTES), so this bounds nothing new — it keeps the disk and the
+ * crypto worker busy while a block waits its turn behind other work.
+ */
+const READ_AHEAD = 4
 /** Blocks of one store a holder writes at once. */
 const STORE_CONCURRENCY = 4
 /**
@@ -772,8 +780,7 @@ export class StorageService {
       return reads[i]
     }
     for (let i = 0; i < cids.length; i++) {
-      read(i + 1)
-      read(i + 2)
+      for (let j = 1; j <= READ_AHEAD; j++) read(i + j)
       let bytes: Uint8Array
       try {
         bytes = await read(i)!
@@ -1274,12 +1281,22 @@ export class StorageService {
       await this.fetchChunks(cap.root, root, range(first, Math.min(root.chunks.length, first + FETCH_WINDOW)), sources, opts.signal)
     async function * chunks (): AsyncGenerator<Uint8Array> {
       let bytes = 0
-      let next = root.chunks.length > 0 ? windowAt(0) : undefined
+      // windows in flight: the next ones are fetched while this one is decrypted and handed out, and
+      // a holder always has the next request before it finishes sending the last
+      const ahead: Array<Promise<Map<number, Array<BlockBytes | undefined>>>> = []
+      let asked = 0
+      const askMore = (): void => {
+        while (ahead.length < FETCH_WINDOWS_AHEAD && asked < root.chunks.length) {
+          const w = windowAt(asked)
+          w.catch(() => {})
+          ahead.push(w)
+          asked += FETCH_WINDOW
+        }
+      }
+      askMore()
       for (let first = 0; first < root.chunks.length; first += FETCH_WINDOW) {
-        const got = await next!
-        // fetch the next window while this one is decrypted and handed out
-        next = first + FETCH_WINDOW < root.chunks.length ? windowAt(first + FETCH_WINDOW) : undefined
-        next?.catch(() => {})
+        const got = await ahead.shift()!
+        askMore()
         // fetchChunks verified every block against the root already, and its blocks are ours to hand
         // over; the window's chunks are decrypted together (off the main thread in Node), yielded in order
         const plains = [...got].map(([c, blocks]) => reader.chunkPieces(c, blocks, { verified: true, handOver: true }))
