@@ -4,7 +4,7 @@
 // instantiated with a plain host implementing the same imports), on the same
 // V8 in the same process.
 //
-//   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--direct 25] [--branch-hints] [--json]
+//   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--direct 25] [--no-branch-hints] [--json]
 //
 // Two sets of kernels: bench/kernels/*.as (AssemblyScript, our own,
 // self-contained; their size parameter is a little-endian u32 input), and the
@@ -21,10 +21,11 @@
 // --direct N also times the wasm run alone, N rounds: the instrumented module
 // instantiated with a bare host (no execute, no hashing, fuel never running
 // out) against the plain one, sides alternating; its best-of ratio is the
-// steadiest figure of the metering itself on a loaded machine. --branch-hints
-// turns on V8's reading of the instrumented module's branch hints (Node 24 has
-// it behind --experimental-wasm-branch-hinting; Chromium reads them), to see
-// what a browser's V8 makes of the metered side; the plain modules have none.
+// steadiest figure of the metering itself on a loaded machine. V8 reads the
+// instrumented module's branch hints, as in a node's sandbox domains and in
+// Chromium (readBranchHints: Node 24 has it behind a process-wide flag); the
+// plain modules have none, so both sides run on the same V8 with the same
+// flags. --no-branch-hints leaves the flag off (the VM before 2026-11-22).
 import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -32,6 +33,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import asc from 'assemblyscript/asc'
+import { readBranchHints } from '../packages/compute/src/sandbox/domain.ts'
 import { execute, instrument, loadModule, rawCid } from '../packages/compute/src/vm/index.ts'
 import { compileTask } from '../packages/sdk/src/index.ts'
 import { concatBytes } from '../packages/protocol/src/index.ts'
@@ -59,12 +61,13 @@ const { values } = parseArgs({
     only: { type: 'string' },
     tiering: { type: 'boolean', default: false },
     direct: { type: 'string' },
-    'branch-hints': { type: 'boolean', default: false },
+    'branch-hints': { type: 'boolean', default: true },
     json: { type: 'boolean', default: false }
-  }
+  },
+  allowNegative: true
 })
 if (!values.tiering) setFlagsFromString('--no-liftoff')
-if (values['branch-hints']) setFlagsFromString('--experimental-wasm-branch-hinting')
+if (values['branch-hints']) readBranchHints()
 const rounds = Number(values.rounds)
 const warmup = Number(values.warmup)
 const log = (s: string): void => { if (!values.json) console.log(s); else console.error(s) }
@@ -249,6 +252,6 @@ if (values.json) {
   console.log(table(['kernel', 'param', 'plain ms', 'metered ms', 'metered/plain', 'hash ms', 'w/o hash', ...directCols, 'fuel', 'fuel/µs'],
     results.map(r => [r.kernel, String(r.param), fmt(r.plainMs, 1), fmt(r.meteredMs, 1), fmt(r.ratio, 3), fmt(r.hashMs, 1), fmt(r.runRatio, 3),
       ...(r.direct === undefined ? [] : [fmt(r.direct.best, 3), fmt(r.direct.median, 3)]), fmt(r.fuel), fmt(r.fuelPerUs, 0)])))
-  if (values['branch-hints']) console.log('\nV8 reads the branch hints (--experimental-wasm-branch-hinting)')
+  console.log(values['branch-hints'] ? '\nV8 reads the branch hints (readBranchHints)' : '\nV8 ignores the branch hints (--no-branch-hints)')
   console.log(`\ngoal: metered/plain <= ${GOAL} (w/o hash: less the commitment's sha256 of input and output, timed apart); medians of ${rounds} rounds; 1-minute load ${load.toFixed(2)} (2 cores: above 2, others compete for the CPU)`)
 }
