@@ -119,7 +119,7 @@ class AdminPut extends RpcTarget {
   }
 
   async write (bytes: Uint8Array): Promise<void> {
-    if (this.via === 'upload') throw named0(new SessionBusyError('this put takes its bytes from its upload; write() is closed'))
+    if (this.via === 'upload') throw withName(new SessionBusyError('this put takes its bytes from its upload; write() is closed'))
     this.via = 'write'
     await named(() => this.w.write(bytes))
   }
@@ -131,7 +131,7 @@ class AdminPut extends RpcTarget {
    * cut; `finish()` then rejects with why.
    */
   upload (): { path: string, expiresAt: number } {
-    if (this.via !== 'none') throw named0(new SessionBusyError(this.via === 'write' ? 'this put already takes write() calls; an upload would follow them' : 'this put already has its upload ticket'))
+    if (this.via !== 'none') throw withName(new SessionBusyError(this.via === 'write' ? 'this put already takes write() calls; an upload would follow them' : 'this put already has its upload ticket'))
     this.via = 'upload'
     this.upload_ = transfer(this.channel, 'put', async (req, res) => {
       const bytes = await receiveUpload(req, res, async piece => {
@@ -185,7 +185,7 @@ class AdminGet extends RpcTarget {
   /** the object's plaintext size */
   size (): number { return this.r.size }
   async read (): Promise<Uint8Array | null> {
-    if (this.via === 'download') throw named0(new SessionBusyError('this get gives its bytes to its download; read() is closed'))
+    if (this.via === 'download') throw withName(new SessionBusyError('this get gives its bytes to its download; read() is closed'))
     this.via = 'read'
     return await named(() => this.r.read())
   }
@@ -196,7 +196,7 @@ class AdminGet extends RpcTarget {
    * download ends, however it ends; `finish()` says how.
    */
   download (): { path: string, expiresAt: number, size: number } {
-    if (this.via !== 'none' || this.closed) throw named0(new SessionBusyError(this.via === 'read' ? 'this get already gave bytes to read(); a download would miss them' : 'this get already has its download ticket'))
+    if (this.via !== 'none' || this.closed) throw withName(new SessionBusyError(this.via === 'read' ? 'this get already gave bytes to read(); a download would miss them' : 'this get already has its download ticket'))
     this.via = 'download'
     this.download_ = transfer(this.channel, 'get', async (_req, res) => {
       return await sendDownload(res, async () => {
@@ -211,7 +211,7 @@ class AdminGet extends RpcTarget {
 
   /** How the download ended: its bytes once the last one went out, else the get's (or the download's) error. */
   async finish (): Promise<{ bytes: number }> {
-    if (this.download_ == null) throw named0(new SessionBusyError('finish() waits for a download: call download() first'))
+    if (this.download_ == null) throw withName(new SessionBusyError('finish() waits for a download: call download() first'))
     try {
       return { bytes: await named(() => this.download_!.outcome) }
     } finally {
@@ -253,12 +253,12 @@ async function named<T> (fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    throw named0(err as Error)
+    throw withName(err as Error)
   }
 }
 
-/** `named` for an error in hand. */
-function named0 (e: Error): Error {
+/** Puts an error's name at the front of its message (what `named` does to what it catches). */
+function withName (e: Error): Error {
   if (e?.name != null && e.name !== 'Error' && typeof e.message === 'string' && !e.message.startsWith(e.name)) e.message = `${e.name}: ${e.message}`
   return e
 }
