@@ -912,10 +912,11 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // `leaves`: a branch (or return) inside it goes to a label outside it, so a path through it may skip its end.
   // `exact`: no path leaves the block holding it (nor the blocks that block is joined into) before it starts.
   // `simple`: no loop, call, branch, return or bulk operation inside; `elseFirst`: the else-arm's first block;
-  // `hoisted`: what hoisting moved from its then-arm to its parent.
+  // `hoisted`: what hoisting moved from its then-arm to its parent; `calls`: a call of the module's functions inside;
+  // `callFree`: none in the block holding it (and the blocks it is joined into) before it starts.
   const ctl: {
     isIf: boolean, parent: number, thenFirst: number, hasElse: boolean, targeted: boolean, leaves: boolean, exact: boolean, loopAt: number,
-    simple: boolean, elseFirst: number, hoisted: number
+    simple: boolean, elseFirst: number, hoisted: number, calls: boolean, callFree: boolean
   }[] = []
   const loopEnd = new Map<number, number>() // a loop's instruction index → the index of its `end`
   let lastUncond = false
@@ -936,6 +937,12 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
   // per block: the outermost construct (index in ctl; -1: the function) that a branch or return in it goes to
   const exits: number[] = []
   const exit = (t: number): void => { const b = blockCost.length - 1; exits[b] = Math.min(exits[b] ?? ctl.length, t) }
+  // per block: 1 when it (or a construct it holds) calls a function of the module
+  const calls: number[] = []
+  const callFree = (): boolean => {
+    for (let b: number | undefined = blockCost.length - 1; b !== undefined; b = joinedInto.get(b)) if (calls[b] === 1) return false
+    return true
+  }
   /** No branch from the current block, or the blocks it is joined into, goes past a construct opened now. */
   const exact = (): boolean => {
     for (let b: number | undefined = blockCost.length - 1; b !== undefined; b = joinedInto.get(b)) if ((exits[b] ?? ctl.length) < ctl.length) return false
@@ -1015,7 +1022,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         open++
         ctl.push({
           isIf: op === 0x04, parent: blockCost.length - 1, thenFirst: blockCost.length, hasElse: false, targeted: false, leaves: false, exact: exact(),
-          loopAt: op === 0x03 ? kinds.length : -1, simple: true, elseFirst: -1, hoisted: 0
+          loopAt: op === 0x03 ? kinds.length : -1, simple: true, elseFirst: -1, hoisted: 0, calls: false, callFree: callFree()
         })
         if (op === 0x02) { kind = K_BLOCK; cost = 0 } else if (op === 0x03) { kind = K_LOOP; cost = 0; hasLoop = true } else kind = K_LEADER_UNCHECKED
         break
@@ -1039,6 +1046,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
           kind = K_LEADER_UNCHECKED
           const c = ctl.pop()!
           if (c.loopAt >= 0) loopEnd.set(c.loopAt, kinds.length)
+          if (c.calls) calls[home(c.parent)] = 1
           // an else-less then-arm that never falls through and that no branch takes to the join (there, the
           // refund would be paid on the then path too, making the arm free)
           const settled = c.isIf && settle(c)
@@ -1048,9 +1056,11 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
             joinNext = c.parent
             // A loop's last block (the one running into its end, no branch in it, not its head) runs once each
             // time the loop is left, which is once each time it is entered: it is charged with the loop's entry.
-            // For a for-loop that is the refund of its hoisted body on the exit path, paid at entry.
+            // For a for-loop that is the refund of its hoisted body on the exit path, credited at entry; only when
+            // no call of the module's functions runs between that charge and the loop, so the credit is never
+            // outstanding across a call (a recursion would pile one up per level before any loop head pays it).
             const b = blockCost.length - 1
-            if (c.loopAt >= 0 && b !== c.thenFirst && !joinedInto.has(b) && exits[b] === undefined) { joinedInto.set(b, c.parent); flush() }
+            if (c.loopAt >= 0 && c.callFree && b !== c.thenFirst && !joinedInto.has(b) && exits[b] === undefined) { joinedInto.set(b, c.parent); flush() }
           }
         }
         break
@@ -1136,6 +1146,7 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         }
     }
     if (kind === K_CALL || kind === K_RETURN_CALL) callBlock.push(blockCost.length - 1)
+    if ((kind === K_CALL && arg >= ctx.importedFuncs) || kind === K_CALL_INDIRECT) { calls[blockCost.length - 1] = 1; for (const c of ctl) c.calls = true }
     if (kind === K_LOOP || kind === K_CALL || kind === K_CALL_INDIRECT || kind === K_RETURN_CALL || kind === K_RETURN_CALL_INDIRECT ||
       kind === K_RETURN || kind === K_BULK || op === 0x0c || op === 0x0d || op === 0x0e) for (const c of ctl) c.simple = false
     starts.push(at)
