@@ -1215,7 +1215,8 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
         if (kinds[i] === K_CALL || kinds[i] === K_RETURN_CALL) addCost(callBlock[c++], entryCost(args[i]))
       }
     },
-    takeEntry: () => { const c = blockCost[0]; blockCost[0] = 0; return c }
+    // a credit (a for-loop's refund paid at entry) stays in the function, so no caller holds it across its calls
+    takeEntry: () => { const c = blockCost[0]; if (c < 0) return 0; blockCost[0] = 0; return c }
   }
 
   // pass 2: emit
