@@ -3,7 +3,7 @@
 // same run, sides alternating round by round. Goal (issue 4): at least Helia's
 // throughput, with our encryption on.
 //
-//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours|remote] [--json]
+//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours|remote] [--v8-default] [--json]
 //
 // --only runs one side (to profile it with `node --cpu-prof`); no ratios then.
 //
@@ -40,6 +40,9 @@
 // the way out, and our chunk crypto runs on a worker thread (storage's Node
 // crypto workers: a core beside the main thread), where Helia hashes on its
 // main thread — hence the CPU row: CPU per MiB of every thread of the process.
+// A fabric node sets V8 to count external memory in its global heap limit
+// (runtime's v8-gc.ts); the process is set so before either side runs, so
+// Helia's nodes run on the same V8 settings as ours (--v8-default: neither).
 // All nodes of a side share this process's one main thread, as both Helia
 // nodes do. End-to-end = add + fetch; the figures are medians over
 // rounds, and ratios are ours ÷ Helia (≥ 1 meets the goal).
@@ -53,7 +56,7 @@ import { unixfs } from '@helia/unixfs'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
-import type { FabricNode } from '@webfabric/runtime'
+import { type FabricNode, tuneV8ForBytes } from '@webfabric/runtime'
 import { parseReadCap } from '@webfabric/storage'
 import { createHelia } from 'helia'
 import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from '../packages/runtime/test/fixtures.ts'
@@ -63,7 +66,10 @@ const MiB = 2 ** 20
 const PIECE = 4 * MiB
 const MEMBERSHIP = { intervalMs: 250, ttlMs: 4000 }
 
-const { values } = parseArgs({ options: { mib: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean' } } })
+const { values } = parseArgs({ options: { mib: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, 'v8-default': { type: 'boolean' }, json: { type: 'boolean' } } })
+const v8Default = values['v8-default'] === true
+// (both sides on the same V8 settings: the ones a fabric node sets, unless --v8-default)
+if (!v8Default) tuneV8ForBytes()
 const mib = Number(values.mib ?? 100)
 const rounds = Number(values.rounds ?? 3)
 const json = values.json === true
@@ -143,7 +149,7 @@ async function fabricNode (origin: TestOrigin, name: string, abilities: string[]
     grant(origin, did, 'fabric/membership', ['membership/gossip']),
     grant(origin, did, 'fabric/storage', abilities)
   ])
-  return await startNode(origin, { dataDir, ...opts, credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
+  return await startNode(origin, { dataDir, ...opts, credentials: creds.map(c => c.bytes), membership: MEMBERSHIP, v8Tuning: !v8Default })
 }
 
 async function startFabric (): Promise<Fabric> {
@@ -192,9 +198,9 @@ async function main (): Promise<void> {
   const want = createHash('sha256')
   for (const piece of source(bytes)) want.update(piece)
   const sha = want.digest('hex')
-  const versions = { helia: await version('helia'), unixfs: await version('@helia/unixfs'), libp2p: await version('libp2p'), node: process.version }
+  const versions = { helia: await version('helia'), unixfs: await version('@helia/unixfs'), libp2p: await version('libp2p'), node: process.version, v8: v8Default ? 'default' : 'external memory in the global limit' }
   const loadBefore = load()
-  say(`helia ${versions.helia}, @helia/unixfs ${versions.unixfs}, libp2p ${versions.libp2p}, node ${versions.node}; ${mib} MiB, ${rounds} round(s); load ${loadBefore}`)
+  say(`helia ${versions.helia}, @helia/unixfs ${versions.unixfs}, libp2p ${versions.libp2p}, node ${versions.node}, V8 GC: ${versions.v8}; ${mib} MiB, ${rounds} round(s); load ${loadBefore}`)
   if (only !== 'helia') say('starting our client, holder and reader…')
   const fabric = only === 'helia' ? undefined : await startFabric()
   type Side = 'helia' | 'ours' | 'remote'

@@ -52,6 +52,7 @@ import type { StorageRuntime } from './storage-runtime.ts'
 import { startGet, startPut } from './storage-session.ts'
 import { STORAGE_GET_NEED, STORAGE_HOLD_NEED, STORAGE_PUT_NEED } from './storage-wire.ts'
 import { parseReadCap } from '@webfabric/storage'
+import { tuneV8ForBytes } from './v8-gc.ts'
 import { type WebGateway, startWebGateway } from './web-gateway.ts'
 import type { JoinRequest, JoinResponse } from './web-wire.ts'
 
@@ -88,6 +89,11 @@ export interface FabricNodeInit {
   web?: { root: string, port?: number, host?: string }
   /** Storage: how often to collect garbage and to scrub (re-verify) every block. */
   storage?: { gcMs?: number, scrubMs?: number, repair?: { graceMs?: number, antiEntropyMs?: number, rebuildTimeoutMs?: number } }
+  /**
+   * Set V8's collector for a process that moves bytes (count external memory in its global limit; see
+   * v8-gc.ts). Process-wide; default on — false keeps V8's default in a program that embeds the node.
+   */
+  v8Tuning?: boolean
   log?: (msg: string) => void
   /** Clock, for tests. */
   now?: () => number
@@ -154,6 +160,7 @@ export class FabricNode {
 
   async start (): Promise<void> {
     const log = this.init.log ?? (() => {})
+    if (this.init.v8Tuning !== false) tuneV8ForBytes()
     this.manifest = await verifyManifest(this.init.manifest)
     const dir = this.init.dataDir
     await ensureDir(dir)
