@@ -956,7 +956,10 @@ function instrumentBody (body: Uint8Array, type: FuncType, ctx: Ctx): Decoded {
     const h = home(b)
     if (h !== b) { blockCost[h] += blockCost[b]; blockCost[b] = 0 }
   }
-  const hoist = (c: { parent: number, thenFirst: number, hoisted: number }): void => {
+  const hoist = (c: { parent: number, thenFirst: number, hoisted: number, callFree: boolean }): void => {
+    // a credit (a for-loop's refund paid at its entry) is hoisted only over code without calls of the module's
+    // functions, like the credit itself (see the loop's last block)
+    if (blockCost[c.thenFirst] < 0 && !c.callFree) return
     hoistedInto.set(c.thenFirst, c.parent)
     refundOf.set(c.thenFirst, blockCost.length)
     const c1 = blockCost[c.thenFirst]
