@@ -3,7 +3,7 @@
 // same run, sides alternating round by round. Goal (issue 4): at least Helia's
 // throughput, with our encryption on.
 //
-//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours|remote] [--v8-default] [--json]
+//   npx node bench/helia.ts [--mib 100] [--rounds 3] [--only helia|ours|remote] [--v8-default] [--processes] [--warmup] [--json]
 //
 // --only runs one side (to profile it with `node --cpu-prof`); no ratios then.
 //
@@ -43,14 +43,18 @@
 // A fabric node sets V8 to count external memory in its global heap limit
 // (runtime's v8-gc.ts); the process is set so before either side runs, so
 // Helia's nodes run on the same V8 settings as ours (--v8-default: neither).
+// --processes runs each side's round in a process of its own instead, as each
+// ships: Helia on V8's defaults, ours with the setting its node makes (after
+// an untimed warm-up round in that process: --warmup).
 // All nodes of a side share this process's one main thread, as both Helia
 // nodes do. End-to-end = add + fetch; the figures are medians over
 // rounds, and ratios are ours ÷ Helia (≥ 1 meets the goal).
+import { execFile } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseArgs, promisify } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { unixfs } from '@helia/unixfs'
 import { identify } from '@libp2p/identify'
@@ -63,11 +67,13 @@ import { type TestOrigin, didOf, grant, makeOrigin, startNode, waitFor } from '.
 import { fmt, median, table } from './lib/stats.ts'
 
 const MiB = 2 ** 20
+const execFileAsync = promisify(execFile)
 const PIECE = 4 * MiB
 const MEMBERSHIP = { intervalMs: 250, ttlMs: 4000 }
 
-const { values } = parseArgs({ options: { mib: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, 'v8-default': { type: 'boolean' }, json: { type: 'boolean' } } })
+const { values } = parseArgs({ options: { mib: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, 'v8-default': { type: 'boolean' }, processes: { type: 'boolean' }, warmup: { type: 'boolean' }, json: { type: 'boolean' } } })
 const v8Default = values['v8-default'] === true
+const processes = values.processes === true
 // (both sides on the same V8 settings: the ones a fabric node sets, unless --v8-default)
 if (!v8Default) tuneV8ForBytes()
 const mib = Number(values.mib ?? 100)
@@ -198,15 +204,46 @@ async function main (): Promise<void> {
   const want = createHash('sha256')
   for (const piece of source(bytes)) want.update(piece)
   const sha = want.digest('hex')
-  const versions = { helia: await version('helia'), unixfs: await version('@helia/unixfs'), libp2p: await version('libp2p'), node: process.version, v8: v8Default ? 'default' : 'external memory in the global limit' }
+  const versions = {
+    helia: await version('helia'),
+    unixfs: await version('@helia/unixfs'),
+    libp2p: await version('libp2p'),
+    node: process.version,
+    v8: v8Default ? 'default' : processes ? 'Helia default, ours external memory in the global limit' : 'external memory in the global limit'
+  }
   const loadBefore = load()
   say(`helia ${versions.helia}, @helia/unixfs ${versions.unixfs}, libp2p ${versions.libp2p}, node ${versions.node}, V8 GC: ${versions.v8}; ${mib} MiB, ${rounds} round(s); load ${loadBefore}`)
-  if (only !== 'helia') say('starting our client, holder and reader…')
-  const fabric = only === 'helia' ? undefined : await startFabric()
   type Side = 'helia' | 'ours' | 'remote'
-  const per: Record<Side, Array<{ add: number, fetch: number, e2e: number, cpuMsPerMiB: number }>> = { helia: [], ours: [], remote: [] }
-  try {
+  type Row = { add: number, fetch: number, e2e: number, cpuMsPerMiB: number }
+  const per: Record<Side, Row[]> = { helia: [], ours: [], remote: [] }
+  if (processes) {
+    // each side's round in a process of its own, as each ships: Helia on V8's defaults, ours with the
+    // V8 setting a fabric node makes (unless --v8-default); sides alternate as in one process
+    say('each side in a process of its own: Helia on V8\'s defaults, ours as a fabric node sets V8')
     for (let r = 0; r < rounds; r++) {
+      const order: Side[] = r % 2 === 0 ? ['helia', 'ours', 'remote'] : ['remote', 'ours', 'helia']
+      for (const side of order.filter(s => only == null || s === only)) {
+        // (a child's first round would also time its warm-up — compiling, starting workers: one untimed round first)
+        const args = [import.meta.filename, '--only', side, '--rounds', '1', '--warmup', '--mib', String(mib), '--json', ...(side === 'helia' || v8Default ? ['--v8-default'] : [])]
+        const { stdout } = await execFileAsync(process.execPath, args, { maxBuffer: 1 << 20 })
+        const row = (JSON.parse(stdout) as { perRound: Record<Side, Row[]> }).perRound[side][0]
+        per[side].push(row)
+        say(`round ${r + 1} ${side.padEnd(6)}: add ${fmt(row.add)} MiB/s, fetch ${fmt(row.fetch)} MiB/s, end-to-end ${fmt(row.e2e)} MiB/s; CPU ${fmt(row.cpuMsPerMiB, 1)} ms/MiB; sha256 ok; load ${load()}`)
+      }
+    }
+  }
+  if (only !== 'helia' && !processes) say('starting our client, holder and reader…')
+  const fabric = only === 'helia' || processes ? undefined : await startFabric()
+  try {
+    if (values.warmup === true && !processes) {
+      // one untimed round of each side run here, of at most 16 MiB
+      const w = Math.min(bytes, 16 * MiB)
+      for (const side of (['helia', 'ours', 'remote'] as Side[]).filter(s => only == null || s === only)) {
+        if (side === 'helia') await heliaRound(w)
+        else await oursRound(fabric!, side === 'ours' ? fabric!.holder : fabric!.client, w)
+      }
+    }
+    for (let r = 0; r < (processes ? 0 : rounds); r++) {
       const order: Side[] = r % 2 === 0 ? ['helia', 'ours', 'remote'] : ['remote', 'ours', 'helia']
       for (const side of order.filter(s => only == null || s === only)) {
         const t = side === 'helia' ? await heliaRound(bytes) : await oursRound(fabric!, side === 'ours' ? fabric!.holder : fabric!.client, bytes)
@@ -223,7 +260,7 @@ async function main (): Promise<void> {
       await fabric.origin.cleanup()
     }
   }
-  const med = (side: Side): { add: number, fetch: number, e2e: number, cpuMsPerMiB: number } => ({
+  const med = (side: Side): Row => ({
     add: median(per[side].map(x => x.add)),
     fetch: median(per[side].map(x => x.fetch)),
     e2e: median(per[side].map(x => x.e2e)),
@@ -234,7 +271,7 @@ async function main (): Promise<void> {
   const remote = med('remote')
   const ratio = { add: ours.add / helia.add, fetch: ours.fetch / helia.fetch, e2e: ours.e2e / helia.e2e }
   const remoteRatio = { add: remote.add / helia.add, fetch: remote.fetch / helia.fetch, e2e: remote.e2e / helia.e2e }
-  const result = { mib, rounds, versions, load: { before: loadBefore, after: load() }, mibPerSec: { helia, ours, remote }, ratio, remoteRatio, perRound: per }
+  const result = { mib, rounds, processes, versions, load: { before: loadBefore, after: load() }, mibPerSec: { helia, ours, remote }, ratio, remoteRatio, perRound: per }
   if (json) {
     console.log(JSON.stringify(result))
   } else {
