@@ -107,26 +107,26 @@ describe('WebDeterministicVM: execution', () => {
 
   it('charges a path through nested branch-free ifs at least its instructions and at most 8 more per if it passes', async () => {
     // a tree of work (k × (i32.const 1; drop)) and if/else on constants, with work after each if
-    interface Node { work: number, branch?: { cond: boolean, then: Node, else?: Node, after: number } }
+    interface Node { work: number, branch?: { cond: boolean, thenArm: Node, else?: Node, after: number } }
     const node = fc.letrec<{ node: Node }>(tie => ({
       node: fc.record({
         work: fc.integer({ min: 0, max: 7 }),
         branch: fc.option(fc.record({
-          cond: fc.boolean(), then: tie('node'), else: fc.option(tie('node'), { nil: undefined }), after: fc.integer({ min: 0, max: 5 })
-        }, { requiredKeys: ['cond', 'then', 'after'] }), { nil: undefined, depthSize: 'small' })
+          cond: fc.boolean(), thenArm: tie('node'), else: fc.option(tie('node'), { nil: undefined }), after: fc.integer({ min: 0, max: 5 })
+        }, { requiredKeys: ['cond', 'thenArm', 'after'] }), { nil: undefined, depthSize: 'small' })
       }, { requiredKeys: ['work'] })
     })).node
     const code = (n: Node): number[] => {
       const out = Array.from({ length: n.work }, () => [0x41, 0x01, 0x1a]).flat()
       const b = n.branch
       if (b === undefined) return out
-      return [...out, 0x41, b.cond ? 1 : 0, 0x04, 0x40, ...code(b.then), ...(b.else === undefined ? [] : [0x05, ...code(b.else)]), 0x0b,
+      return [...out, 0x41, b.cond ? 1 : 0, 0x04, 0x40, ...code(b.thenArm), ...(b.else === undefined ? [] : [0x05, ...code(b.else)]), 0x0b,
         ...Array.from({ length: b.after }, () => [0x41, 0x01, 0x1a]).flat()]
     }
     const path = (n: Node): { cost: number, ifs: number } => { // the instructions the run executes, and the ifs it passes
       const b = n.branch
       if (b === undefined) return { cost: 2 * n.work, ifs: 0 }
-      const arm = b.cond ? path(b.then) : b.else === undefined ? { cost: 0, ifs: 0 } : path(b.else)
+      const arm = b.cond ? path(b.thenArm) : b.else === undefined ? { cost: 0, ifs: 0 } : path(b.else)
       return { cost: 2 * n.work + 2 + arm.cost + 2 * b.after, ifs: 1 + arm.ifs }
     }
     await fc.assert(fc.asyncProperty(node, async n => {
