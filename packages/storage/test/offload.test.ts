@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { importAesKey, open, openNow, openPieces, seal, sealAndDigest, sealNow } from '../src/object/aes-gcm.ts'
-import { OFFLOAD_MIN_BYTES, offload, offloads, setCryptoWorkers, stopCryptoWorkers } from '../src/object/offload.ts'
+import { cryptoWorkersRunning, OFFLOAD_MIN_BYTES, offload, offloads, setCryptoWorkers, stopCryptoWorkers } from '../src/object/offload.ts'
 import { joinAndDigest } from '../src/object/sha256.ts'
 import { ObjectWriter } from '../src/object/writer.ts'
 
@@ -122,6 +122,34 @@ describe('chunk crypto off the main thread', () => {
       assert.deepEqual((await joinAndDigest([lone], true)).digest, sha(sealed))
       assert.equal(lone.byteLength, sealed.byteLength)
       assert.throws(() => { setCryptoWorkers(-1) }, RangeError)
+    } finally {
+      setCryptoWorkers(1)
+    }
+  })
+
+  it('a worker stopped while its successor starts does not take the successor out of the pool', async () => {
+    const k = await importAesKey(key)
+    const plain = bytes(OFFLOAD_MIN_BYTES * 2)
+    await seal(k, ivOf(6), plain)
+    assert.equal(cryptoWorkersRunning(), 1)
+    const stopping = stopCryptoWorkers()
+    await seal(k, ivOf(6), plain) // starts the next worker before the old one's exit arrives
+    await stopping
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(cryptoWorkersRunning(), 1)
+    await Promise.all([1, 2, 3].map(async i => await seal(k, ivOf(i), plain)))
+    assert.equal(cryptoWorkersRunning(), 1)
+  })
+
+  it('a worker that cannot load fails the jobs it took, and later work runs inline', async () => {
+    const k = await importAesKey(key)
+    const plain = bytes(OFFLOAD_MIN_BYTES * 2)
+    await stopCryptoWorkers()
+    setCryptoWorkers(1, { url: new URL('data:text/javascript,throw new Error("no crypto here")') })
+    try {
+      await assert.rejects(seal(k, ivOf(7), plain), { name: 'OffloadWorkerError' })
+      assert.equal(offloads(OFFLOAD_MIN_BYTES * 2), false, 'workers are off after one failed to load')
+      assert.deepEqual(await seal(k, ivOf(7), plain), sealNow(k, ivOf(7), plain))
     } finally {
       setCryptoWorkers(1)
     }

@@ -44,11 +44,13 @@ class CryptoWorker {
   readonly pending = new Map<number, Pending>()
   private readonly worker: Worker
   private dead = false
+  private answered = false
 
   constructor (onDead: (w: CryptoWorker) => void) {
-    this.worker = new Worker(new URL('./offload-worker.ts', import.meta.url), { name: 'webfabric-storage-crypto', env: {}, stdout: false, stderr: false })
+    this.worker = new Worker(workerUrl, { name: 'webfabric-storage-crypto', env: {}, stdout: false, stderr: false })
     this.worker.unref()
     this.worker.on('message', (m: { id: number, bytes?: Uint8Array<ArrayBuffer>, digest?: Uint8Array<ArrayBuffer>, spare?: ArrayBuffer, error?: string }) => {
+      this.answered = true
       if (m.spare != null) keepSpare(m.spare)
       const p = this.pending.get(m.id)
       if (p == null) return
@@ -64,7 +66,11 @@ class CryptoWorker {
       for (const p of this.pending.values()) p.reject(new OffloadWorkerError(undefined, { cause: err }))
       this.pending.clear()
     }
-    this.worker.on('error', die)
+    this.worker.on('error', err => {
+      // a worker that fails before its first answer will fail again (it cannot load here, say): work inline from now on
+      if (!this.answered) size = 0
+      die(err)
+    })
     this.worker.on('exit', () => { die() })
   }
 
@@ -90,11 +96,20 @@ export function offloads (bytes: number): boolean {
   return size > 0 && bytes >= OFFLOAD_MIN_BYTES
 }
 
-/** Sets how many crypto workers may run (0: everything inline); for tests and hosts that know better. */
-export function setCryptoWorkers (n: number): void {
+let workerUrl = new URL('./offload-worker.ts', import.meta.url)
+
+/**
+ * Sets how many crypto workers may run (0: everything inline); for tests and hosts that know better.
+ * `url`: the worker's module (tests: one that cannot load).
+ */
+export function setCryptoWorkers (n: number, opts: { url?: URL } = {}): void {
   if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new RangeError(`crypto workers: an integer 0..64, not ${n}`)
   size = n
+  workerUrl = opts.url ?? new URL('./offload-worker.ts', import.meta.url)
 }
+
+/** Crypto workers running now. */
+export function cryptoWorkersRunning (): number { return workers.length }
 
 /**
  * Runs `job` on a crypto worker (the least busy; started on first use), taking each input's
@@ -106,7 +121,10 @@ export async function offload (job: OffloadJob): Promise<OffloadResult> {
   if (input.byteOffset !== 0 || input.byteLength !== input.buffer.byteLength) throw new RangeError('an offloaded input must be a whole ArrayBuffer (it is transferred)')
   let w: CryptoWorker | undefined
   if (workers.length < Math.max(1, size)) {
-    w = new CryptoWorker(dead => { workers.splice(workers.indexOf(dead), 1) })
+    w = new CryptoWorker(dead => {
+      const i = workers.indexOf(dead)
+      if (i >= 0) workers.splice(i, 1) // (a stopped worker's exit comes after stopCryptoWorkers took it out)
+    })
     workers.push(w)
   } else {
     for (const c of workers) if (w == null || c.pending.size < w.pending.size) w = c
