@@ -42,6 +42,19 @@ export async function archiveReceipts (): Promise<void> { await tab?.archiveRece
 /** Revokes the tab's lease. */
 export async function revokeLease (): Promise<RevokeReport> { return await tab!.revoke() }
 
+/**
+ * Revokes the tab's lease the moment one of its domains is running a task (checked every
+ * millisecond, in the page: no round trip between seeing the run and revoking, in which it could end).
+ */
+export async function revokeLeaseWhileRunning (timeoutMs: number): Promise<RevokeReport> {
+  const until = performance.now() + timeoutMs
+  while ((tab?.meters()?.running ?? 0) === 0) {
+    if (performance.now() > until) throw new Error(`no task ran on the tab within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 1))
+  }
+  return await tab!.revoke()
+}
+
 /** Peer ids of the members the tab sees. */
 export function members (): string[] {
   return tab?.members().map(m => m.peerId) ?? []
