@@ -87,10 +87,14 @@ export function maxBlockBytesOf (value: number | undefined, fallback: number): n
 export async function hashMatches (digest: Uint8Array, bytes: Uint8Array): Promise<boolean> {
   // (WebCrypto refuses views of shared memory: those are copied first)
   const view = bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes)
-  const got = (await sha256.digest(view)).digest
-  if (got.byteLength !== digest.byteLength) return false
+  return sameDigest((await sha256.digest(view)).digest, digest)
+}
+
+/** True when two digests are the same bytes (compared in full, without an early exit). */
+export function sameDigest (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
   let diff = 0
-  for (let i = 0; i < got.byteLength; i++) diff |= got[i] ^ digest[i]
+  for (let i = 0; i < a.byteLength; i++) diff |= a[i] ^ b[i]
   return diff === 0
 }
 

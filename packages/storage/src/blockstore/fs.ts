@@ -17,7 +17,7 @@ import { type FileHandle, lstat, mkdir, open, readFile, readdir, rename, rm, unl
 import { dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { joinAndDigest } from '../object/sha256.ts'
-import { type BlockId, blockId, checkPut, cidOfKey, KEY_CHARS, maxBlockBytesOf, putMismatch, safeString, verifyBlockBytes } from './block.ts'
+import { type BlockId, blockId, checkPut, cidOfKey, KEY_CHARS, maxBlockBytesOf, putMismatch, safeString, sameDigest, verifyBlockBytes } from './block.ts'
 import { BlockNotFoundError, BlockstoreLockedError, CorruptBlockError } from './errors.ts'
 import { type AbortOptions, type Blockstore, type BlockstoreInit, type BlockstoreStat, type GetOptions, MAX_BLOCK_BYTES, type PutOptions, type ScrubFinding, type ScrubOptions } from './interface.ts'
 import { KeyedMutex } from './mutex.ts'
@@ -386,9 +386,7 @@ async function writeWhole (handle: FileHandle, bytes: Uint8Array): Promise<void>
  */
 async function verifiedBytes (id: BlockId, bytes: Uint8Array): Promise<Uint8Array> {
   const r = await joinAndDigest([bytes], true)
-  let diff = r.digest.byteLength ^ id.digest.byteLength
-  for (let i = 0; i < Math.min(r.digest.byteLength, id.digest.byteLength); i++) diff |= r.digest[i] ^ id.digest[i]
-  if (diff !== 0) throw new CorruptBlockError(safeString(id.cid))
+  if (!sameDigest(r.digest, id.digest)) throw new CorruptBlockError(safeString(id.cid))
   return r.bytes
 }
 

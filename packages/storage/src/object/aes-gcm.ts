@@ -3,8 +3,9 @@
 // aes-gcm.browser.ts (the package's `#aes-gcm` import, by the `browser`
 // condition). Both produce and accept the same bytes: ciphertext followed by
 // the 16-byte tag.
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import { joinOwned, offload, OffloadJobError, offloads, ownBuffer } from './offload.ts'
+import { sha256Pieces } from './sha256.ts'
 
 /** A chunk key as this platform's cipher takes it. */
 export type ChunkKey = KeyObject
@@ -26,8 +27,7 @@ export async function seal (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): P
 export async function sealAndDigest (key: ChunkKey, iv: Uint8Array, plain: Uint8Array): Promise<{ cipher: Uint8Array, digest: Uint8Array }> {
   if (!offloads(plain.byteLength)) {
     const cipher = sealNow(key, iv, plain)
-    const d = createHash('sha256').update(cipher).digest()
-    return { cipher, digest: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) }
+    return { cipher, digest: await sha256Pieces([cipher]) }
   }
   const r = await offload({ op: 'seal', key, iv, plain: ownBuffer(plain, false), digest: true })
   return { cipher: r.bytes, digest: r.digest! }
