@@ -234,6 +234,46 @@ describe('WebDeterministicVM: execution', () => {
     assert.equal(huge.fuel, 100_000)
   })
 
+  it('holds no fuel credit across a recursive call: loops still to come cannot cheapen the descent before them', async () => {
+    // Each level of f recurses, then runs a for-loop whose hoisted body is refunded on its exit path. A refund
+    // credited before the recursive call would be outstanding on every level below, so the deepest level (which
+    // logs) would be reached at a lower limit than the same descent without the loops (measured before eb5d1f2:
+    // 20.6 fuel a level against 31.7).
+    const source = (loop: boolean): string => `${AS_PRELUDE}
+const DEEPEST = memory.data<u8>([100, 101, 101, 112, 101, 115, 116]) // "deepest", static: no allocation in f
+function f(d: i32, n: i32): i32 {
+  let s = d
+  if (d > 0) s = f(d - 1, n); else wf_log(DEEPEST, 7)
+  ${loop ? 'for (let i = 0; i < n; i++) { s = s * 31 + (i ^ d); s ^= s >>> 7; s = s * 17 + i; s ^= s << 3; s += i * d }' : ''}
+  return s
+}
+export function run(): void {
+  const inp = readInput()
+  const out = new Uint8Array(4)
+  store<i32>(out.dataStart, f(load<i32>(inp.dataStart), load<i32>(inp.dataStart, 4)))
+  writeBytes(out)
+}`
+    const input = new Uint8Array([...u32le(500), ...u32le(3)])
+    /** The least fuel limit at which the run reaches the deepest level's log. */
+    const reach = async (loop: boolean): Promise<number> => {
+      const mod = await loadModule(await compileAS(source(loop)), { profile: 'task' })
+      const whole = await execute(mod, { input, fuelLimit: 1e9 })
+      assert.equal(whole.status, 'ok')
+      assert.deepEqual(whole.logs, ['deepest'])
+      let lo = 0
+      let hi = whole.fuel
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2)
+        if ((await execute(mod, { input, fuelLimit: mid })).logs.length > 0) hi = mid; else lo = mid + 1
+      }
+      return lo
+    }
+    const descent = await reach(false)
+    assert.ok(descent >= 500 * 11, `the descent reached its log at ${descent} fuel, below its 11 instructions a level`)
+    const withLoops = await reach(true)
+    assert.ok(withLoops >= descent, `with loops after the call the deepest log came at ${withLoops} fuel, before the descent's ${descent}`)
+  })
+
   it('charges a run that traps its whole fuel limit, whatever the slice size (VM_VERSION 6)', async () => {
     // run: if 0 { call 1; call 1 } unreachable — two call sites, so run checks fuel at entry; function 1 loops.
     // Version 5 wrote the counter back only when that check ended a slice, so the trap's fuel depended on the slice size.
