@@ -120,6 +120,10 @@ export interface JobReport {
   verifications: number
   overhead: number
   wallMs: number
+  /** results of this job's executions that were not accepted: outvoted, failed a spot-check, or from a worker caught cheating */
+  rejectedResults: number
+  /** workers blacklisted during this job for a result proven wrong (peer ids) */
+  caught: string[]
 }
 
 /** Options of {@link ComputeCoordinator}. */
@@ -161,6 +165,9 @@ interface JobState {
   executions: number
   verifications: number
   accepted: number
+  /** assignments whose result was rejected (one may be rejected for more than one reason) */
+  rejected: Set<string>
+  caught: Set<string>
 }
 interface WorkerLink {
   peer: string
@@ -287,7 +294,7 @@ export class ComputeCoordinator {
       inputs.push(cid)
     }
     const id = `${(typeof spec.name === 'string' ? spec.name : 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
-    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0 }
+    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0, rejected: new Set(), caught: new Set() }
     this.jobs.set(id, job)
     this.views.set(id, { job: id, ...(typeof spec.name === 'string' ? { name: spec.name.slice(0, 64) } : {}), module: moduleCid, state: 'running', done: 0, total: inputs.length, accepted: 0, failed: 0, executions: 0, startedAt: Date.now() })
     // forget the oldest finished jobs beyond the history (running ones always stay listed)
@@ -396,6 +403,8 @@ export class ComputeCoordinator {
         break
       }
       case 'rejected': {
+        const job = this.jobs.get(e.job)
+        job?.rejected.add(e.assignment)
         const a = this.assignments.get(e.assignment)
         if (a?.receipt != null) void this.sendAcceptance(a, false)
         break
@@ -407,6 +416,7 @@ export class ComputeCoordinator {
         break
       }
       case 'blacklisted':
+        this.jobs.get(e.job)?.caught.add(e.worker)
         this.init.log?.(`worker ${e.worker} returned a wrong result for ${e.job}/${e.task}: blacklisted for this origin`)
         this.init.onReputation?.(this.scheduler.reputation())
         break
@@ -462,7 +472,9 @@ export class ComputeCoordinator {
       executions: job.executions,
       verifications: job.verifications,
       overhead: (job.executions + job.verifications) / tasks.length,
-      wallMs: performance.now() - job.started
+      wallMs: performance.now() - job.started,
+      rejectedResults: job.rejected.size,
+      caught: [...job.caught]
     })
     // forget the job's bytes and bookkeeping; reputations stay
     this.jobs.delete(jobId)

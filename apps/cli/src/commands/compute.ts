@@ -62,6 +62,8 @@ export function summarize (report: JobReport, names: string[], outputs: Array<st
     verifications: report.verifications,
     overhead: Number(report.overhead.toFixed(3)),
     wallMs: Math.round(report.wallMs),
+    rejectedResults: report.rejectedResults,
+    caught: report.caught,
     tasks: report.tasks.map((t, i) => ({
       task: t.task,
       input: names[i],
@@ -143,6 +145,7 @@ export async function run (args: string[]): Promise<number> {
     out(json, { out: dir, ...(summary as object) }, () => [
       `${report.accepted}/${report.tasks.length} tasks accepted${report.failed > 0 ? `, ${report.failed} failed` : ''} in ${(report.wallMs / 1000).toFixed(1)} s`,
       `  executions ${report.executions} + ${report.verifications} spot-check(s) = ${report.overhead.toFixed(2)} per task`,
+      ...(report.rejectedResults > 0 ? [`  ${report.rejectedResults} result(s) rejected${report.caught.length > 0 ? `; caught returning wrong results and blacklisted: ${report.caught.join(', ')}` : ''}`] : []),
       ...report.tasks.filter(t => t.state === 'failed').slice(0, 10).map(t => `  ${inputs[t.index].name}: failed (${t.reason})`),
       ...report.tasks.filter(t => t.state === 'accepted' && t.status !== 'ok').slice(0, 10).map(t => `  ${inputs[t.index].name}: ${t.status}${t.message != null ? ` (${t.message})` : ''}`),
       `  outputs and summary.json in ${dir}`

@@ -18,6 +18,36 @@ import { progressLine, writeOutputs } from './compute.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
 
+/** DIR/summary.json of the demo: what happened, in counts (per tile: DIR/tiles/summary.json). */
+export interface DemoSummary {
+  job: string
+  module: string
+  /** tiles in the job */
+  tasks: number
+  accepted: number
+  failed: number
+  /** results returned by workers (the coordinator's spot-checks are `verifications`) */
+  executions: number
+  verifications: number
+  /** (executions + verifications) / tasks */
+  overhead: number
+  /** worker results not accepted: outvoted, failed a spot-check, or from a worker caught cheating */
+  rejectedResults: number
+  /** byzantine nodes blacklisted during the job for a result proven wrong (the demo runs one) */
+  byzantineCaught: number
+  byzantine: Array<{ node: string, peerId: string, caught: boolean }>
+  /** honest nodes blacklisted (never expected: a bug if not 0) */
+  honestCaught: number
+  /** accepted tiles that differ from a local render (never expected) */
+  wrongTiles: number
+  /** the worker killed with SIGKILL mid-job, if any */
+  killed: string | null
+  /** the job's wall time, submit to last tile accepted */
+  wallSeconds: number
+  /** where the per-tile summary is, relative to this file */
+  tiles: string
+}
+
 export async function demo (args: string[]): Promise<number> {
   const usage = `webfabric demo [--nodes N] [--dir D] [--out DIR] [--no-kill] [--keep]
   start a local fabric (a rendezvous + N workers, one of them a saboteur), render the Mandelbrot set
@@ -91,8 +121,13 @@ export async function demo (args: string[]): Promise<number> {
       if (Buffer.compare(Buffer.from(expected), Buffer.from(t.output)) !== 0) wrong++
     }
     say(`checked every accepted tile against a local render: ${wrong === 0 ? 'all correct' : `${wrong} WRONG`}`)
-    const stats = await coordinator.api.stats()
-    console.log(`      saboteurs blacklisted by the coordinator: ${stats.coordinatorBlacklisted ?? 0}`)
+    const saboteurPeer = fabric.file.nodes.find(x => x.name === saboteur)!.peerId
+    const byzantineCaught = report.caught.includes(saboteurPeer) ? 1 : 0
+    const honestCaught = report.caught.filter(p => p !== saboteurPeer)
+    // a fabric directory used before (--dir) keeps the coordinator's reputations: the saboteur may be out already
+    const earlier = byzantineCaught === 0 && ((await coordinator.api.stats()).coordinatorBlacklisted ?? 0) > 0
+    const fate = byzantineCaught === 1 ? 'was caught (a wrong result proven) and blacklisted' : earlier ? 'was blacklisted in an earlier run (reputations kept in --dir)' : 'was NOT caught'
+    console.log(`      ${report.rejectedResults} result(s) rejected; the byzantine node ${saboteur} ${fate}${honestCaught.length > 0 ? `; honest nodes blacklisted: ${honestCaught.join(', ')}` : ''}`)
     if (killedAt > 0) {
       let gone = false
       for (let i = 0; i < 100 && !gone; i++) {
@@ -107,8 +142,26 @@ export async function demo (args: string[]): Promise<number> {
     const names = inputs.map((_, i) => `tile-${String(i).padStart(3, '0')}`)
     const accepted = report.tasks.filter(t => t.output != null).map(t => ({ input: inputs[t.index], output: t.output! }))
     await writeFile(join(outDir, 'mandelbrot.png'), mandelbrot.assemble(accepted))
-    const summary = await writeOutputs(join(outDir, 'tiles'), report, names)
-    await writeFile(join(outDir, 'summary.json'), `${JSON.stringify({ ...(summary as object), wrongTiles: wrong, blacklisted: stats.coordinatorBlacklisted ?? 0, killed: killedAt > 0 ? victim : null, saboteur }, null, 2)}\n`)
+    await writeOutputs(join(outDir, 'tiles'), report, names) // per tile: its output, commitment, workers, fuel
+    const summary: DemoSummary = {
+      job: report.job,
+      module: report.module,
+      tasks: report.tasks.length,
+      accepted: report.accepted,
+      failed: report.failed,
+      executions: report.executions,
+      verifications: report.verifications,
+      overhead: Number(report.overhead.toFixed(3)),
+      rejectedResults: report.rejectedResults,
+      byzantineCaught,
+      byzantine: [{ node: saboteur, peerId: saboteurPeer, caught: byzantineCaught === 1 }],
+      honestCaught: honestCaught.length,
+      wrongTiles: wrong,
+      killed: killedAt > 0 ? victim : null,
+      wallSeconds: Number((report.wallMs / 1000).toFixed(3)),
+      tiles: 'tiles/summary.json'
+    }
+    await writeFile(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
     say(`wrote ${join(outDir, 'mandelbrot.png')} and ${join(outDir, 'summary.json')}`)
 
     // 6. what a participant sees: receipts of everything its device ran
@@ -136,7 +189,7 @@ export async function demo (args: string[]): Promise<number> {
     if (values.keep === true) {
       await new Promise<void>(r => { process.once('SIGINT', r); process.once('SIGTERM', r) })
     }
-    return report.failed === 0 && wrong === 0 && same ? 0 : 1
+    return report.failed === 0 && wrong === 0 && honestCaught.length === 0 && same ? 0 : 1
   } finally {
     coordinator.close()
     await fabric.stop()
