@@ -76,6 +76,9 @@ describe('compute on real libp2p (in one process)', () => {
     // the saboteur's lies conflicted with honest results and the coordinator's check caught it
     assert.ok(coordinator.coordinator!.stats().blacklisted >= 1, 'the saboteur was blacklisted')
     assert.ok(coordinator.coordinator!.reputation().workers.some(w => w.peer === saboteur.peerId && w.blacklisted))
+    // and the job's report says so: the saboteur's results rejected, it (and no one else) caught in this job
+    assert.deepEqual(report.caught, [saboteur.peerId])
+    assert.ok(report.rejectedResults >= 1)
   })
 
   it('a receipt that names another input than the one run is refused: its worker is never relied on', async () => {
