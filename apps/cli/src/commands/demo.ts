@@ -110,7 +110,7 @@ export async function demo (args: string[]): Promise<number> {
       else if (performance.now() - lastLine > 1000 || p.done === p.total) { lastLine = performance.now(); console.log(`      ${progressLine(p, started)}`) }
     })
     if (tty) process.stdout.write('\n')
-    say(`job done: ${report.accepted}/${report.tasks.length} tiles accepted, ${report.failed} failed`)
+    say(`job done in ${(report.wallMs / 1000).toFixed(1)} s (wall): ${report.accepted}/${report.tasks.length} tiles accepted, ${report.failed} failed`)
     console.log(`      ${report.executions} executions by workers + ${report.verifications} spot-check(s) on the coordinator = ${report.overhead.toFixed(2)} per tile`)
 
     // 4. trust: every accepted tile must equal a local reference render
