@@ -6,7 +6,7 @@
 //
 //   npx node bench/metering.ts [--rounds 9] [--warmup 2] [--only mandelbrot] [--tiering] [--direct 25] [--no-branch-hints] [--json]
 //
-// Two sets of kernels: bench/kernels/*.as (AssemblyScript, our own,
+// Two sets of kernels (bench/lib/metering-kernels.ts): bench/kernels/*.as (AssemblyScript, our own,
 // self-contained; their size parameter is a little-endian u32 input), and the
 // examples/ tasks compiled by the SDK (compileTask) with inputs built by their
 // README's formats (skipped with a note if the SDK cannot compile them). Sides alternate within each round
@@ -26,33 +26,17 @@
 // Chromium (readBranchHints: Node 24 has it behind a process-wide flag); the
 // plain modules have none, so both sides run on the same V8 with the same
 // flags. --no-branch-hints leaves the flag off (the VM before 2026-11-22).
-import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
-import asc from 'assemblyscript/asc'
 import { readBranchHints } from '../packages/compute/src/sandbox/domain.ts'
 import { execute, instrument, loadModule, rawCid } from '../packages/compute/src/vm/index.ts'
-import { compileTask } from '../packages/sdk/src/index.ts'
-import { concatBytes } from '../packages/protocol/src/index.ts'
+import { bareRun } from './lib/bare-host.ts'
+import { kernels } from './lib/metering-kernels.ts'
 import { plainRun } from './lib/plain-host.ts'
 import { fmt, median, table } from './lib/stats.ts'
 
 const GOAL = 1.15
-const here = dirname(fileURLToPath(import.meta.url))
-
-/**
- * Kernel name → its size parameter (chosen for roughly 50-300 ms per run on a 2-core VM; the matrix sizes so
- * that the commitment's hashing of input and output, O(n²), is not a large part of an O(n³) run).
- */
-const KERNELS: Record<string, number> = {
-  mandelbrot: 600,
-  sha256: 200_000,
-  matmul: 400,
-  wordcount: 4000
-}
 
 const { values } = parseArgs({
   options: {
@@ -72,50 +56,10 @@ const rounds = Number(values.rounds)
 const warmup = Number(values.warmup)
 const log = (s: string): void => { if (!values.json) console.log(s); else console.error(s) }
 
-async function compile (name: string): Promise<Uint8Array> {
-  const read = (f: string): string => readFileSync(join(here, 'kernels', f), 'utf8')
-  const { binary, stderr, error } = await asc.compileString({ 'input.ts': read(`${name}.as`), 'common.ts': read('common.as') }, {
-    optimizeLevel: 3, shrinkLevel: 0, runtime: 'incremental', noAssert: true
-  })
-  if (error !== null || binary === null) throw new Error(`asc failed for ${name}: ${stderr.toString()}`)
-  return binary
-}
-
-
 /** CPU time of this process (user + system) in ms: on a shared machine it counts our work, not our waiting. */
 function cpuMs (): number {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1000
-}
-
-/**
- * A run function for `module` with a bare host: the task imports, and for an instrumented module a
- * `__slice_end` that refills the fuel counter (so neither the slices nor the limit ever stop it).
- */
-function bareRun (module: WebAssembly.Module, input: Uint8Array): () => void {
-  let mem: WebAssembly.Memory | null = null
-  let fuel: WebAssembly.Global | null = null
-  const wf = {
-    input_size: () => input.length,
-    input_read: (dst: number, off: number, len: number) => {
-      const n = Math.max(0, Math.min(len, input.length - off))
-      new Uint8Array(mem!.buffer).set(input.subarray(off, off + n), dst)
-      return n
-    },
-    output_write: () => {},
-    random_fill: () => {},
-    log: () => {},
-    __slice_end: () => { fuel!.value = 1n << 60n }
-  }
-  return () => {
-    const instance = new WebAssembly.Instance(module, { wf, env: { abort: () => { throw new Error('abort') } } })
-    mem = instance.exports.memory as WebAssembly.Memory
-    fuel = (instance.exports.__wf_fuel as WebAssembly.Global | undefined) ?? null
-    if (fuel !== null) fuel.value = 1n << 60n
-    const start = instance.exports.__wf_start as (() => void) | undefined // the plain module's start section runs on instantiation
-    if (start !== undefined) start()
-    ;(instance.exports.run as () => void)()
-  }
 }
 
 interface KernelResult {
@@ -136,40 +80,6 @@ interface KernelResult {
   /** with --direct: the wasm run alone, instrumented ÷ plain, best of the rounds and of medians */
   direct?: { best: number, median: number }
 }
-
-interface Kernel { name: string, param: number, bytes: () => Promise<Uint8Array>, input: Uint8Array }
-
-function le (...parts: [('u32' | 'u64' | 'f64'), number][]): Uint8Array {
-  const size = parts.reduce((n, [t]) => n + (t === 'u32' ? 4 : 8), 0)
-  const b = new Uint8Array(size)
-  const dv = new DataView(b.buffer)
-  let at = 0
-  for (const [t, v] of parts) {
-    if (t === 'u32') { dv.setUint32(at, v, true); at += 4 } else if (t === 'u64') { dv.setBigUint64(at, BigInt(v), true); at += 8 } else { dv.setFloat64(at, v, true); at += 8 }
-  }
-  return b
-}
-
-
-const example = (path: string): (() => Promise<Uint8Array>) => () => compileTask(join(here, '..', 'examples', path))
-const MATMUL_N = 384
-const matrix = (seed: number): Uint8Array => {
-  const b = new Uint8Array(MATMUL_N * MATMUL_N * 8)
-  const dv = new DataView(b.buffer)
-  for (let i = 0; i < MATMUL_N * MATMUL_N; i++) dv.setFloat64(i * 8, ((i * seed) % 97) / 7, true)
-  return b
-}
-const words = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'fabric', 'web']
-const text = new TextEncoder().encode(Array.from({ length: 300_000 }, (_, i) => words[(i * 7919) % words.length] + (i % 13 === 0 ? 's' : '')).join(' '))
-const prefix = new TextEncoder().encode('webfabric bench')
-
-const kernels: Kernel[] = [
-  ...Object.entries(KERNELS).map(([name, param]) => ({ name, param, bytes: () => compile(name), input: le(['u32', param]) })),
-  { name: 'ex:mandelbrot', param: 400, bytes: example('mandelbrot/assembly/index.ts'), input: le(['u32', 400], ['u32', 400], ['u32', 0], ['u32', 0], ['u32', 400], ['u32', 400], ['u32', 1000], ['f64', -2], ['f64', -1.5], ['f64', 1], ['f64', 1.5]) },
-  { name: 'ex:matmul', param: MATMUL_N, bytes: example('matmul/assembly/index.ts'), input: concatBytes(le(['u32', MATMUL_N], ['u32', MATMUL_N], ['u32', MATMUL_N]), matrix(31), matrix(17)) },
-  { name: 'ex:sha256-pow', param: 100_000, bytes: example('sha256-pow/assembly/index.ts'), input: concatBytes(le(['u32', prefix.length]), prefix, le(['u32', 256], ['u64', 0], ['u64', 100_000])) },
-  { name: 'ex:wordcount', param: text.length, bytes: example('wordcount/assembly/map.ts'), input: text }
-]
 
 const results: KernelResult[] = []
 const skipped: { kernel: string, reason: string }[] = []
