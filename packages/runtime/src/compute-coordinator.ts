@@ -34,6 +34,8 @@ import {
   MAX_INPUT_BYTES,
   MAX_MODULE_BYTES,
   MAX_RUNS_PER_FRAME,
+  MAX_STORED_BYTES,
+  TASK_OUTPUT_LIMIT_BYTES,
   MAX_WORKER_FRAME,
   type AcceptFrame,
   type CancelFrame,
@@ -45,6 +47,7 @@ import {
   decodeWorkerFrame,
   encodeFrame
 } from './compute-wire.ts'
+import { type TaskStorage, TaskObjectMismatchError } from './compute-storage.ts'
 import { FRAME_TIMEOUT_MS } from './constants.ts'
 import type { Host } from './host.ts'
 import type { MemberView } from './membership-service.ts'
@@ -52,10 +55,14 @@ import { didOfPeer } from './peer-identity.ts'
 import { PipelineDepths } from './compute-pipeline.ts'
 import { sharedTimeout } from './shared-timeout.ts'
 
-/** What `submit` takes: one module, one input per task. */
+/**
+ * What `submit` takes: one module, one input per task. An input is its bytes, or the read capability
+ * (`wf-read:…`) of an object in the fabric's storage; one over MAX_INPUT_BYTES travels to workers through
+ * the storage (up to MAX_STORED_BYTES), so the coordinator needs storage/put for large bytes given inline.
+ */
 export interface JobSpec {
   module: Uint8Array
-  inputs: Uint8Array[]
+  inputs: Array<Uint8Array | string>
   /** fuel limit of each execution (default 10^10) */
   fuelLimit?: number
   /** memory cap of each execution in bytes (default 256 MiB); workers whose lease lends less refuse the task */
@@ -79,6 +86,8 @@ export interface TaskReport {
   message?: string
   output?: Uint8Array
   outputCid?: string
+  /** an output over MAX_OUTPUT_BYTES: the read capability of the worker's stored copy, which was read and hashes to outputCid */
+  outputCap?: string
   commitment?: string
   fuel?: number
   workers?: string[]
@@ -135,6 +144,8 @@ export interface ComputeCoordinatorInit {
   origin?: string
   /** where spot-checks run */
   pool: () => SandboxPool
+  /** the fabric's storage, for large inputs and outputs (undefined: inputs and outputs travel inline only) */
+  storage?: () => TaskStorage | undefined
   replicas: number
   quorum: number
   seed?: number
@@ -168,6 +179,8 @@ interface JobState {
   /** assignments whose result was rejected (one may be rejected for more than one reason) */
   rejected: Set<string>
   caught: Set<string>
+  /** reads of accepted outputs that workers stored in the fabric: the report waits for them */
+  fetches: Array<Promise<void>>
 }
 interface WorkerLink {
   peer: string
@@ -189,6 +202,7 @@ interface WorkerLink {
 }
 
 const DEFAULT_FUEL = 1e10
+const EMPTY = new Uint8Array(0)
 /** How long verdicts wait to be countersigned together (ms). */
 const ACCEPTANCE_BATCH_MS = 200
 const MAX_TASKS = 100_000
@@ -202,6 +216,10 @@ export class ComputeCoordinator {
   private readonly scheduler: Scheduler
   private readonly blobs = new Map<string, Uint8Array>()
   private readonly outputs = new Map<string, Uint8Array>()
+  /** read capabilities of the large inputs, by CID (workers read them from the fabric's storage) */
+  private readonly inputCaps = new Map<string, string>()
+  /** read capabilities of large outputs workers stored, by output CID (unverified until read) */
+  private readonly storedOutputs = new Map<string, string[]>()
   private readonly jobs = new Map<string, JobState>()
   /** running and recently finished jobs, oldest first */
   private readonly views = new Map<string, JobView>()
@@ -270,9 +288,17 @@ export class ComputeCoordinator {
       throw new JobRefusedError(`the module must be 1..${MAX_MODULE_BYTES} bytes of wasm`)
     }
     if (!Array.isArray(spec.inputs) || spec.inputs.length === 0 || spec.inputs.length > MAX_TASKS) throw new JobRefusedError(`a job has 1..${MAX_TASKS} inputs`)
+    const storage = this.init.storage?.()
     spec.inputs.forEach((input, i) => {
-      if (!(input instanceof Uint8Array)) throw new JobRefusedError(`input ${i} is not bytes`)
-      if (input.byteLength > MAX_INPUT_BYTES) throw new JobRefusedError(`input ${i} is ${input.byteLength} bytes; the most a task takes is ${MAX_INPUT_BYTES} (split it into more tasks)`)
+      if (typeof input === 'string') {
+        if (storage == null) throw new JobRefusedError(`input ${i} is a storage capability, and this coordinator takes no part in storage (it needs storage/get from the origin)`)
+        return
+      }
+      if (!(input instanceof Uint8Array)) throw new JobRefusedError(`input ${i} is neither bytes nor a storage read capability`)
+      if (input.byteLength > MAX_STORED_BYTES) throw new JobRefusedError(`input ${i} is ${input.byteLength} bytes; the most a task takes is ${MAX_STORED_BYTES} (split it into more tasks)`)
+      if (input.byteLength > MAX_INPUT_BYTES && storage?.canWrite !== true) {
+        throw new JobRefusedError(`input ${i} is ${input.byteLength} bytes; more than ${MAX_INPUT_BYTES} travels through the fabric's storage, which this coordinator may not write to (it needs storage/put from the origin), so split it into more tasks`)
+      }
     })
     const fuelLimit = spec.fuelLimit ?? DEFAULT_FUEL
     if (!Number.isSafeInteger(fuelLimit) || fuelLimit < 1 || fuelLimit > MAX_FUEL) throw new JobRefusedError(`fuelLimit must be an integer from 1 to ${MAX_FUEL}`)
@@ -288,13 +314,23 @@ export class ComputeCoordinator {
     const moduleCid = await rawCid(spec.module)
     this.blobs.set(moduleCid, spec.module)
     const inputs: string[] = []
-    for (const input of spec.inputs) {
+    for (const [i, given] of spec.inputs.entries()) {
+      let input: Uint8Array
+      let cap: string | undefined
+      try {
+        // a capability is read once here: the coordinator needs the input's CID, and its bytes for spot-checks
+        if (typeof given === 'string') { cap = given; input = await storage!.read(given, MAX_STORED_BYTES) } else input = given
+        if (input.byteLength > MAX_INPUT_BYTES) cap ??= await storage!.write(input)
+      } catch (err) {
+        throw new JobRefusedError(`input ${i}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
+      }
       const cid = await rawCid(input)
       this.blobs.set(cid, input)
+      if (input.byteLength > MAX_INPUT_BYTES) this.inputCaps.set(cid, cap!)
       inputs.push(cid)
     }
     const id = `${(typeof spec.name === 'string' ? spec.name : 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
-    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0, rejected: new Set(), caught: new Set() }
+    const job: JobState = { id, spec, moduleCid, inputs, results: new Map(), onProgress, done: Promise.withResolvers(), started: performance.now(), executions: 0, verifications: 0, accepted: 0, rejected: new Set(), caught: new Set(), fetches: [] }
     this.jobs.set(id, job)
     this.views.set(id, { job: id, ...(typeof spec.name === 'string' ? { name: spec.name.slice(0, 64) } : {}), module: moduleCid, state: 'running', done: 0, total: inputs.length, accepted: 0, failed: 0, executions: 0, startedAt: Date.now() })
     // forget the oldest finished jobs beyond the history (running ones always stay listed)
@@ -385,13 +421,17 @@ export class ComputeCoordinator {
         if (job == null) break
         const outcome = this.outcomes.get(`${e.job} ${e.task} ${e.commitment}`)
         if (job.results.get(e.task)?.state !== 'accepted') job.accepted++
+        const output = this.outputs.get(e.output)
+        // a stored output is read even when a spot-check made it here: the report names a stored copy
+        // known to be good, which a client reads instead of taking the bytes in one message
+        if (this.storedOutputs.has(e.output)) job.fetches.push(this.fetchOutput(job, e.task, e.output))
         job.results.set(e.task, {
           task: e.task,
           index: Number(e.task.slice(1)),
           state: 'accepted',
           status: outcome?.status,
           message: outcome?.message,
-          output: this.outputs.get(e.output),
+          output,
           outputCid: e.output,
           commitment: e.commitment,
           fuel: e.fuel,
@@ -435,9 +475,13 @@ export class ComputeCoordinator {
         job.onProgress?.(p)
         break
       }
-      case 'job-done':
-        this.finish(e.job)
+      case 'job-done': {
+        // the report waits for the accepted outputs still being read from the fabric's storage
+        const fetches = this.jobs.get(e.job)?.fetches ?? []
+        if (fetches.length === 0) this.finish(e.job)
+        else void Promise.all(fetches).then(() => this.finish(e.job))
         break
+      }
       case 'timer':
         this.arm(e.at)
         break
@@ -480,11 +524,36 @@ export class ComputeCoordinator {
     this.jobs.delete(jobId)
     for (const [id, a] of this.assignments) if (a.job === jobId) this.assignments.delete(id)
     for (let i = 0; i < job.inputs.length; i++) this.byTask.delete(`${jobId} t${i}`)
-    for (const t of tasks) if (t.outputCid != null) this.outputs.delete(t.outputCid)
+    for (const t of tasks) if (t.outputCid != null) { this.outputs.delete(t.outputCid); this.storedOutputs.delete(t.outputCid) }
     const stillUsed = new Set([...this.jobs.values()].flatMap(j => [j.moduleCid, ...j.inputs]))
-    for (const cid of [job.moduleCid, ...job.inputs]) if (!stillUsed.has(cid)) this.blobs.delete(cid)
+    for (const cid of [job.moduleCid, ...job.inputs]) if (!stillUsed.has(cid)) { this.blobs.delete(cid); this.inputCaps.delete(cid) }
     for (const key of this.outcomes.keys()) if (key.startsWith(`${jobId} `)) this.outcomes.delete(key)
     this.step({ type: 'cancel-job', now: Date.now(), job: jobId })
+  }
+
+  /**
+   * Read an accepted output a worker stored in the fabric: from each worker that returned it in turn,
+   * until one's object hashes to the agreed CID. None does: the task keeps the bytes a spot-check made
+   * here, or else fails with the reason (never throws).
+   */
+  private async fetchOutput (job: JobState, task: string, cid: string): Promise<void> {
+    const errors: string[] = []
+    for (const cap of this.storedOutputs.get(cid) ?? []) {
+      try {
+        const bytes = await this.init.storage!()!.read(cap, TASK_OUTPUT_LIMIT_BYTES)
+        if (await rawCid(bytes) !== cid) throw new TaskObjectMismatchError(`the stored output does not hash to the agreed ${cid}`)
+        const r = job.results.get(task)
+        if (r?.outputCid === cid) { r.output = bytes; r.outputCap = cap }
+        return
+      } catch (err) {
+        errors.push(`${(err as Error).name}: ${(err as Error).message}`)
+      }
+    }
+    const r = job.results.get(task)
+    if (r?.outputCid !== cid) return
+    if (r.output != null) { this.init.log?.(`no stored copy of ${job.id}/${task}'s output could be read (${errors.join('; ')}); the report carries the bytes`); return }
+    if (r.state === 'accepted') job.accepted--
+    job.results.set(task, { task, index: r.index, state: 'failed', reason: `its agreed output was stored in the fabric and could not be read: ${errors.join('; ') || 'no worker stored it'}` })
   }
 
   // -- spot-checks on our own pool -------------------------------------------
@@ -559,7 +628,10 @@ export class ComputeCoordinator {
     for (const e of list) {
       const ib = this.blobs.get(e.input)
       if (ib == null || !this.blobs.has(module)) this.fail(e.assignment, worker, 'the job\'s bytes are gone')
-      else runs.push({ a: e.assignment, t: e.task, i: ib })
+      else {
+        const cap = this.inputCaps.get(e.input)
+        runs.push(cap == null ? { a: e.assignment, t: e.task, i: ib } : { a: e.assignment, t: e.task, i: EMPTY, ir: cap, ic: e.input })
+      }
     }
     if (runs.length === 0) return
     try {
@@ -580,7 +652,8 @@ export class ComputeCoordinator {
       const link = await this.link(worker)
       link.pending.add(assignment)
       const mem = this.jobs.get(jobId)?.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES
-      const frame: RunFrame = { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib, f: fuelLimit, mem }
+      const cap = this.inputCaps.get(input)
+      const frame: RunFrame = cap == null ? { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib, f: fuelLimit, mem } : { k: 'run', a: assignment, j: jobId, t: task, m: module, i: EMPTY, ir: cap, ic: input, f: fuelLimit, mem }
       if (withModule) frame.mb = mb
       await this.write(link, frame)
     } catch (err) {
@@ -692,10 +765,16 @@ export class ComputeCoordinator {
         (job != null && (body.module !== job.moduleCid || body.input !== job.inputs[Number(a.task.slice(1))]))) {
         throw new MalformedError('the receipt names another job, task, module, input or origin than the one assigned', { field: 'rc' })
       }
-      if (await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
+      // a stored output is checked against its CID when it is read, if it is accepted (fetchOutput)
+      if (f.or == null && await rawCid(f.o) !== f.oc) throw new MalformedError('the output bytes do not hash to the output CID the result claims', { field: 'o' })
       // verifyReceiptBytes (as decodeReceipt) refuses non-canonical bytes: the receipt's CID is that of the bytes received
       a.receipt = await receiptCidOfBytes(f.rc)
-      this.outputs.set(f.oc, f.o)
+      if (f.or == null) this.outputs.set(f.oc, f.o)
+      else {
+        const caps = this.storedOutputs.get(f.oc)
+        if (caps == null) this.storedOutputs.set(f.oc, [f.or])
+        else if (caps.length < 16) caps.push(f.or)
+      }
       this.outcomes.set(`${a.job} ${a.task} ${f.cm}`, { status: f.st, message: f.msg })
     } catch (err) {
       this.init.log?.(`result for ${a.job}/${a.task} from ${link.peer} is invalid: ${(err as Error).message}`)

@@ -15,8 +15,17 @@ export const COMPUTE_PROTOCOL = '/webfabric/compute/1.0.0'
 export const MAX_MODULE_BYTES = 8 * 1024 * 1024
 /** Largest task input carried inline. */
 export const MAX_INPUT_BYTES = 8 * 1024 * 1024
-/** Largest task output carried back. */
+/** Largest task output carried back inline; a larger one travels through the fabric's storage. */
 export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+/**
+ * Largest task input or output moved through the fabric's storage instead of inline (a frame then
+ * carries its read capability).
+ */
+export const MAX_STORED_BYTES = 256 * 1024 * 1024
+/** The output limit of every execution: part of the task, the same on every worker (Node or tab). */
+export const TASK_OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024
+/** Longest storage read capability a frame carries. */
+export const MAX_CAP_CHARS = 512
 /** Largest compute frame: a module and an input (or an output) plus framing. */
 export const MAX_COMPUTE_FRAME = MAX_MODULE_BYTES + MAX_INPUT_BYTES + 64 * 1024
 /** Most assignments one `runs` frame carries. */
@@ -57,8 +66,11 @@ export interface RunFrame {
   /** module CID, and its bytes when the coordinator thinks the worker lacks them */
   m: string
   mb?: Uint8Array
-  /** input bytes */
+  /** input bytes (empty when `ir` names them) */
   i: Uint8Array
+  /** a large input: its storage read capability, and the CID its plaintext must hash to */
+  ir?: string
+  ic?: string
   /** fuel limit */
   f: number
   /** PRNG seed (default: derived from module and input) */
@@ -80,8 +92,8 @@ export interface RunsFrame {
   m: string
   f: number
   mem?: number
-  /** the assignments: assignment id, task id, input bytes, PRNG seed (default: derived) */
-  r: Array<{ a: string, t: string, i: Uint8Array, s?: Uint8Array }>
+  /** the assignments: assignment id, task id, input bytes (or a large input's read capability and CID), PRNG seed (default: derived) */
+  r: Array<{ a: string, t: string, i: Uint8Array, ir?: string, ic?: string, s?: Uint8Array }>
 }
 
 /** coordinator → worker: the assignment is no longer needed; stop it (at its next fuel slice) if it runs. */
@@ -100,7 +112,10 @@ export interface ResultFrame {
   fuel: number
   cm: string
   oc: string
+  /** the output (empty when `or` names it) */
   o: Uint8Array
+  /** a large output: its storage read capability (its plaintext hashes to `oc`, which the coordinator checks) */
+  or?: string
   /** encoded Receipt */
   rc: Uint8Array
   ms: number
@@ -134,8 +149,9 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
   // frames are never hashed or signed as they are: skip the canonical re-encode
   const x = decode(data, { maxBytes: MAX_COMPUTE_FRAME, canonical: false }) as { k?: unknown }
   if (x?.k === 'run') {
-    const f = map(x, ['k', 'c', 'a', 'j', 't', 'm', 'mb', 'i', 'f', 's', 'mem'])
+    const f = map(x, ['k', 'c', 'a', 'j', 't', 'm', 'mb', 'i', 'ir', 'ic', 'f', 's', 'mem'])
     const run: RunFrame = { k: 'run', a: str(f.a, 'a'), j: str(f.j, 'j'), t: str(f.t, 't'), m: str(f.m, 'm'), i: bytes(f.i, 'i', MAX_INPUT_BYTES), f: int(f.f, 'f', MAX_FUEL) }
+    storedInput(run, f, '')
     if (f.c !== undefined) run.c = bytes(f.c, 'c', 16 * 1024)
     if (f.mb !== undefined) run.mb = bytes(f.mb, 'mb', MAX_MODULE_BYTES)
     if (f.s !== undefined) run.s = bytes(f.s, 's', 64)
@@ -151,8 +167,9 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
       m: str(f.m, 'm'),
       f: int(f.f, 'f', MAX_FUEL),
       r: (f.r as unknown[]).map(e => {
-        const g = map(e, ['a', 't', 'i', 's'])
+        const g = map(e, ['a', 't', 'i', 'ir', 'ic', 's'])
         const run: RunsFrame['r'][number] = { a: str(g.a, 'r.a'), t: str(g.t, 'r.t'), i: bytes(g.i, 'r.i', MAX_INPUT_BYTES) }
+        storedInput(run, g, 'r.')
         if (g.s !== undefined) run.s = bytes(g.s, 'r.s', 64)
         return run
       })
@@ -177,6 +194,14 @@ export function decodeCoordinatorFrame (data: Uint8Array): CoordinatorFrame {
   throw new MalformedError('a compute frame to a worker is a run, runs, a cancel or an accept', { field: 'k' })
 }
 
+/** A large input's read capability and CID, both or neither, with no inline bytes beside them. */
+function storedInput (run: { i: Uint8Array, ir?: string, ic?: string }, f: Record<string, unknown>, prefix: string): void {
+  if (f.ir === undefined && f.ic === undefined) return
+  run.ir = str(f.ir, `${prefix}ir`, MAX_CAP_CHARS)
+  run.ic = str(f.ic, `${prefix}ic`, 256)
+  if (run.i.byteLength !== 0) throw new MalformedError(`compute frame field ${prefix}i must be empty when ${prefix}ir names the input`, { field: `${prefix}i` })
+}
+
 /** A result's fields, shape-checked (`f`: the map, its keys already checked). */
 function resultEntry (f: Record<string, unknown>, prefix: string): ResultEntry {
   const r: ResultEntry = {
@@ -190,17 +215,21 @@ function resultEntry (f: Record<string, unknown>, prefix: string): ResultEntry {
     ms: int(f.ms, `${prefix}ms`, 2 ** 40)
   }
   if (f.msg !== undefined) r.msg = str(f.msg, `${prefix}msg`, MAX_TEXT)
+  if (f.or !== undefined) {
+    r.or = str(f.or, `${prefix}or`, MAX_CAP_CHARS)
+    if (r.o.byteLength !== 0) throw new MalformedError(`compute frame field ${prefix}o must be empty when ${prefix}or names the output`, { field: `${prefix}o` })
+  }
   return r
 }
 
-const RESULT_KEYS = ['a', 'st', 'msg', 'fuel', 'cm', 'oc', 'o', 'rc', 'ms']
+const RESULT_KEYS = ['a', 'st', 'msg', 'fuel', 'cm', 'oc', 'o', 'or', 'rc', 'ms']
 
 /**
  * An upper bound of the bytes a result adds to a results frame (its fields' lengths plus their
  * keys and headers): how a worker decides when to start another frame.
  */
 export function resultBytes (r: ResultEntry): number {
-  return r.o.byteLength + r.rc.byteLength + r.a.length * 3 + r.st.length * 3 + r.cm.length * 3 + r.oc.length * 3 + (r.msg?.length ?? 0) * 3 + 96
+  return r.o.byteLength + (r.or?.length ?? 0) + r.rc.byteLength + r.a.length * 3 + r.st.length * 3 + r.cm.length * 3 + r.oc.length * 3 + (r.msg?.length ?? 0) * 3 + 96
 }
 
 /** Decode and shape-check a frame a coordinator received; throws MalformedError. */
@@ -232,11 +261,15 @@ export function decodeWorkerFrame (data: Uint8Array): WorkerFrame {
 export function encodeFrame (frame: CoordinatorFrame | WorkerFrame): Uint8Array {
   const clean: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(frame)) if (v !== undefined) clean[k] = v
-  if (frame.k === 'runs') clean.r = frame.r.map(e => e.s === undefined ? { a: e.a, t: e.t, i: e.i } : e)
-  if (frame.k === 'results') clean.r = frame.r.map(e => e.msg === undefined ? withoutMsg(e) : e)
+  // the common shapes built directly (the dispatch path); others without their undefined fields
+  if (frame.k === 'runs') clean.r = frame.r.map(e => e.s === undefined && e.ir === undefined ? { a: e.a, t: e.t, i: e.i } : defined(e))
+  if (frame.k === 'results') clean.r = frame.r.map(e => e.msg === undefined && e.or === undefined ? { a: e.a, st: e.st, fuel: e.fuel, cm: e.cm, oc: e.oc, o: e.o, rc: e.rc, ms: e.ms } : defined(e))
   return encode(clean)
 }
 
-function withoutMsg (e: ResultEntry): ResultEntry {
-  return { a: e.a, st: e.st, fuel: e.fuel, cm: e.cm, oc: e.oc, o: e.o, rc: e.rc, ms: e.ms }
+/** An entry without its undefined fields (DAG-CBOR has no undefined). */
+function defined<T extends object> (e: T): T {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(e)) if (v !== undefined) out[k] = v
+  return out as T
 }

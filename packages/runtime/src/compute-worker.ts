@@ -26,7 +26,9 @@ import {
   COMPUTE_PROTOCOL,
   DEFAULT_TASK_MEMORY_BYTES,
   MAX_COMPUTE_FRAME,
+  MAX_OUTPUT_BYTES,
   MAX_PIPELINE,
+  MAX_STORED_BYTES,
   MAX_RESULTS_BYTES,
   MAX_RESULTS_PER_FRAME,
   type AcceptFrame,
@@ -37,6 +39,7 @@ import {
   encodeFrame,
   resultBytes
 } from './compute-wire.ts'
+import { type TaskStorage, TaskObjectMismatchError } from './compute-storage.ts'
 import { FRAME_TIMEOUT_MS } from './constants.ts'
 import type { CredentialVerifier } from './credentials.ts'
 import { disconnect } from './guard.ts'
@@ -76,6 +79,8 @@ export interface ComputeWorkerInit {
   maxMemoryBytes: number
   /** the compute lease in force (undefined: none, refuse work) */
   lease: () => { id: string } | undefined
+  /** the fabric's storage, for large inputs (read) and outputs (write); undefined: this node takes no part */
+  storage?: () => TaskStorage | undefined
   /** runs waiting or running before new ones are refused as busy (default MAX_PIPELINE per domain) */
   maxQueue?: number
   /**
@@ -100,10 +105,11 @@ async function corrupt (r: DomainResult): Promise<DomainResult> {
   return { ...r, status: 'ok', output, outputCid, commitment: await rawCid(new TextEncoder().encode(`${r.commitment} ${outputCid}`)) }
 }
 
-/** An execution's result and its receipt's body, waiting to be signed with its batch. */
-interface Executed { f: RunFrame, result: DomainResult, body: ReceiptBody }
+/** An execution's result and its receipt's body, waiting to be signed with its batch (`stored`: a large output's read capability). */
+interface Executed { f: RunFrame, result: DomainResult, body: ReceiptBody, stored?: string }
 
 const MODULE_CACHE_BYTES = 64 * 1024 * 1024
+const EMPTY = new Uint8Array(0)
 /**
  * How long a result waits for the others of its runs frame, so their receipts share a signature (ms):
  * as long as it took itself since the frame arrived, but at least BATCH_WAIT_MS and at most MAX_BATCH_WAIT_MS.
@@ -216,7 +222,7 @@ export class ComputeWorker {
         // re-checked on every frame: cached, and a revocation takes effect mid-stream
         await this.init.verifier.check(from, credential, COMPUTE_ASSIGN_NEED)
         if (frame.k === 'run') void this.runAll(coordinator, [frame], reply, running)
-        else if (frame.k === 'runs') void this.runAll(coordinator, frame.r.map(e => ({ k: 'run', a: e.a, j: frame.j, t: e.t, m: frame.m, i: e.i, f: frame.f, s: e.s, mem: frame.mem })), reply, running)
+        else if (frame.k === 'runs') void this.runAll(coordinator, frame.r.map(e => ({ k: 'run', a: e.a, j: frame.j, t: e.t, m: frame.m, i: e.i, ir: e.ir, ic: e.ic, f: frame.f, s: e.s, mem: frame.mem })), reply, running)
         else if (frame.k === 'cancel') running.get(frame.a)?.abort()
         else void this.accept(from, coordinator, frame)
       }
@@ -280,12 +286,13 @@ export class ComputeWorker {
       for (const e of executed) fail(e.f.a, err)
       return
     }
-    const entries = await Promise.all(executed.map(async ({ f, result }, i): Promise<ResultEntry | undefined> => {
+    const entries = await Promise.all(executed.map(async ({ f, result, stored }, i): Promise<ResultEntry | undefined> => {
       try {
         const rc = encodeReceipt(receipts[i])
         await this.init.receipts.append(receipts[i], rc)
         this.runs++
-        const entry: ResultEntry = { a: f.a, st: result.status, fuel: result.fuel, cm: result.commitment, oc: result.outputCid, o: result.output, rc, ms: Math.round(result.wallMs) }
+        const entry: ResultEntry = { a: f.a, st: result.status, fuel: result.fuel, cm: result.commitment, oc: result.outputCid, o: stored == null ? result.output : EMPTY, rc, ms: Math.round(result.wallMs) }
+        if (stored != null) entry.or = stored
         if (result.message != null) entry.msg = result.message.slice(0, 1000)
         return entry
       } catch (err) {
@@ -328,8 +335,16 @@ export class ComputeWorker {
     try {
       const module = await this.module(f)
       if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return undefined }
-      let result = await this.init.pool.run({ module, moduleId: f.m, input: f.i, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
+      const input = f.ir == null ? f.i : await this.storedInput(f, ac.signal)
+      let result = await this.init.pool.run({ module, moduleId: f.m, input, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
       if (this.init.saboteur === 'wrong') result = await corrupt(result)
+      // an output too large to carry back goes into the fabric's storage; the result names it
+      let stored: string | undefined
+      if (result.output.byteLength > MAX_OUTPUT_BYTES) {
+        const storage = this.init.storage?.()
+        if (storage?.canWrite !== true) return fail('NoStorageError', `the output is ${result.output.byteLength} bytes, more than a result carries (${MAX_OUTPUT_BYTES}), and this node may not store it (it needs storage/put from the origin)`)
+        stored = await storage.write(result.output, ac.signal)
+      }
       const body: ReceiptBody = {
         v: 1,
         origin: this.init.origin,
@@ -348,10 +363,20 @@ export class ComputeWorker {
         coordinator,
         at: Date.now()
       }
-      return { f, result, body }
+      return { f, result, body, stored }
     } catch (err) {
       return fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
     }
+  }
+
+  /** A large input, read from the fabric's storage and checked against the CID the task names. */
+  private async storedInput (f: RunFrame, signal: AbortSignal): Promise<Uint8Array> {
+    const storage = this.init.storage?.()
+    if (storage == null) throw Object.assign(new Error('the task\'s input is in the fabric\'s storage, and this node takes no part in storage (it needs storage/get from the origin)'), { name: 'NoStorageError' })
+    const bytes = await storage.read(f.ir!, MAX_STORED_BYTES, signal)
+    const cid = await rawCid(bytes)
+    if (cid !== f.ic) throw new TaskObjectMismatchError(`the stored input hashes to ${cid}, not the CID ${f.ic} the task names`)
+    return bytes
   }
 
   /**

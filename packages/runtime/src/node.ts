@@ -31,7 +31,8 @@ import {
 import { type ReputationSnapshot, SandboxPool } from '@webfabric/compute'
 import { startAdminServer, type AdminOps, type AdminServer } from './admin.ts'
 import { ComputeCoordinator, type JobProgress, type JobSpec } from './compute-coordinator.ts'
-import { COMPUTE_ASSIGN_NEED, MAX_OUTPUT_BYTES } from './compute-wire.ts'
+import { COMPUTE_ASSIGN_NEED, TASK_OUTPUT_LIMIT_BYTES } from './compute-wire.ts'
+import { type TaskStorage, taskStorage } from './compute-storage.ts'
 import { ComputeWorker } from './compute-worker.ts'
 import { reportLoad } from './load-report.ts'
 import { diskModuleStore } from './module-store.ts'
@@ -129,6 +130,9 @@ export class FabricNode {
   processes?: ProcessManager
   /** set when the node holds data (storage role) or may put and get */
   storage?: StorageRuntime
+  /** whether the origin let this node write to storage (storage/put), and compute's view of the storage */
+  private storageCanPut = false
+  private taskStorageView?: TaskStorage
   private pool?: SandboxPool
   private verifyPool?: SandboxPool
   private keyring!: Keyring
@@ -318,7 +322,7 @@ export class FabricNode {
     if (slots > 0) {
       // the lease's CPU share of the whole device, spread over the domains
       const share = Math.min(1, cpus().length * this.manifest.qos.cpuShare / slots)
-      this.pool = new SandboxPool({ size: slots, cpuShare: share, watchdogMs, sliceFuel, memoryLimitBytes: this.manifest.qos.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
+      this.pool = new SandboxPool({ size: slots, cpuShare: share, watchdogMs, sliceFuel, memoryLimitBytes: this.manifest.qos.memoryMiB * 2 ** 20, outputLimitBytes: TASK_OUTPUT_LIMIT_BYTES })
       if (this.init.compute?.prestart === true) this.pool.prestart()
       this.computeWorker = new ComputeWorker(this.host, {
         identity: this.identity,
@@ -329,6 +333,7 @@ export class FabricNode {
         modules: diskModuleStore(join(this.init.dataDir, 'modules')),
         maxMemoryBytes: this.manifest.qos.memoryMiB * 2 ** 20,
         lease: () => this.activeLease(),
+        storage: () => this.taskStorage(),
         saboteur: this.init.compute?.saboteur,
         log
       })
@@ -356,7 +361,8 @@ export class FabricNode {
         identity: this.identity,
         credential: assign,
         origin: this.manifest.origin,
-        pool: () => (this.verifyPool ??= new SandboxPool({ size: 1, watchdogMs, sliceFuel, outputLimitBytes: MAX_OUTPUT_BYTES })),
+        pool: () => (this.verifyPool ??= new SandboxPool({ size: 1, watchdogMs, sliceFuel, outputLimitBytes: TASK_OUTPUT_LIMIT_BYTES })),
+        storage: () => this.taskStorage(),
         replicas: this.manifest.redundancy.replicas,
         quorum: this.manifest.redundancy.quorum,
         onReputation: (r: ReputationSnapshot) => { void writeJson(repPath, r).catch(() => {}) },
@@ -400,6 +406,7 @@ export class FabricNode {
     const put = await this.findOptionalCredential(credentials, STORAGE_PUT_NEED)
     const client = put != null && await this.grants(put, STORAGE_GET_NEED) ? put : await this.findOptionalCredential(credentials, STORAGE_GET_NEED)
     if (hold == null && client == null) return
+    this.storageCanPut = client != null && client === put
     this.storage = await startNodeStorage({
       host: this.host,
       identity: this.identity,
@@ -432,6 +439,13 @@ export class FabricNode {
     } catch {
       return false
     }
+  }
+
+  /** Large task inputs and outputs go through the fabric's storage, when this node takes part in it. */
+  private taskStorage (): TaskStorage | undefined {
+    if (this.storage == null) return undefined
+    this.taskStorageView ??= taskStorage(this.storage.service, this.storageCanPut)
+    return this.taskStorageView
   }
 
   private storageService (): StorageRuntime {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { encode } from '@webfabric/protocol'
 import {
+  MAX_CAP_CHARS,
   MAX_INPUT_BYTES,
   MAX_OUTPUT_BYTES,
   MAX_RESULTS_BYTES,
@@ -93,5 +94,34 @@ describe('compute frames: results', () => {
     // the largest single result (an output at the limit) is still read as one frame
     const big = entry('a1', { o: new Uint8Array(MAX_OUTPUT_BYTES), rc: new Uint8Array(4096), msg: 'm'.repeat(1024) })
     assert.ok(resultBytes(big) < MAX_WORKER_FRAME)
+  })
+})
+
+describe('compute frames: inputs and outputs through the fabric\'s storage', () => {
+  const stored = { a: 'a2', t: 't2', i: new Uint8Array(0), ir: 'wf-read:bafyroot:key', ic: 'bafkinput' }
+
+  it('a large input travels as its read capability and CID, in a run or a runs frame', () => {
+    const frame: RunsFrame = { k: 'runs', j: 'job-1', m: 'bafkmodule', f: 1000, r: [ok, stored] }
+    assert.deepEqual(decodeCoordinatorFrame(encodeFrame(frame)), frame)
+    const run = { k: 'run' as const, a: 'a1', j: 'job-1', t: 't1', m: 'bafkmodule', i: new Uint8Array(0), ir: stored.ir, ic: stored.ic, f: 10 }
+    assert.deepEqual(decodeCoordinatorFrame(encodeFrame(run)), run)
+  })
+
+  it('refuses a capability beside inline bytes, without its CID, or too long', () => {
+    refused(runs([{ ...stored, i: new Uint8Array(1) }]), 'r.i')
+    const { ic: _ic, ...noCid } = stored
+    const { ir: _ir, ...noCap } = stored
+    refused(runs([noCid]), 'r.ic')
+    refused(runs([noCap]), 'r.ir')
+    refused(runs([{ ...stored, ir: 'x'.repeat(MAX_CAP_CHARS + 1) }]), 'r.ir')
+    refused(encode({ k: 'run', a: 'a1', j: 'j', t: 't', m: 'm', i: new Uint8Array(2), ir: stored.ir, ic: stored.ic, f: 10 }), 'i')
+  })
+
+  it('a large output travels as its read capability, with no bytes beside it', () => {
+    const result = { k: 'result' as const, a: 'a1', st: 'ok', fuel: 5, cm: 'bafycm', oc: 'bafkout', o: new Uint8Array(0), or: stored.ir, rc: new Uint8Array([1]), ms: 3 }
+    assert.deepEqual(decodeWorkerFrame(encodeFrame(result)), result)
+    assert.throws(() => decodeWorkerFrame(encodeFrame({ ...result, o: new Uint8Array(1) })), (e: Error & { field?: string }) => e.field === 'o')
+    const { k: _k, ...entryOf } = result
+    assert.throws(() => decodeWorkerFrame(encode({ k: 'results', r: [{ ...entryOf, or: 7 }] })), (e: Error & { field?: string }) => e.field === 'r.or')
   })
 })

@@ -23,7 +23,8 @@ import {
   revoke,
   verifyManifest
 } from '@webfabric/protocol'
-import { MAX_OUTPUT_BYTES } from '../compute-wire.ts'
+import { TASK_OUTPUT_LIMIT_BYTES } from '../compute-wire.ts'
+import { taskStorage } from '../compute-storage.ts'
 import { reportLoad } from '../load-report.ts'
 import { ComputeWorker, NO_MODULE_STORE } from '../compute-worker.ts'
 import { topicPrefix } from '../constants.ts'
@@ -95,6 +96,7 @@ export class TabNode extends EventTarget {
   worker?: ComputeWorker
   /** set while the tab holds data for the fabric (it lends storage and was granted storage/hold) */
   storage?: TabStorage
+  private taskStorageView?: ReturnType<typeof taskStorage>
   private pool?: WebSandboxPool
   private receiptLog!: TabReceiptLog
   private feed!: RevocationFeed
@@ -181,7 +183,7 @@ export class TabNode extends EventTarget {
     if (compute != null && slots > 0) {
       // the lease's share of the whole device, spread over the domains (as on Node)
       const share = Math.min(1, cores * choice.cpuShare / slots)
-      this.pool = new WebSandboxPool({ size: slots, cpuShare: share, workerUrl: compute.workerUrl, sliceFuel: compute.sliceFuel ?? TAB_SLICE_FUEL, watchdogMs: compute.watchdogMs, memoryLimitBytes: choice.memoryMiB * 2 ** 20, outputLimitBytes: MAX_OUTPUT_BYTES })
+      this.pool = new WebSandboxPool({ size: slots, cpuShare: share, workerUrl: compute.workerUrl, sliceFuel: compute.sliceFuel ?? TAB_SLICE_FUEL, watchdogMs: compute.watchdogMs, memoryLimitBytes: choice.memoryMiB * 2 ** 20, outputLimitBytes: TASK_OUTPUT_LIMIT_BYTES })
       this.worker = new ComputeWorker(this.host, {
         identity: this.identity,
         origin: this.manifest.origin,
@@ -191,6 +193,8 @@ export class TabNode extends EventTarget {
         modules: NO_MODULE_STORE,
         maxMemoryBytes: choice.memoryMiB * 2 ** 20,
         lease: () => this.activeLease(),
+        // a tab that holds storage reads large inputs through it (storage/hold grants reading); it writes nothing
+        storage: () => this.taskStorage(),
         log
       })
       await this.worker.start()
@@ -246,6 +250,13 @@ export class TabNode extends EventTarget {
   }
 
   /** The compute lease (or `token`, the storage lease) while it is in force. */
+  /** Compute's view of the storage this tab holds (none when it lends none). */
+  private taskStorage (): ReturnType<typeof taskStorage> | undefined {
+    if (this.storage == null) return undefined
+    this.taskStorageView ??= taskStorage(this.storage.runtime.service, false)
+    return this.taskStorageView
+  }
+
   private activeLease (token = this.leaseToken): { id: string, expiresAt: number } | undefined {
     const v = this.leaseView
     if (!this.running || v == null || token == null || v.revoked || v.expiresAt <= Date.now()) return undefined
