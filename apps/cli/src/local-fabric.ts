@@ -133,8 +133,8 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
     const name = `node-${i}`
     const dataDir = join(dir, name)
     const id = await (await loadKeyring(dataDir)).identityFor(origin.did, epoch)
-    // every node computes and holds data
-    await saveCredentials(join(dataDir, 'credentials.json'), [...await memberCredentials(origin, id.did, ttl), await storageCredential(origin, id.did, ttl, 'holder')])
+    // every node computes and holds data, and may store a task output too large to send back inline
+    await saveCredentials(join(dataDir, 'credentials.json'), [...await memberCredentials(origin, id.did, ttl), await storageCredential(origin, id.did, ttl, 'holder'), await storageCredential(origin, id.did, ttl, 'client')])
     specs.push({ name, dataDir, args: ['--roles', 'compute,storage', ...(init.saboteurs?.includes(name) === true ? ['--saboteur', 'wrong'] : [])] })
   }
 

@@ -4,9 +4,10 @@
 // progress bar, and writes every output plus summary.json.
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve } from 'node:path'
-import type { JobProgress, JobReport, ProcEvent, ProcInfo } from '@webfabric/runtime'
+import { type JobProgress, type JobReport, MAX_INPUT_BYTES, type ProcEvent, type ProcInfo } from '@webfabric/runtime'
 import { UsageError, ago, out, parse, parseNumber, table } from '../cli-util.ts'
 import { connectNode, fabricDir, readFabric } from '../fabric-file.ts'
+import { fetchObject, storeFile } from './storage.ts'
 
 /** Read a task: a .wasm module as is, an AssemblyScript .ts compiled with the SDK's flags. */
 export async function loadTask (path: string, profile: 'task' | 'process' = 'task'): Promise<Uint8Array> {
@@ -19,17 +20,30 @@ export async function loadTask (path: string, profile: 'task' | 'process' = 'tas
   throw new UsageError(`${path}: a task is a .wasm module or an AssemblyScript .ts file`)
 }
 
-/** Inputs in order: each FILE is one input; a DIR gives each regular file in it, sorted by name. */
-export async function loadInputs (paths: string[]): Promise<Array<{ name: string, bytes: Uint8Array }>> {
-  const inputs: Array<{ name: string, bytes: Uint8Array }> = []
+/**
+ * One task's input: its bytes, or a file too large to send inline (`path`, stored in the fabric
+ * before the job), or an object already in the fabric (`cap`, its read capability).
+ */
+export interface TaskInput { name: string, bytes?: Uint8Array, path?: string, size?: number, cap?: string }
+
+/**
+ * Inputs in order: each FILE is one input; a DIR gives each regular file in it, sorted by name; a
+ * read capability (`wf-read:…`) names an object in the fabric's storage. Files over MAX_INPUT_BYTES
+ * are not read here: they go to the fabric's storage as they are.
+ */
+export async function loadInputs (paths: string[]): Promise<TaskInput[]> {
+  const inputs: TaskInput[] = []
+  const file = async (path: string, name: string, size: number): Promise<TaskInput> =>
+    size > MAX_INPUT_BYTES ? { name, path, size } : { name, bytes: new Uint8Array(await readFile(path)) }
   for (const p of paths) {
-    const s = await stat(p).catch(() => { throw new UsageError(`input ${p} does not exist`) })
+    if (p.startsWith('wf-read:')) { inputs.push({ name: `input-${inputs.length}`, cap: p }); continue }
+    const s = await stat(resolve(p)).catch(() => { throw new UsageError(`input ${p} does not exist`) })
     if (s.isDirectory()) {
-      const names = (await readdir(p, { withFileTypes: true })).filter(d => d.isFile()).map(d => d.name).sort()
-      if (names.length === 0) throw new UsageError(`input directory ${p} has no files`)
-      for (const n of names) inputs.push({ name: n, bytes: new Uint8Array(await readFile(join(p, n))) })
+      const entries = (await readdir(p, { withFileTypes: true })).filter(d => d.isFile()).map(d => d.name).sort()
+      if (entries.length === 0) throw new UsageError(`input directory ${p} has no files`)
+      for (const n of entries) inputs.push(await file(join(p, n), n, (await stat(join(p, n))).size))
     } else {
-      inputs.push({ name: basename(p), bytes: new Uint8Array(await readFile(p)) })
+      inputs.push(await file(resolve(p), basename(p), s.size))
     }
   }
   return inputs
@@ -42,6 +56,9 @@ export function taskName (path: string): string {
   const dir = dirname(path)
   return basename(basename(dir) === 'assembly' ? dirname(dir) : dir)
 }
+
+/** Copies of a large input the CLI stores for a job (fewer holders than this: the put says so). */
+const TASK_INPUT_REPLICAS = 2
 
 /** A one-line progress bar for a terminal. */
 export function progressLine (p: JobProgress, startedMs: number): string {
@@ -72,6 +89,7 @@ export function summarize (report: JobReport, names: string[], outputs: Array<st
       message: t.message,
       output: outputs[i],
       outputCid: t.outputCid,
+      outputCap: t.outputCap,
       commitment: t.commitment,
       fuel: t.fuel,
       workers: t.workers,
@@ -82,15 +100,19 @@ export function summarize (report: JobReport, names: string[], outputs: Array<st
   }
 }
 
-/** Write outputs (`<input name>.out`) and summary.json into `dir`; returns the summary. */
-export async function writeOutputs (dir: string, report: JobReport, names: string[]): Promise<unknown> {
+/**
+ * Write outputs (`<input name>.out`) and summary.json into `dir`; returns the summary. An output the
+ * report names by its storage capability (too large to carry) is read by `fetch` into its file.
+ */
+export async function writeOutputs (dir: string, report: JobReport, names: string[], fetch?: (cap: string, file: string) => Promise<void>): Promise<unknown> {
   await mkdir(dir, { recursive: true })
   const files: Array<string | undefined> = []
   for (const t of report.tasks) {
     const name = names[t.index]
-    if (t.output == null) { files.push(undefined); continue }
     const file = `${name}.out`
-    await writeFile(join(dir, file), t.output)
+    if (t.output != null) await writeFile(join(dir, file), t.output)
+    else if (t.outputCap != null && fetch != null) await fetch(t.outputCap, join(dir, file))
+    else { files.push(undefined); continue }
     files.push(file)
   }
   const summary = summarize(report, names, files)
@@ -102,7 +124,9 @@ export async function run (args: string[]): Promise<number> {
   const usage = `webfabric run TASK --inputs DIR|FILE... [--replicas k] [--quorum q] [--fuel N] [--out DIR] [--json]
   run TASK (a .wasm module, or AssemblyScript .ts compiled for you) once per input across the fabric;
   each task is accepted when q of k independent workers agree (defaults: the manifest's policy)
-  --inputs P       an input file, or a directory whose files are inputs (repeatable; also positional after TASK)
+  --inputs P       an input file, a directory whose files are inputs, or the read capability (wf-read:…) of an
+                   object in the fabric (repeatable; also positional after TASK); a file over 8 MiB, and an
+                   output over 8 MiB, travel through the fabric's storage
   --out DIR        where outputs (<input>.out) and summary.json go (default ./webfabric-out/<job>)
   --fuel N         fuel limit of each execution (default 10^10)
   --fabric D --node NAME   which fabric / coordinator node (default the rendezvous)`
@@ -120,16 +144,22 @@ export async function run (args: string[]): Promise<number> {
   const json = values.json === true
 
   const module = await loadTask(resolve(task))
-  const inputs = await loadInputs(inputPaths.map(p => resolve(p)))
-  const { api, close, node } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
+  const inputs = await loadInputs(inputPaths)
+  const { api, close, node, url } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
   const started = performance.now()
   const tty = process.stderr.isTTY === true && !json
   let lastLine = 0
   try {
+    // an input too large to send inline goes into the fabric's storage first (unpinned: it is the job's)
+    for (const i of inputs) {
+      if (i.path == null) continue
+      if (!json) console.error(`storing ${i.name} (${i.size} bytes) in the fabric for the job…`)
+      i.cap = (await storeFile(api, url, i.path, i.size!, { redundancy: { kind: 'replicas', r: TASK_INPUT_REPLICAS }, pin: false })).cap
+    }
     if (!json) console.error(`running ${basename(task)} on ${inputs.length} input(s) through ${node.name}…`)
     const report = await api.submitJob({
       module,
-      inputs: inputs.map(i => i.bytes),
+      inputs: inputs.map(i => i.cap ?? i.bytes!),
       name: taskName(task),
       ...(replicas != null ? { replicas } : {}),
       ...(quorum != null ? { quorum } : {}),
@@ -141,7 +171,7 @@ export async function run (args: string[]): Promise<number> {
     })
     if (tty) process.stderr.write('\n')
     const dir = resolve(values.out ?? join('webfabric-out', report.job))
-    const summary = await writeOutputs(dir, report, inputs.map(i => i.name))
+    const summary = await writeOutputs(dir, report, inputs.map(i => i.name), async (cap, file) => { await fetchObject(api, url, cap, file) })
     out(json, { out: dir, ...(summary as object) }, () => [
       `${report.accepted}/${report.tasks.length} tasks accepted${report.failed > 0 ? `, ${report.failed} failed` : ''} in ${(report.wallMs / 1000).toFixed(1)} s`,
       `  executions ${report.executions} + ${report.verifications} spot-check(s) = ${report.overhead.toFixed(2)} per task`,

@@ -9,7 +9,8 @@ import { rename, stat as fsStat, unlink } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { resolve } from 'node:path'
 import { downloadBody, uploadBody } from '@webfabric/runtime/admin'
-import type { PutResult } from '@webfabric/runtime'
+import type { PutOptions, PutResult } from '@webfabric/runtime'
+import type { AdminClient } from '@webfabric/runtime/admin'
 import type { Redundancy } from '@webfabric/storage'
 import { UsageError, out, parse, table } from '../cli-util.ts'
 import { connectNode, fabricDir } from '../fabric-file.ts'
@@ -67,6 +68,61 @@ function describe (r: Redundancy): string {
   return r.kind === 'replicas' ? `${r.r} replica(s)` : `Reed-Solomon ${r.k}+${r.m}`
 }
 
+/**
+ * Store a file through a node's admin API: the session and progress over RPC, the bytes as one raw
+ * upload on the byte channel. Used by `put`, and by `run` for inputs too large to send inline.
+ */
+export async function storeFile (api: AdminClient, url: string, file: string, size: number, opts: Omit<PutOptions, 'size' | 'onProgress' | 'signal'>, onBytes?: (bytes: number) => void): Promise<PutResult> {
+  // progress comes from the node (bytes shipped to the holders); the bytes go as one raw upload
+  const writer = await api.storagePut({ ...opts, size }, p => { onBytes?.(p.bytes) })
+  const { path } = await writer.upload()
+  const sent = uploadBody(url, path, createReadStream(file, { highWaterMark: READ_PIECE }), size).then(() => undefined, (e: Error) => e)
+  // an upload that failed on this side (the file, the connection) ends the put now, not when its ticket expires
+  void sent.then(e => { if (e != null) Promise.resolve(writer.abort(e.message)).catch(() => {}) })
+  try {
+    return await writer.finish()
+  } catch (err) {
+    // the node's account names the cause (e.g. QuotaExceededError), unless all it saw was the upload cut
+    const local = await sent
+    throw local != null && /^UploadAbortedError/.test((err as Error).message) ? local : err
+  }
+}
+
+/**
+ * Read the object `cap` names through a node's admin API into `target` (written under a temporary
+ * name and renamed at the end, so a failed read never leaves half a file), or to standard output.
+ * Resolves to its size. Used by `get`, and by `run` for outputs workers stored in the fabric.
+ */
+export async function fetchObject (api: AdminClient, url: string, cap: string, target: string | undefined, onBytes?: (bytes: number, size: number) => void): Promise<number> {
+  const tmp = target != null ? `${resolve(target)}.part-${process.pid}` : undefined
+  try {
+    let size = 0
+    const reader = await api.storageGet(cap, p => { onBytes?.(p.bytes, size) })
+    const d = await reader.download()
+    size = d.size
+    const done = Promise.resolve(reader.finish())
+    done.catch(() => {})
+    let got = 0
+    try {
+      const body = await downloadBody(url, d.path)
+      body.on('data', (piece: Buffer) => { got += piece.length })
+      await pipeline(body, tmp != null ? createWriteStream(tmp) : process.stdout, { end: tmp != null })
+      await done
+    } catch (err) {
+      // a body cut short: the get's own error (from the node) says why, unless all it saw was the cut
+      void Promise.resolve(reader.close()).catch(() => {})
+      const why = await done.then(() => undefined, (e: Error) => e)
+      throw why != null && !/^DownloadAbortedError/.test(why.message) ? why : err
+    }
+    if (got !== size) throw new Error(`the object is ${size} bytes but ${got} arrived`)
+    if (tmp != null) await rename(tmp, resolve(target!))
+    return got
+  } catch (err) {
+    if (tmp != null) await unlink(tmp).catch(() => {})
+    throw err
+  }
+}
+
 export async function put (args: string[]): Promise<number> {
   const usage = `webfabric put FILE [--replicas r | --erasure k+m] [--chunk-size BYTES] [--no-pin] [--fabric D] [--node NAME] [--json]
   store FILE on the fabric, encrypted; prints its read capability (keep it: it is the only way to read the file)
@@ -84,20 +140,7 @@ export async function put (args: string[]): Promise<number> {
   const { api, close, node, url } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
   const bar = progress('put', json)
   try {
-    // progress comes from the node (bytes shipped to the holders); the bytes go as one raw upload
-    const writer = await api.storagePut({ redundancy, ...(chunkSize != null ? { chunkSize } : {}), pin: values['no-pin'] !== true, size: info.size }, p => { bar.update(p.bytes, info.size) })
-    const { path } = await writer.upload()
-    const sent = uploadBody(url, path, createReadStream(file, { highWaterMark: READ_PIECE }), info.size).then(() => undefined, (e: Error) => e)
-    // an upload that failed on this side (the file, the connection) ends the put now, not when its ticket expires
-    void sent.then(e => { if (e != null) Promise.resolve(writer.abort(e.message)).catch(() => {}) })
-    let r: PutResult
-    try {
-      r = await writer.finish()
-    } catch (err) {
-      // the node's account names the cause (e.g. QuotaExceededError), unless all it saw was the upload cut
-      const local = await sent
-      throw local != null && /^UploadAbortedError/.test((err as Error).message) ? local : err
-    }
+    const r = await storeFile(api, url, file, info.size, { redundancy, ...(chunkSize != null ? { chunkSize } : {}), pin: values['no-pin'] !== true }, bytes => { bar.update(bytes, info.size) })
     bar.end()
     out(json, { file: positionals[0], ...r }, () => [
       r.cap,
@@ -122,34 +165,10 @@ export async function get (args: string[]): Promise<number> {
   const { api, close, url } = await connectNode(fabricDir(values.fabric), values.node ?? 'rendezvous')
   const bar = progress('get', json || target == null)
   const started = performance.now()
-  // write to a temporary name and rename at the end: a failed get never leaves half a file as FILE
-  const tmp = target != null ? `${resolve(target)}.part-${process.pid}` : undefined
   try {
-    let size = 0
-    const reader = await api.storageGet(positionals[0], p => { bar.update(p.bytes, size) })
-    const d = await reader.download()
-    size = d.size
-    const done = Promise.resolve(reader.finish())
-    done.catch(() => {})
-    let got = 0
-    try {
-      const body = await downloadBody(url, d.path)
-      body.on('data', (piece: Buffer) => { got += piece.length })
-      await pipeline(body, tmp != null ? createWriteStream(tmp) : process.stdout, { end: tmp != null })
-      await done
-    } catch (err) {
-      // a body cut short: the get's own error (from the node) says why, unless all it saw was the cut
-      void Promise.resolve(reader.close()).catch(() => {})
-      const why = await done.then(() => undefined, (e: Error) => e)
-      throw why != null && !/^DownloadAbortedError/.test(why.message) ? why : err
-    }
-    if (got !== size) throw new Error(`the object is ${size} bytes but ${got} arrived`)
-    if (tmp != null) await rename(tmp, resolve(target!))
+    const got = await fetchObject(api, url, positionals[0], target, (bytes, size) => { bar.update(bytes, size) })
     bar.end()
     if (target != null) out(json, { file: target, size: got, wallMs: Math.round(performance.now() - started) }, () => `${human(got)} written to ${target} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-  } catch (err) {
-    if (tmp != null) await unlink(tmp).catch(() => {})
-    throw err
   } finally {
     close()
   }
