@@ -306,12 +306,10 @@ export class AdminApi extends RpcTarget {
     if (spec == null || typeof spec !== 'object') throw new TypeError('submitJob takes { module, inputs, fuelLimit?, replicas?, quorum? }')
     const cb = typeof onProgress === 'function' ? ((onProgress as unknown as { dup?: () => typeof onProgress }).dup?.() ?? onProgress) : undefined
     try {
-      const report = await named(() => this.ops.submitJob(spec, cb == null
+      // (a large output is named by its storage capability, not carried: the client reads it by the byte channel)
+      return await named(() => this.ops.submitJob(spec, cb == null
         ? undefined
         : p => { Promise.resolve(cb(p)).catch(() => {}) }))
-      // a large output stays in the fabric's storage: the client reads it by its capability (the byte
-      // channel), so one admin message never carries it
-      return { ...report, tasks: report.tasks.map(t => t.outputCap == null ? t : { ...t, output: undefined }) }
     } finally {
       ;(cb as unknown as { [Symbol.dispose]?: () => void } | undefined)?.[Symbol.dispose]?.()
     }

@@ -86,7 +86,10 @@ export interface TaskReport {
   message?: string
   output?: Uint8Array
   outputCid?: string
-  /** an output over MAX_OUTPUT_BYTES: the read capability of the worker's stored copy, which was read and hashes to outputCid */
+  /**
+   * an output over MAX_OUTPUT_BYTES: the read capability of a worker's stored copy, read and checked to
+   * hash to outputCid; `output` is then left out (read it from the fabric's storage)
+   */
   outputCap?: string
   commitment?: string
   fuel?: number
@@ -220,6 +223,8 @@ export class ComputeCoordinator {
   private readonly inputCaps = new Map<string, string>()
   /** read capabilities of large outputs workers stored, by output CID (unverified until read) */
   private readonly storedOutputs = new Map<string, string[]>()
+  /** the stored output being read and checked (fetchOutput never rejects) */
+  private fetching: Promise<void> = Promise.resolve()
   private readonly jobs = new Map<string, JobState>()
   /** running and recently finished jobs, oldest first */
   private readonly views = new Map<string, JobView>()
@@ -325,8 +330,9 @@ export class ComputeCoordinator {
         throw new JobRefusedError(`input ${i}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
       }
       const cid = await rawCid(input)
-      this.blobs.set(cid, input)
+      // a large input stays in the fabric (a spot-check reads it again), a small one here
       if (input.byteLength > MAX_INPUT_BYTES) this.inputCaps.set(cid, cap!)
+      else this.blobs.set(cid, input)
       inputs.push(cid)
     }
     const id = `${(typeof spec.name === 'string' ? spec.name : 'job').replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 32) || 'job'}-${Date.now().toString(36)}-${this.nextJob++}`
@@ -424,7 +430,12 @@ export class ComputeCoordinator {
         const output = this.outputs.get(e.output)
         // a stored output is read even when a spot-check made it here: the report names a stored copy
         // known to be good, which a client reads instead of taking the bytes in one message
-        if (this.storedOutputs.has(e.output)) job.fetches.push(this.fetchOutput(job, e.task, e.output))
+        if (this.storedOutputs.has(e.output)) {
+          // one at a time: each holds a whole output while it is hashed
+          const fetched = this.fetching.then(async () => { await this.fetchOutput(job, e.task, e.output) })
+          this.fetching = fetched
+          job.fetches.push(fetched)
+        }
         job.results.set(e.task, {
           task: e.task,
           index: Number(e.task.slice(1)),
@@ -542,8 +553,9 @@ export class ComputeCoordinator {
       try {
         const bytes = await this.init.storage!()!.read(cap, TASK_OUTPUT_LIMIT_BYTES)
         if (await rawCid(bytes) !== cid) throw new TaskObjectMismatchError(`the stored output does not hash to the agreed ${cid}`)
+        // the report names the copy that checked out instead of carrying it (a spot-check's bytes go too)
         const r = job.results.get(task)
-        if (r?.outputCid === cid) { r.output = bytes; r.outputCap = cap }
+        if (r?.outputCid === cid) { r.output = undefined; r.outputCap = cap }
         return
       } catch (err) {
         errors.push(`${(err as Error).name}: ${(err as Error).message}`)
@@ -556,6 +568,13 @@ export class ComputeCoordinator {
     job.results.set(task, { task, index: r.index, state: 'failed', reason: `its agreed output was stored in the fabric and could not be read: ${errors.join('; ') || 'no worker stored it'}` })
   }
 
+  /** A large input read back from the fabric's storage, checked against its CID. */
+  private async readInput (cap: string, cid: string): Promise<Uint8Array> {
+    const bytes = await this.init.storage!()!.read(cap, MAX_STORED_BYTES)
+    if (await rawCid(bytes) !== cid) throw new TaskObjectMismatchError(`the stored input does not hash to ${cid}`)
+    return bytes
+  }
+
   // -- spot-checks on our own pool -------------------------------------------
 
   /** the VM status (and message) of each (job, task, commitment) seen in a valid result or a local run */
@@ -565,10 +584,11 @@ export class ComputeCoordinator {
     const self = this.host.peerId.toString()
     const job = this.jobs.get(jobId)
     const mb = this.blobs.get(module)
-    const ib = this.blobs.get(input)
-    if (job == null || mb == null || ib == null) { this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: 'bytes gone' }); return }
+    const cap = this.inputCaps.get(input)
+    if (job == null || mb == null || (cap == null && !this.blobs.has(input))) { this.step({ type: 'failed', now: Date.now(), assignment, worker: self, reason: 'bytes gone' }); return }
     job.verifications++
     try {
+      const ib = cap == null ? this.blobs.get(input)! : await this.readInput(cap, input)
       const r = await this.init.pool().run({ module: mb, moduleId: module, input: ib, fuelLimit, memoryLimitBytes: job.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES })
       this.outputs.set(r.outputCid, r.output)
       this.outcomes.set(`${jobId} ${task} ${r.commitment}`, { status: r.status, message: r.message })
@@ -627,11 +647,9 @@ export class ComputeCoordinator {
     const runs: RunsFrame['r'] = []
     for (const e of list) {
       const ib = this.blobs.get(e.input)
-      if (ib == null || !this.blobs.has(module)) this.fail(e.assignment, worker, 'the job\'s bytes are gone')
-      else {
-        const cap = this.inputCaps.get(e.input)
-        runs.push(cap == null ? { a: e.assignment, t: e.task, i: ib } : { a: e.assignment, t: e.task, i: EMPTY, ir: cap, ic: e.input })
-      }
+      const cap = this.inputCaps.get(e.input)
+      if ((ib == null && cap == null) || !this.blobs.has(module)) this.fail(e.assignment, worker, 'the job\'s bytes are gone')
+      else runs.push(cap == null ? { a: e.assignment, t: e.task, i: ib! } : { a: e.assignment, t: e.task, i: EMPTY, ir: cap, ic: e.input })
     }
     if (runs.length === 0) return
     try {
@@ -647,13 +665,13 @@ export class ComputeCoordinator {
   private async send (worker: string, assignment: string, jobId: string, task: string, module: string, input: string, fuelLimit: number, withModule = false): Promise<void> {
     const mb = this.blobs.get(module)
     const ib = this.blobs.get(input)
-    if (mb == null || ib == null) { this.fail(assignment, worker, 'the job\'s bytes are gone'); return }
+    const cap = this.inputCaps.get(input)
+    if (mb == null || (ib == null && cap == null)) { this.fail(assignment, worker, 'the job\'s bytes are gone'); return }
     try {
       const link = await this.link(worker)
       link.pending.add(assignment)
       const mem = this.jobs.get(jobId)?.spec.memoryLimitBytes ?? DEFAULT_TASK_MEMORY_BYTES
-      const cap = this.inputCaps.get(input)
-      const frame: RunFrame = cap == null ? { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib, f: fuelLimit, mem } : { k: 'run', a: assignment, j: jobId, t: task, m: module, i: EMPTY, ir: cap, ic: input, f: fuelLimit, mem }
+      const frame: RunFrame = cap == null ? { k: 'run', a: assignment, j: jobId, t: task, m: module, i: ib!, f: fuelLimit, mem } : { k: 'run', a: assignment, j: jobId, t: task, m: module, i: EMPTY, ir: cap, ic: input, f: fuelLimit, mem }
       if (withModule) frame.mb = mb
       await this.write(link, frame)
     } catch (err) {

@@ -86,9 +86,10 @@ export interface ComputeWorkerInit {
   /**
    * Demonstrations and tests of byzantine tolerance only: this worker lies. 'wrong' returns a
    * corrupted output (with a matching CID and a fresh commitment) in every result; 'misnamed'
-   * returns the true result with a receipt that names another input than the one it ran.
+   * returns the true result with a receipt that names another input than the one it ran;
+   * 'stored-wrong' returns true results but stores a corrupted copy of an output too large to carry.
    */
-  saboteur?: 'wrong' | 'misnamed'
+  saboteur?: 'wrong' | 'misnamed' | 'stored-wrong'
   log?: (msg: string) => void
 }
 
@@ -141,6 +142,9 @@ export class ComputeWorker {
   /** receipt bodies waiting for the signature in progress to finish; they are signed together */
   private readonly unsigned: Array<{ body: ReceiptBody, done: PromiseWithResolvers<Receipt> }> = []
   private signing = false
+  /** large inputs read or being read, and the assignments waiting to read theirs */
+  private storedHeld = 0
+  private readonly storedWaiting: Array<() => void> = []
 
   constructor (host: Host, init: ComputeWorkerInit) {
     this.host = host
@@ -328,6 +332,7 @@ export class ComputeWorker {
     const mem = f.mem ?? DEFAULT_TASK_MEMORY_BYTES
     if (mem > this.init.maxMemoryBytes) return fail('OverLeaseError', `the task asks for ${mem} bytes of memory; this device's lease lends at most ${this.init.maxMemoryBytes}`)
     this.inFlight++
+    let holdsStored = false
     const ac = new AbortController()
     running.set(f.a, ac)
     this.controllers.add(ac)
@@ -335,6 +340,7 @@ export class ComputeWorker {
     try {
       const module = await this.module(f)
       if (module == null) { reply({ k: 'need-module', a: f.a, m: f.m }); return undefined }
+      if (f.ir != null) { await this.takeStoredSlot(); holdsStored = true }
       const input = f.ir == null ? f.i : await this.storedInput(f, ac.signal)
       let result = await this.init.pool.run({ module, moduleId: f.m, input, fuelLimit: f.f, seed: f.s, memoryLimitBytes: mem }, { signal: ac.signal })
       if (this.init.saboteur === 'wrong') result = await corrupt(result)
@@ -343,7 +349,7 @@ export class ComputeWorker {
       if (result.output.byteLength > MAX_OUTPUT_BYTES) {
         const storage = this.init.storage?.()
         if (storage?.canWrite !== true) return fail('NoStorageError', `the output is ${result.output.byteLength} bytes, more than a result carries (${MAX_OUTPUT_BYTES}), and this node may not store it (it needs storage/put from the origin)`)
-        stored = await storage.write(result.output, ac.signal)
+        stored = await storage.write(this.init.saboteur === 'stored-wrong' ? (await corrupt(result)).output : result.output, ac.signal)
       }
       const body: ReceiptBody = {
         v: 1,
@@ -366,7 +372,24 @@ export class ComputeWorker {
       return { f, result, body, stored }
     } catch (err) {
       return fail((err as Error).name ?? 'Error', (err as Error).message.slice(0, 1000))
+    } finally {
+      if (holdsStored) this.releaseStoredSlot()
     }
+  }
+
+  /**
+   * Large inputs are read and held for at most a domain each and one more (read while the others run):
+   * up to MAX_STORED_BYTES each, queued assignments must not all read theirs at once.
+   */
+  private async takeStoredSlot (): Promise<void> {
+    if (this.storedHeld < this.init.pool.size + 1) { this.storedHeld++; return }
+    await new Promise<void>(resolve => this.storedWaiting.push(resolve)) // a release hands its slot over
+  }
+
+  private releaseStoredSlot (): void {
+    const next = this.storedWaiting.shift()
+    if (next != null) next()
+    else this.storedHeld--
   }
 
   /** A large input, read from the fabric's storage and checked against the CID the task names. */

@@ -82,7 +82,7 @@ export interface FabricNodeInit {
    * watchdog. `prestart`: start the domains with the node rather than at its first task (long-lived nodes: the
    * first job then does not wait for worker threads to start).
    */
-  compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong' | 'misnamed', prestart?: boolean }
+  compute?: { slots?: number, watchdogMs?: number, sliceFuel?: number, saboteur?: 'wrong' | 'misnamed' | 'stored-wrong', prestart?: boolean }
   /**
    * Serve the participant page and dashboard (the built apps/web in `root`), the manifest, and
    * enrolment of tabs, on http://host:port (default 127.0.0.1, any free port).

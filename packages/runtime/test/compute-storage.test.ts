@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { execute, loadModule } from '@webfabric/compute'
 import { type FabricNode, MAX_INPUT_BYTES, MAX_OUTPUT_BYTES, MAX_STORED_BYTES } from '@webfabric/runtime'
 import { compileTask } from '@webfabric/sdk'
-import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, makeOrigin, pieces, startNode, waitFor } from './fixtures.ts'
+import { STORAGE_MEMBERSHIP, type TestOrigin, bytesOf, didOf, grant, makeOrigin, pieces, readAll, startNode, waitFor } from './fixtures.ts'
 
 const BULK = fileURLToPath(new URL('./fixtures/assembly/bulk.ts', import.meta.url))
 const MEMBERSHIP = { intervalMs: 250, ttlMs: 5000 }
@@ -45,16 +45,18 @@ describe('compute through the fabric\'s storage (real libp2p, in one process)', 
       grant(origin, did, 'fabric/storage', ['storage/put', 'storage/get'])
     ])
     coordinator = await startNode(origin, { dataDir, rendezvous: true, roles: ['rendezvous'], credentials: creds.map(c => c.bytes), membership: MEMBERSHIP })
-    // three workers that hold storage: two may also write to it, one may only read
-    for (let i = 0; i < 3; i++) {
+    // four workers that hold storage: worker 0 may also write to it; worker 1 too, but it stores a corrupted
+    // copy of a large output under a true result; workers 2 and 3 may only read
+    for (let i = 0; i < 4; i++) {
       const wDir = join(origin.dir, `worker-${i}`)
       const wDid = await didOf(origin, wDir)
       const abilities = i < 2 ? ['storage/hold', 'storage/get', 'storage/put'] : ['storage/hold', 'storage/get']
       const wCreds = await Promise.all([grant(origin, wDid, 'fabric/membership', ['membership/gossip']), grant(origin, wDid, 'fabric/storage', abilities)])
-      workers.push(await startNode(origin, { dataDir: wDir, bootstrap: coordinator.addrs(), roles: ['compute', 'storage'], compute: { slots: 1 }, credentials: wCreds.map(c => c.bytes), membership: STORAGE_MEMBERSHIP }))
+      const compute = i === 1 ? { slots: 1, saboteur: 'stored-wrong' as const } : { slots: 1 }
+      workers.push(await startNode(origin, { dataDir: wDir, bootstrap: coordinator.addrs(), roles: ['compute', 'storage'], compute, credentials: wCreds.map(c => c.bytes), membership: STORAGE_MEMBERSHIP }))
     }
-    await waitFor('the coordinator sees 3 workers holding storage', () =>
-      coordinator.membership.view().filter(m => m.roles.includes('compute')).length === 3 && coordinator.storage!.service.storageMembers().length === 3)
+    await waitFor('the coordinator sees 4 workers holding storage', () =>
+      coordinator.membership.view().filter(m => m.roles.includes('compute')).length === 4 && coordinator.storage!.service.storageMembers().length === 4)
   })
 
   after(async () => {
@@ -86,14 +88,18 @@ describe('compute through the fabric\'s storage (real libp2p, in one process)', 
 
   it('an output over the inline limit is stored by a worker that may write, and read back against the agreed CID', async () => {
     const input = bulkInput(MAX_OUTPUT_BYTES + 123_456, bytesOf(64, 11))
-    // the read-only worker cannot return it (NoStorageError): the task goes to the two that can
+    // the read-only workers cannot return it (NoStorageError): the task goes to the two that can, and the
+    // coordinator must not name the copy worker 1 corrupted, whatever order their results came in
     const report = await coordinator.submitJob({ module, inputs: [input], replicas: 2, quorum: 2 })
     assert.equal(report.failed, 0, JSON.stringify(report.tasks.map(t => t.reason)))
     const t = report.tasks[0]
-    assert.equal(t.output!.byteLength, 4 + MAX_OUTPUT_BYTES + 123_456)
-    assert.deepEqual(t.output, await expected(input))
+    assert.deepEqual(new Set(t.workers), new Set([workers[0].peerId, workers[1].peerId]))
+    // the report names the stored copy the coordinator read and checked, instead of carrying it
+    assert.equal(t.output, undefined)
     assert.match(t.outputCap ?? '', /^wf-read:/)
-    assert.ok(!t.workers!.includes(workers[2].peerId), 'the worker that may not write cannot have returned it')
+    const stored = await readAll(coordinator.storage!.service, t.outputCap!)
+    assert.equal(stored.byteLength, 4 + MAX_OUTPUT_BYTES + 123_456)
+    assert.deepEqual(stored, await expected(input))
   })
 
   it('refuses by name what it cannot move: a malformed capability, an input over the stored limit', async () => {
@@ -102,5 +108,19 @@ describe('compute through the fabric\'s storage (real libp2p, in one process)', 
     // and still works
     const report = await coordinator.submitJob({ module, inputs: [bulkInput(4, bytesOf(10, 12))], replicas: 2, quorum: 2 })
     assert.equal(report.failed, 0)
+  })
+
+  it('never names a stored copy that does not hash to the agreed output: with only a liar\'s copy, the task has none', async (ctx) => {
+    // worker 0 leaves: worker 1 is the only one that can store the output, and its copy is corrupted
+    await workers[0].stop()
+    await waitFor('the coordinator sees worker 0 gone', () => !coordinator.membership.view().some(m => m.peerId === workers[0].peerId), 20_000)
+    const input = bulkInput(MAX_OUTPUT_BYTES + 4096, bytesOf(64, 13))
+    const report = await coordinator.submitJob({ module, inputs: [input], replicas: 1, quorum: 1 })
+    const t = report.tasks[0]
+    ctx.diagnostic(`the task ${t.state === 'accepted' ? 'kept the bytes of the coordinator\'s own run' : `failed: ${t.reason}`}`)
+    assert.equal(t.outputCap, undefined, 'the corrupted copy was named')
+    // the coordinator's own run of it (a spot-check) is the only good copy; without one the task fails, saying why
+    if (t.state === 'accepted') assert.deepEqual(t.output, await expected(input))
+    else assert.match(t.reason ?? '', /could not be read: TaskObjectMismatchError/)
   })
 })
