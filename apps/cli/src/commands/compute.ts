@@ -7,7 +7,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path'
 import { type JobProgress, type JobReport, MAX_INPUT_BYTES, type ProcEvent, type ProcInfo } from '@webfabric/runtime'
 import { UsageError, ago, out, parse, parseNumber, table } from '../cli-util.ts'
 import { connectNode, fabricDir, readFabric } from '../fabric-file.ts'
-import { fetchObject, storeFile } from './storage.ts'
+import { fetchObject, progress, storeFile } from './storage.ts'
 
 /** Read a task: a .wasm module as is, an AssemblyScript .ts compiled with the SDK's flags. */
 export async function loadTask (path: string, profile: 'task' | 'process' = 'task'): Promise<Uint8Array> {
@@ -153,8 +153,9 @@ export async function run (args: string[]): Promise<number> {
     // an input too large to send inline goes into the fabric's storage first (unpinned: it is the job's)
     for (const i of inputs) {
       if (i.path == null) continue
-      if (!json) console.error(`storing ${i.name} (${i.size} bytes) in the fabric for the job…`)
-      i.cap = (await storeFile(api, url, i.path, i.size!, { redundancy: { kind: 'replicas', r: TASK_INPUT_REPLICAS }, pin: false })).cap
+      const bar = progress(`storing ${i.name} in the fabric for the job`, json)
+      i.cap = (await storeFile(api, url, i.path, i.size!, { redundancy: { kind: 'replicas', r: TASK_INPUT_REPLICAS }, pin: false }, bytes => { bar.update(bytes, i.size) })).cap
+      bar.end()
     }
     if (!json) console.error(`running ${basename(task)} on ${inputs.length} input(s) through ${node.name}…`)
     const report = await api.submitJob({
@@ -171,7 +172,11 @@ export async function run (args: string[]): Promise<number> {
     })
     if (tty) process.stderr.write('\n')
     const dir = resolve(values.out ?? join('webfabric-out', report.job))
-    const summary = await writeOutputs(dir, report, inputs.map(i => i.name), async (cap, file) => { await fetchObject(api, url, cap, file) })
+    const summary = await writeOutputs(dir, report, inputs.map(i => i.name), async (cap, file) => {
+      const bar = progress(`reading ${basename(file)} from the fabric`, json)
+      await fetchObject(api, url, cap, file, (bytes, size) => { bar.update(bytes, size) })
+      bar.end()
+    })
     out(json, { out: dir, ...(summary as object) }, () => [
       `${report.accepted}/${report.tasks.length} tasks accepted${report.failed > 0 ? `, ${report.failed} failed` : ''} in ${(report.wallMs / 1000).toFixed(1)} s`,
       `  executions ${report.executions} + ${report.verifications} spot-check(s) = ${report.overhead.toFixed(2)} per task`,

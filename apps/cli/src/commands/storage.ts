@@ -42,7 +42,7 @@ function human (n: number): string {
 }
 
 /** A progress line redrawn in place on a terminal, printed every 2 s otherwise; silent with --json. */
-function progress (label: string, json: boolean): { update: (bytes: number, total?: number) => void, end: () => void } {
+export function progress (label: string, json: boolean): { update: (bytes: number, total?: number) => void, end: () => void } {
   const tty = process.stderr.isTTY === true
   const started = performance.now()
   let last = 0
