@@ -3,7 +3,7 @@
 // manifest and each node's credentials are made here, in the fabric's directory.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -53,6 +53,8 @@ export interface LocalFabricInit {
   storageMiB?: number
   /** the rendezvous serves the participant page and dashboard (the app is built first when needed) */
   web?: { port?: number, root?: string }
+  /** how the rendezvous's ports are chosen (tests; default: a port the OS had free a moment before) */
+  choosePort?: () => Promise<number>
 }
 
 /** A running local fabric. */
@@ -62,6 +64,9 @@ export interface LocalFabric {
   /** Stop every node and remove fabric.json. */
   stop: () => Promise<void>
 }
+
+/** Tries at starting the rendezvous when its port was taken between choosing it and binding it. */
+const RENDEZVOUS_ATTEMPTS = 3
 
 async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -99,20 +104,25 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   const rvDir = join(dir, 'rendezvous')
   const rvIdentity = await (await loadKeyring(rvDir)).identityFor(origin.did, epoch)
   const rvPeer = peerIdFromPrivateKey(await libp2pKeyOf(rvIdentity)).toString()
-  const [tcpPort, wsPort] = [await freePort(), await freePort()]
-  const rvListen = [`/ip4/127.0.0.1/tcp/${tcpPort}`, `/ip4/127.0.0.1/tcp/${wsPort}/ws`]
-
-  const previous = await readJson<{ manifest?: { version?: number } }>(join(dir, 'manifest.signed.json'))
-  const base = defaultManifest(origin.did, 'local fabric', now)
-  const manifest = validateManifest({
-    ...base,
-    version: (previous?.manifest?.version ?? 0) + 1,
-    roles: ['compute', 'storage', 'rendezvous'],
-    qos: { ...base.qos, ...(init.storageMiB != null ? { storageMiB: init.storageMiB } : {}) },
-    rendezvous: rvListen.map(a => `${a}/p2p/${rvPeer}`)
-  })
   const manifestPath = join(dir, 'manifest.signed.json')
-  await writeJson(manifestPath, signedManifestToJSON(await signManifest(origin, manifest)))
+  /** Ports for the rendezvous, and a manifest (the next version) that names them; returns its listen addresses. */
+  const placeRendezvous = async (): Promise<string[]> => {
+    const choose = init.choosePort ?? freePort
+    const [tcpPort, wsPort] = [await choose(), await choose()]
+    const listen = [`/ip4/127.0.0.1/tcp/${tcpPort}`, `/ip4/127.0.0.1/tcp/${wsPort}/ws`]
+    const previous = await readJson<{ manifest?: { version?: number } }>(manifestPath)
+    const base = defaultManifest(origin.did, 'local fabric', now)
+    const manifest = validateManifest({
+      ...base,
+      version: (previous?.manifest?.version ?? 0) + 1,
+      roles: ['compute', 'storage', 'rendezvous'],
+      qos: { ...base.qos, ...(init.storageMiB != null ? { storageMiB: init.storageMiB } : {}) },
+      rendezvous: listen.map(a => `${a}/p2p/${rvPeer}`)
+    })
+    await writeJson(manifestPath, signedManifestToJSON(await signManifest(origin, manifest)))
+    return listen
+  }
+  const rvListen = await placeRendezvous()
 
   const specs: Array<{ name: string, dataDir: string, args: string[] }> = []
   // the rendezvous is also the fabric's compute coordinator and its storage client (put, get); it
@@ -128,7 +138,8 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
     webArgs.push('--web-root', init.web.root ?? await buildWebApp({ log }))
     if (init.web.port != null) webArgs.push('--web-port', String(init.web.port))
   }
-  specs.push({ name: 'rendezvous', dataDir: rvDir, args: ['--rendezvous', ...rvListen.flatMap(a => ['--listen', a]), ...webArgs] })
+  const rendezvousArgs = (listen: string[]): string[] => ['--rendezvous', ...listen.flatMap(a => ['--listen', a]), ...webArgs]
+  specs.push({ name: 'rendezvous', dataDir: rvDir, args: rendezvousArgs(rvListen) })
   for (let i = 1; i <= init.nodes; i++) {
     const name = `node-${i}`
     const dataDir = join(dir, name)
@@ -182,7 +193,19 @@ export async function startLocalFabric (init: LocalFabricInit): Promise<LocalFab
   }
 
   try {
-    await launch(specs[0])
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await launch(specs[0])
+        break
+      } catch (err) {
+        // a port freePort found was taken (by another process) before the rendezvous bound it: place it
+        // again, on new ports under a new manifest version, before any other node has read the manifest
+        const why = await readFile(join(rvDir, 'node.log'), 'utf8').catch(() => '')
+        if (attempt >= RENDEZVOUS_ATTEMPTS || !/EADDRINUSE/.test(why)) throw err
+        log(`the rendezvous's port was taken before it could listen; trying other ports (attempt ${attempt + 1} of ${RENDEZVOUS_ATTEMPTS})`)
+        specs[0] = { ...specs[0], args: rendezvousArgs(await placeRendezvous()) }
+      }
+    }
     await Promise.all(specs.slice(1).map(launch))
   } catch (err) {
     await stop()
