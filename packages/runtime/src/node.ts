@@ -414,7 +414,7 @@ export class FabricNode {
       dataDir: this.init.dataDir,
       holdCredential: hold,
       clientCredential: client,
-      clientCanPut: client != null && client === put,
+      clientCanPut: this.storageCanPut,
       quotaBytes: this.manifest.qos.storageMiB * 2 ** 20,
       lease: () => this.activeLease('storage'),
       members: () => this.membership.view(),

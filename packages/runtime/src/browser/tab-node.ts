@@ -249,7 +249,6 @@ export class TabNode extends EventTarget {
     this.membership.update({ addrs: addrs.slice(0, 8) })
   }
 
-  /** The compute lease (or `token`, the storage lease) while it is in force. */
   /** Compute's view of the storage this tab holds (none when it lends none). */
   private taskStorage (): ReturnType<typeof taskStorage> | undefined {
     if (this.storage == null) return undefined
@@ -257,6 +256,7 @@ export class TabNode extends EventTarget {
     return this.taskStorageView
   }
 
+  /** The compute lease (or `token`, the storage lease) while it is in force. */
   private activeLease (token = this.leaseToken): { id: string, expiresAt: number } | undefined {
     const v = this.leaseView
     if (!this.running || v == null || token == null || v.revoked || v.expiresAt <= Date.now()) return undefined
